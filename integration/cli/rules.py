@@ -1,0 +1,7 @@
+"""`leadpact rules …` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="rules", no_args_is_help=True)

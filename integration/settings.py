@@ -1,0 +1,76 @@
+"""One settings object for the whole service, read from the environment and `.env`.
+
+Build it once at the composition root (`Settings()`), then pass it down; nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Language = Literal["ru", "en"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_prefix="")
+
+    # Storage. SQLite is the embedded default; PostgreSQL for larger installs and several replicas.
+    database_url: str = Field(default="sqlite:///./leadpact.db")
+    data_dir: Path = Field(default=Path(".leadpact"))
+
+    # amoCRM / Kommo integration credentials (from the integration's settings page in amoCRM).
+    amocrm_client_id: str | None = None
+    amocrm_client_secret: SecretStr | None = None
+    amocrm_redirect_uri: str | None = None
+    # When set, every account's API base is this URL instead of https://{referer} (Kommo, the sandbox, a proxy).
+    amocrm_base_url: str | None = None
+    # Where the user's browser is sent to grant access (amoCRM: https://www.amocrm.ru/oauth).
+    amocrm_authorize_url: str = "https://www.amocrm.ru/oauth"
+    # Private integrations: a long-lived token instead of OAuth (with the account's subdomain host).
+    amocrm_long_lived_token: SecretStr | None = None
+    amocrm_account_host: str | None = None
+
+    # Encrypts tokens at rest. When unset, a random key is created once in data_dir (embedded installs).
+    secret_key: SecretStr | None = None
+
+    # How amoCRM reaches us: the base of the webhook URLs we subscribe.
+    public_url: str = "http://127.0.0.1:8000"
+    language: Language = "ru"
+
+    # amoCRM limits: 7 requests/s per integration.
+    rate_limit_per_second: float = Field(default=7.0, gt=0)
+    http_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+
+    # Webhooks and the worker.
+    webhook_max_body_bytes: int = Field(default=1_000_000, gt=0)
+    worker_batch_size: int = Field(default=500, gt=0)
+    worker_poll_seconds: float = Field(default=0.2, gt=0)
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
+    worker_max_attempts: int = Field(default=8, gt=0)
+    reconcile_interval_seconds: float = Field(default=180.0, gt=0)
+
+    # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
+    redis_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres_driver(cls, value: str) -> str:
+        # Hosting platforms hand out postgres:// URLs; SQLAlchemy needs the psycopg 3 driver named.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def has_amocrm_credentials(self) -> bool:
+        oauth = bool(self.amocrm_client_id and self.amocrm_client_secret and self.amocrm_redirect_uri)
+        return oauth or bool(self.amocrm_long_lived_token and self.amocrm_account_host)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")

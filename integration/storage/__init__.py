@@ -1,0 +1,9 @@
+"""The storage module: SQLModel tables and the data-access functions around them, one module per area.
+
+Every table carries the amoCRM `account_id` it belongs to. Importing this package registers every table in
+`SQLModel.metadata` (Alembic compares the migrations against it in the tests).
+"""
+
+from integration.storage import accounts, inbox, leads, promos, rulesets, stats
+
+__all__ = ["accounts", "inbox", "leads", "promos", "rulesets", "stats"]

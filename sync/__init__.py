@@ -1,0 +1,1 @@
+"""Everything LeadPact writes back to amoCRM: fields and tags, promos, funnel statistics, reports."""
