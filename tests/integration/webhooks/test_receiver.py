@@ -1,0 +1,173 @@
+"""The webhook receiver over real HTTP: what is stored, what is refused, and what amoCRM is told."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from integration.db import make_engine, session_scope
+from integration.servers import serve_in_thread
+from integration.settings import Settings
+from integration.storage.inbox import InboxItem, InboxStatus
+from tests.integration.webhooks.helpers import add_account, lead_update_body, receiver_app
+
+ACCOUNT_ID = 29_000_001
+KEY = "k-" + "x" * 40
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-WebHook-client/1.0"}
+
+
+def stored_items(engine: Engine) -> list[InboxItem]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(InboxItem)))
+
+
+@pytest.fixture
+def server(engine: Engine, settings: Settings) -> Iterator[tuple[str, SimpleNamespace]]:
+    add_account(engine, ACCOUNT_ID, KEY)
+    app, services = receiver_app(engine, settings)
+    with serve_in_thread(app) as base_url:
+        yield base_url, services
+
+
+class TestAccepted:
+    def test_a_webhook_is_stored_with_its_events_before_the_200(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """When amoCRM gets its 200, the delivery and its parsed events are already in the inbox."""
+        base_url, _ = server
+        body = lead_update_body(ACCOUNT_ID, 11, 12)
+        response = httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+        assert response.status_code == 200
+        (item,) = stored_items(engine)
+        assert (item.account_id, item.status, item.event_count) == (ACCOUNT_ID, InboxStatus.PENDING, 2)
+        assert [event["lead_id"] for event in item.events] == [11, 12]
+        assert item.body == body.decode()
+
+    def test_an_unreadable_body_is_kept_as_a_failed_item_and_still_acknowledged(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """A body we cannot parse is visible and retryable, and amoCRM is not pushed to disable the hook."""
+        base_url, _ = server
+        response = httpx.post(
+            f"{base_url}/webhooks/amocrm/{KEY}", content=b"leads[add][0][id]=oops", headers=FORM
+        )
+        assert response.status_code == 200
+        (item,) = stored_items(engine)
+        assert item.status == InboxStatus.FAILED
+        assert item.last_error and "whole number" in item.last_error
+
+
+class TestRefused:
+    def test_an_unknown_key_gets_404_and_nothing_is_stored(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """Guessing a webhook address gets nothing in."""
+        base_url, _ = server
+        response = httpx.post(f"{base_url}/webhooks/amocrm/guess", content=lead_update_body(ACCOUNT_ID, 1))
+        assert response.status_code == 404
+        assert stored_items(engine) == []
+
+    def test_a_body_naming_another_account_is_rejected(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """Account A's key cannot be used to push events for account B."""
+        base_url, _ = server
+        response = httpx.post(
+            f"{base_url}/webhooks/amocrm/{KEY}", content=lead_update_body(ACCOUNT_ID + 1, 1)
+        )
+        assert response.status_code == 403
+        assert stored_items(engine) == []
+
+    def test_an_oversized_body_gets_413_and_nothing_is_stored(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """A body above the configured cap is refused before it is read in full."""
+        base_url, services = server
+        services.settings = services.settings.model_copy(update={"webhook_max_body_bytes": 100})
+        response = httpx.post(
+            f"{base_url}/webhooks/amocrm/{KEY}", content=lead_update_body(ACCOUNT_ID, *range(50))
+        )
+        assert response.status_code == 413
+        assert stored_items(engine) == []
+
+    def test_database_outage_gets_503_never_200_then_the_retry_is_stored(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """While the database is unreachable amoCRM is told to retry; the retry after recovery is stored."""
+        base_url, services = server
+        body = lead_update_body(ACCOUNT_ID, 5)
+        broken = make_engine("sqlite:////nonexistent-dir/leadpact.db")
+        services.engine = broken
+        try:
+            refused = httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+        finally:
+            services.engine = engine
+            broken.dispose()
+        assert refused.status_code == 503
+        assert stored_items(engine) == []
+        retried = httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+        assert retried.status_code == 200
+        assert len(stored_items(engine)) == 1
+
+    def test_fuzzed_bodies_never_cause_a_server_error(self, server: tuple[str, SimpleNamespace]) -> None:
+        """Whatever bytes arrive on a valid key, the receiver answers without a 500."""
+        base_url, _ = server
+        with httpx.Client(base_url=base_url) as client:
+
+            @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(
+                st.one_of(
+                    st.binary(max_size=300),
+                    st.lists(
+                        st.tuples(
+                            st.from_regex(
+                                r"(leads|contacts|account)(\[[a-z0-9_]{0,8}\]){0,5}", fullmatch=True
+                            ),
+                            st.text(max_size=10),
+                        ),
+                        max_size=8,
+                    ).map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs).encode()),
+                )
+            )
+            def check(body: bytes) -> None:
+                response = client.post(f"/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+                assert response.status_code in (200, 403), response.text
+
+            check()
+
+
+class TestObservability:
+    def test_metrics_show_deliveries_and_inbox_depth(self, server: tuple[str, SimpleNamespace]) -> None:
+        """An operator scraping /metrics sees stored deliveries and how many wait in the inbox."""
+        base_url, _ = server
+        for lead_id in (1, 2, 3):
+            httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=lead_update_body(ACCOUNT_ID, lead_id))
+        text = httpx.get(f"{base_url}/metrics").text
+        assert 'leadpact_webhooks_received_total{outcome="stored"} 3.0' in text
+        assert 'leadpact_inbox_depth{status="pending"} 3.0' in text
+
+    def test_readiness_reports_database_and_accounts_needing_reauth(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """/readyz says whether the database answers and which accounts must grant access again."""
+        base_url, services = server
+        add_account(engine, 7, "other-key", status="needs_reauth")
+        assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base_url}/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"database": "ok", "accounts_needing_reauth": [7]}
+        broken = make_engine("sqlite:////nonexistent-dir/leadpact.db")
+        services.engine = broken
+        try:
+            assert httpx.get(f"{base_url}/readyz").status_code == 503
+        finally:
+            services.engine = engine
+            broken.dispose()
