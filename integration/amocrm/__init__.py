@@ -16,6 +16,7 @@ from integration.amocrm.errors import (
     ValidationFailed,
     ValidationIssue,
 )
+from integration.amocrm.memory import InMemoryTokenStore
 from integration.amocrm.models import (
     AccountInfo,
     Catalog,
@@ -53,6 +54,7 @@ __all__ = [
     "CustomFieldValue",
     "FieldEnum",
     "Forbidden",
+    "InMemoryTokenStore",
     "Lead",
     "LongLivedAuth",
     "NotFound",
