@@ -244,7 +244,8 @@ def pool_stats(*, session: Session, account_id: int) -> dict[int, PoolStats]:
 # ---- coupons ------------------------------------------------------------------------------------------
 
 
-def _issued_code(session: Session, *, account_id: int, promo_id: int, lead_id: int) -> str | None:
+def issued_code(*, session: Session, account_id: int, promo_id: int, lead_id: int) -> str | None:
+    """The code of this promo already issued to the lead, if any."""
     return session.exec(
         select(CouponCode.code).where(
             CouponCode.account_id == account_id,
@@ -261,7 +262,7 @@ def issue_coupon(*, session: Session, account_id: int, promo_id: int, lead_id: i
     update is conditional on the row still being free; two workers issuing to the same lead at once collide on
     `uq_coupon_codes_promo_lead`, and the loser returns the winner's code.
     """
-    existing = _issued_code(session, account_id=account_id, promo_id=promo_id, lead_id=lead_id)
+    existing = issued_code(session=session, account_id=account_id, promo_id=promo_id, lead_id=lead_id)
     if existing is not None:
         return existing
     free_row = (
@@ -286,7 +287,7 @@ def issue_coupon(*, session: Session, account_id: int, promo_id: int, lead_id: i
         with session.begin_nested():
             code: str | None = session.execute(take).scalar_one_or_none()
     except IntegrityError:
-        return _issued_code(session, account_id=account_id, promo_id=promo_id, lead_id=lead_id)
+        return issued_code(session=session, account_id=account_id, promo_id=promo_id, lead_id=lead_id)
     return code
 
 
@@ -382,13 +383,12 @@ def record_lead_promos(
     *, session: Session, account_id: int, lead_id: int, promo_keys: Sequence[str], now: int
 ) -> list[str]:
     """Stores the set of promos now applying to the lead; returns the keys that started applying just now."""
-    ids_by_key = dict(
-        session.exec(
-            select(PromoRecord.key, PromoRecord.id).where(
-                PromoRecord.account_id == account_id, col(PromoRecord.key).in_(list(promo_keys))
-            )
+    rows = session.exec(
+        select(PromoRecord.key, PromoRecord.id).where(
+            PromoRecord.account_id == account_id, col(PromoRecord.key).in_(list(promo_keys))
         )
     )
+    ids_by_key = {key: promo_id for key, promo_id in rows}
     wanted = {promo_id for promo_id in ids_by_key.values() if promo_id is not None}
     current = set(
         session.exec(
