@@ -62,8 +62,8 @@ class FakeAmo:
     """amoCRM for one account: rotating single-use OAuth tokens, leads, and scripted faults.
 
     `events` interleaves what the server saw (`("api", token)`, `("refresh", old_refresh)`), so tests can
-    check order against the store's saves. `script` holds callables tried before the normal routes; one that returns a
-    response answers that request and is removed.
+    check order against the store's saves. `script` holds callables tried before the normal routes;
+    one that returns a response answers that request and is removed.
     """
 
     access_tokens: set[str] = field(default_factory=lambda: {"access-0"})
