@@ -1,1 +1,39 @@
-"""The objective rule engine: rule files, validation, evaluation with explanations, backtests. Pure code, no I/O."""
+"""The objective rule engine: rule files, validation, evaluation with explanations, backtests.
+
+Pure code, no I/O.
+"""
+
+from __future__ import annotations
+
+from rules.defaults import default_rules_text
+from rules.engine import classify_lead
+from rules.loader import RuleSet, check_ruleset, load_ruleset
+from rules.model import (
+    CatalogField,
+    Classification,
+    CriterionResult,
+    FieldCatalog,
+    RuleFileError,
+    RuleIssue,
+)
+
+
+def default_ruleset() -> RuleSet:
+    """The default pack, compiled, as version 0 (what runs until an account activates its own rules)."""
+    return load_ruleset(default_rules_text(), source="rules/defaults/default.yaml")
+
+
+__all__ = [
+    "CatalogField",
+    "Classification",
+    "CriterionResult",
+    "FieldCatalog",
+    "RuleFileError",
+    "RuleIssue",
+    "RuleSet",
+    "check_ruleset",
+    "classify_lead",
+    "default_rules_text",
+    "default_ruleset",
+    "load_ruleset",
+]

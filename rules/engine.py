@@ -1,0 +1,195 @@
+"""Evaluating a rule set against one lead: channel, level, "qualified", and the one-line explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from integration.i18n import LANGUAGES, Language, Text
+from rules.loader import ChannelRule, Criterion, LevelRule, RuleSet, level_title
+from rules.model import Classification, CriterionResult, CriterionStatus, LevelName
+from rules.values import MISSING, Invalid, LeadFacts
+
+TARGET: Final = Text(ru="Целевой", en="Target")
+NOT_TARGET: Final = Text(ru="Не целевой", en="Not target")
+COUNT_MET: Final = Text(ru="{met} из {total}", en="{met} of {total}")
+COUNT_NOT_MET: Final = Text(ru="{met} из {total}, нужно {required}", en="{met} of {total}, {required} needed")
+CHANNEL: Final = Text(ru="Канал", en="Channel")
+EXPERIMENTAL: Final = Text(ru="экспериментальный", en="experimental")
+FALLBACK_LEVEL_REASON: Final[dict[str, Text]] = {
+    "cold": Text(ru="обратился, но больше ничего не сообщил", en="contacted us but gave nothing more"),
+    "warm": Text(ru="интерес без срока решения", en="interest without a decision date"),
+    "hot": Text(ru="по умолчанию", en="by default"),
+    "unknown": Text(ru="ни одно правило не подошло", en="no rule matched"),
+}
+UNREADABLE_LEAD: Final = Text(
+    ru="сделку не удалось разобрать ({error})", en="the lead could not be read ({error})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict without explanations: what backtests over millions of leads need."""
+
+    channel: str
+    level: LevelName
+    qualified: bool
+    criteria_met: int
+
+
+def evaluation_day(now: datetime, ruleset: RuleSet) -> date:
+    """The calendar day in the rule set's time zone ("within 6 months" counts from it)."""
+    moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return moment.astimezone(ruleset.timezone).date()
+
+
+def lead_facts(
+    ruleset: RuleSet, lead: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], today: date
+) -> LeadFacts:
+    safe_contacts = contacts if isinstance(contacts, Sequence) and not isinstance(contacts, str) else ()
+    return LeadFacts(lead, safe_contacts, today, ruleset.timezone)
+
+
+def _channel(ruleset: RuleSet, facts: LeadFacts) -> ChannelRule:
+    for rule in ruleset.channels:
+        if rule.when.evaluate(facts):
+            return rule
+    return ruleset.fallback_channel
+
+
+def _level(ruleset: RuleSet, facts: LeadFacts) -> LevelRule | None:
+    for rule in ruleset.levels:
+        if rule.when.evaluate(facts):
+            return rule
+    return None
+
+
+def _criterion_status(criterion: Criterion, facts: LeadFacts) -> tuple[CriterionStatus, int, int]:
+    outcome = criterion.when.evaluate(facts)
+    specs = criterion.when.specs
+    filled = 0
+    for spec in specs:
+        value = spec.read(facts)
+        if value is not MISSING and not isinstance(value, Invalid):
+            filled += 1
+    if outcome is True:
+        return "met", filled, len(specs)
+    if outcome is False and filled == len(specs):
+        return "failed", filled, len(specs)
+    return "unknown", filled, len(specs)
+
+
+def decide(ruleset: RuleSet, facts: LeadFacts) -> Decision:
+    """Channel, level and qualified for already-indexed facts, without building any text."""
+    channel = _channel(ruleset, facts)
+    level_rule = _level(ruleset, facts)
+    level = level_rule.level if level_rule is not None else ruleset.fallback_level
+    met = sum(1 for criterion in ruleset.qualification.criteria if criterion.when.evaluate(facts) is True)
+    required = ruleset.qualification.required_for(channel.name)
+    return Decision(channel.name, level, met >= required, met)
+
+
+def classify_strict(
+    ruleset: RuleSet, lead: Mapping[str, Any], *, contacts: Sequence[Mapping[str, Any]] = (), now: datetime
+) -> Classification:
+    """`classify_lead` without the safety net, so tests can prove odd leads never reach it."""
+    facts = lead_facts(ruleset, lead, contacts, evaluation_day(now, ruleset))
+    return explain(ruleset, facts)
+
+
+def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
+    """The full classification of indexed facts, with per-criterion details and the one-line explanation."""
+    channel = _channel(ruleset, facts)
+    level_rule = _level(ruleset, facts)
+    level: LevelName = level_rule.level if level_rule is not None else ruleset.fallback_level
+
+    results: list[CriterionResult] = []
+    for criterion in ruleset.qualification.criteria:
+        status, filled, total = _criterion_status(criterion, facts)
+        detail: dict[str, str] = {lang: criterion.when.describe(facts, lang) for lang in LANGUAGES}
+        results.append(CriterionResult(criterion.name, status, detail, filled, total))
+    met = sum(1 for result in results if result.status == "met")
+    required = ruleset.qualification.required_for(channel.name)
+    qualified = met >= required
+
+    level_line: dict[str, str] = {}
+    qualified_line: dict[str, str] = {}
+    explanation: dict[str, str] = {}
+    for lang in LANGUAGES:
+        level_line[lang] = _level_line(ruleset, level, level_rule, facts, lang)
+        qualified_line[lang] = _qualified_line(results, qualified, met, required, lang)
+        channel_text = f"{CHANNEL(lang)}: {channel.title(lang)}"
+        if channel.experimental:
+            channel_text += f" ({EXPERIMENTAL(lang)})"
+        explanation[lang] = f"{level_line[lang]} | {qualified_line[lang]} | {channel_text}"
+    return Classification(
+        channel=channel.name,
+        experimental=channel.experimental,
+        level=level,
+        qualified=qualified,
+        criteria=tuple(results),
+        explanation=explanation,
+        rule_version=ruleset.version,
+        criteria_met=met,
+        criteria_required=required,
+        level_explanation=level_line,
+        qualified_explanation=qualified_line,
+    )
+
+
+def _level_line(
+    ruleset: RuleSet, level: LevelName, rule: LevelRule | None, facts: LeadFacts, lang: Language
+) -> str:
+    title = level_title(level)(lang)
+    if rule is not None:
+        reason = rule.explain(lang) if rule.explain is not None else rule.when.describe(facts, lang)
+    elif ruleset.fallback_explain is not None:
+        reason = ruleset.fallback_explain(lang)
+    else:
+        reason = FALLBACK_LEVEL_REASON[level](lang)
+    return f"{title}: {reason}"
+
+
+def _qualified_line(
+    results: list[CriterionResult], qualified: bool, met: int, required: int, lang: Language
+) -> str:
+    total = len(results)
+    if qualified:
+        shown = [result.detail[lang] for result in results if result.status == "met"]
+        count = COUNT_MET(lang, met=met, total=total)
+        return f"{TARGET(lang)}: {'; '.join(shown)} ({count})"
+    shown = [result.detail[lang] for result in results]
+    count = COUNT_NOT_MET(lang, met=met, total=total, required=required)
+    return f"{NOT_TARGET(lang)}: {'; '.join(shown)} ({count})"
+
+
+def classify_lead(
+    ruleset: RuleSet, lead: Mapping[str, Any], *, contacts: Sequence[Mapping[str, Any]] = (), now: datetime
+) -> Classification:
+    """Classify one amoCRM v4 lead. Odd values make criteria *unknown*; nothing a lead holds raises here."""
+    try:
+        return classify_strict(ruleset, lead, contacts=contacts, now=now)
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as error:
+        # The readers are built to be total; this net keeps one impossible lead from stopping a worker batch.
+        return _unreadable(ruleset, type(error).__name__)
+
+
+def _unreadable(ruleset: RuleSet, error: str) -> Classification:
+    fallback = ruleset.fallback_channel
+    explanation: dict[str, str] = {
+        lang: f"{level_title('unknown')(lang)}: {UNREADABLE_LEAD(lang, error=error)}" for lang in LANGUAGES
+    }
+    return Classification(
+        channel=fallback.name,
+        experimental=fallback.experimental,
+        level="unknown",
+        qualified=False,
+        criteria=(),
+        explanation=explanation,
+        rule_version=ruleset.version,
+        criteria_required=ruleset.qualification.min_met,
+        level_explanation=explanation,
+        qualified_explanation={str(lang): NOT_TARGET(lang) for lang in LANGUAGES},
+    )
