@@ -1,0 +1,213 @@
+"""Control endpoints under `/_sandbox/` for tests, benches and the demo: no auth, never rate limited.
+
+Accounts and demo data, injected faults, a state dump, request counters, webhook flushing, token expiry,
+long-lived tokens, lead delete/restore (API v4 has no lead DELETE) and minting the widget's `X-Auth-Token`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from integration.sandbox.accounts import create_account
+from integration.sandbox.deps import StateDep
+from integration.sandbox.entities import set_lead_deleted
+from integration.sandbox.faults import update_faults
+from integration.sandbox.oauth import widget_token
+from integration.sandbox.problems import Problem
+from integration.sandbox.seed import seed_account
+from integration.sandbox.state import Account, SandboxState
+
+router = APIRouter(prefix="/_sandbox")
+
+DEFAULT_FLUSH_TIMEOUT = 10.0
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object sent, or `{}` when the body is empty: control calls may omit it."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise Problem(400, "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "Request body must be a JSON object")
+    return body
+
+
+def _int(body: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Problem(400, f"{key} must be an integer")
+    return value
+
+
+def _account_of(sandbox: SandboxState, account_id: int | None) -> Account:
+    if account_id is None:
+        if not sandbox.accounts:
+            raise Problem(404, "No accounts yet")
+        return next(iter(sandbox.accounts.values()))
+    return sandbox.account(account_id)
+
+
+@router.post("/accounts")
+async def new_account(request: Request, sandbox: StateDep) -> JSONResponse:
+    body = await _body(request)
+    subdomain = body.get("subdomain")
+    if not isinstance(subdomain, str):
+        raise Problem(400, "subdomain is required")
+    account = create_account(sandbox, subdomain, body.get("name"))
+    leads = _int(body, "leads", 0)
+    if body.get("seed_demo") or leads:
+        seed_account(sandbox, account, leads=leads)
+    return JSONResponse({"id": account.id, "subdomain": account.subdomain}, status_code=201)
+
+
+@router.get("/accounts")
+async def list_accounts(sandbox: StateDep) -> JSONResponse:
+    return JSONResponse(
+        [{"id": a.id, "subdomain": a.subdomain, "leads": len(a.leads)} for a in sandbox.accounts.values()]
+    )
+
+
+@router.post("/accounts/{account_id:int}/seed")
+async def seed(request: Request, sandbox: StateDep, account_id: int) -> JSONResponse:
+    body = await _body(request)
+    seed_value = body.get("seed")
+    summary = seed_account(
+        sandbox,
+        sandbox.account(account_id),
+        leads=_int(body, "leads", 0),
+        seed=seed_value if isinstance(seed_value, int) else None,
+    )
+    return JSONResponse(
+        {
+            "account_id": summary.account_id,
+            "leads": summary.leads,
+            "contacts": summary.contacts,
+            "managers": summary.managers,
+            "pipelines": summary.pipelines,
+        }
+    )
+
+
+@router.post("/faults")
+async def set_faults(request: Request, sandbox: StateDep) -> JSONResponse:
+    faults = update_faults(sandbox.faults, await _body(request))
+    return JSONResponse(
+        {
+            "rate_429": faults.rate_429,
+            "rate_5xx": faults.rate_5xx,
+            "latency_ms": faults.latency_ms,
+            "webhook_duplicate_rate": faults.webhook_duplicate_rate,
+            "webhook_reorder_window": faults.webhook_reorder_window,
+            "webhook_drop_rate": faults.webhook_drop_rate,
+        }
+    )
+
+
+@router.get("/state")
+async def dump_state(sandbox: StateDep, account_id: int | None = None) -> JSONResponse:
+    account = _account_of(sandbox, account_id)
+    return JSONResponse(
+        {
+            "account": {"id": account.id, "subdomain": account.subdomain, "name": account.name},
+            "users": list(account.users.values()),
+            "pipelines": list(account.pipelines.values()),
+            "leads": list(account.leads.values()),
+            "contacts": list(account.contacts.values()),
+            "fields": {entity: list(fields.values()) for entity, fields in account.fields.items()},
+            "tags": {entity: list(tags.values()) for entity, tags in account.tags.items()},
+            "webhooks": [hook.as_json() | {"failures": hook.failures} for hook in account.webhooks.values()],
+            "notes": list(account.notes.values()),
+            "tasks": list(account.tasks.values()),
+            "catalogs": list(account.catalogs.values()),
+            "catalog_elements": {str(k): list(v.values()) for k, v in account.catalog_elements.items()},
+        }
+    )
+
+
+@router.get("/stats")
+async def stats(sandbox: StateDep, account_id: int | None = None) -> JSONResponse:
+    if account_id is not None:
+        sandbox.account(account_id)
+        return JSONResponse(sandbox.stats_for(account_id).as_json())
+    totals: dict[str, Any] = {
+        "requests_total": 0,
+        "by_route": {},
+        "responses_429": 0,
+        "webhooks_sent": 0,
+        "webhooks_failed": 0,
+    }
+    for item in sandbox.stats.values():
+        data = item.as_json()
+        for key in ("requests_total", "responses_429", "webhooks_sent", "webhooks_failed"):
+            totals[key] += data[key]
+        for route, count in data["by_route"].items():
+            totals["by_route"][route] = totals["by_route"].get(route, 0) + count
+    return JSONResponse(totals)
+
+
+@router.post("/stats/reset")
+async def reset_stats(sandbox: StateDep) -> JSONResponse:
+    sandbox.reset_stats()
+    return JSONResponse({"reset": True})
+
+
+@router.post("/webhooks/flush")
+async def flush_webhooks(sandbox: StateDep, wait_seconds: float = DEFAULT_FLUSH_TIMEOUT) -> JSONResponse:
+    drained = await sandbox.emitter.flush(wait_seconds)
+    return JSONResponse(
+        {"drained": drained, "queued": sandbox.emitter.queued}, status_code=200 if drained else 504
+    )
+
+
+@router.post("/tokens/expire")
+async def expire_tokens(request: Request, sandbox: StateDep) -> JSONResponse:
+    account = sandbox.account(_int(await _body(request), "account_id"))
+    return JSONResponse({"expired": sandbox.tokens.expire_access(account.id, now=sandbox.now())})
+
+
+@router.post("/tokens/long-lived")
+async def long_lived_token(request: Request, sandbox: StateDep) -> JSONResponse:
+    body = await _body(request)
+    account = sandbox.account(_int(body, "account_id"))
+    ttl = _int(body, "ttl", 365 * 86400)
+    token = sandbox.tokens.issue_long_lived(account, now=sandbox.now(), ttl=ttl)
+    return JSONResponse(
+        {"access_token": token, "expires_in": ttl, "account_id": account.id, "host": account.host}
+    )
+
+
+@router.post("/leads/{lead_id:int}/{action}")
+async def delete_or_restore(
+    sandbox: StateDep, lead_id: int, action: str, account_id: int | None = None
+) -> JSONResponse:
+    if action not in ("delete", "restore"):
+        raise Problem(404, "Not Found")
+    account = _account_of(sandbox, account_id)
+    events = set_lead_deleted(sandbox, account, lead_id, deleted=action == "delete")
+    sandbox.emitter.emit(account, events)
+    return JSONResponse({"id": lead_id, "is_deleted": action == "delete"})
+
+
+@router.post("/widget-token")
+async def mint_widget_token(request: Request, sandbox: StateDep) -> JSONResponse:
+    body = await _body(request)
+    account = _account_of(sandbox, body.get("account_id"))
+    aud = body.get("aud")
+    token = widget_token(
+        account,
+        user_id=_int(body, "user_id", account.first_user_id),
+        is_admin=bool(body.get("is_admin", False)),
+        aud=aud if isinstance(aud, str) else None,
+        ttl=_int(body, "ttl", 1800),
+        now=sandbox.now(),
+        config=sandbox.config,
+    )
+    return JSONResponse({"token": token})
