@@ -21,15 +21,19 @@ import rule_engine.ast as rule_ast
 
 from sync.promos.model import ClassificationLike, Promo, PromoMatch, lead_facts, today_of
 
-# Most selective first: a campaign narrows more than a channel, a channel more than a level.
+# Most selective first: a campaign narrows more than a source, a source more than its channel, and a
+# channel more than a level. `tags` is a list: a lead is looked up under each of its tags.
 INDEX_DIMENSIONS: tuple[str, ...] = (
     "utm_campaign",
-    "channel",
+    "utm_content",
     "utm_source",
     "product",
+    "tags",
+    "channel",
     "pipeline_id",
     "level",
 )
+LIST_DIMENSIONS = frozenset({"tags"})
 
 
 class PromoConditionError(ValueError):
@@ -107,7 +111,7 @@ def _literal(expression: Any) -> str | None:
 
 
 def _equalities(expression: Any) -> dict[str, tuple[str, ...]]:
-    """symbol → the values it must equal, from `s == v`, `v == s` and `s in [v1, v2]` conjuncts."""
+    """symbol → the values it must hold, from `s == v`, `v == s`, `s in [v1, v2]` and `v in s` conjuncts."""
     found: dict[str, tuple[str, ...]] = {}
     for part in _conjuncts(expression):
         if isinstance(part, rule_ast.ComparisonExpression) and part.type == "eq":
@@ -124,6 +128,14 @@ def _equalities(expression: Any) -> dict[str, tuple[str, ...]]:
             values = tuple(_literal(item) for item in part.container.value)
             if values and all(value is not None for value in values):
                 found.setdefault(part.member.name, tuple(v for v in values if v is not None))
+        elif (
+            isinstance(part, rule_ast.ContainsExpression)
+            and isinstance(part.container, rule_ast.SymbolExpression)
+            and part.container.name in LIST_DIMENSIONS
+        ):
+            member = _literal(part.member)
+            if member is not None:
+                found.setdefault(part.container.name, (member,))
     return found
 
 
@@ -155,7 +167,12 @@ def candidate_promos(book: PromoBook, facts: Mapping[str, Any]) -> list[Compiled
     """The promos worth evaluating for these facts (a superset of those that match)."""
     candidates = list(book.unindexed)
     for dimension, by_value in book.index.items():
-        value = index_value(facts.get(dimension))
+        fact = facts.get(dimension)
+        if dimension in LIST_DIMENSIONS:
+            found = {id(c): c for item in (fact or ()) for c in by_value.get(index_value(item) or "", ())}
+            candidates.extend(found.values())
+            continue
+        value = index_value(fact)
         if value is not None:
             candidates.extend(by_value.get(value, ()))
     return candidates

@@ -141,6 +141,15 @@ class TestIndex:
                         ]
                         assert indexed == everything
 
+    def test_tag_promo_is_found_through_the_leads_tags(self) -> None:
+        """A promo for `vip`-tagged leads is evaluated only for leads carrying that tag, once."""
+        promos = [Promo(key="vip", name="VIP", condition='"vip" in tags and level == "hot"')]
+        book = compile_promos(promos)
+        tagged = lead(_embedded={"tags": [{"name": "vip"}, {"name": "vip"}, {"name": "b2b"}]})
+        assert [c.promo.key for c in candidate_promos(book, lead_facts(None, tagged))] == ["vip"]
+        assert candidate_promos(book, lead_facts(None, lead())) == []
+        assert [m.key for m in match_promos(book, FakeClassification("ads", "hot"), tagged, NOW)] == ["vip"]
+
     def test_matches_keep_the_order_promos_were_defined_in(self) -> None:
         """The rep sees promos in the order marketing listed them, whatever index found them."""
         promos = [
