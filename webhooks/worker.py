@@ -1,0 +1,466 @@
+"""The worker: drains the inbox, classifies the leads it names and writes the results back to amoCRM.
+
+One pass (`process_once`):
+1. lease a batch of inbox items (leases expire, so a crashed worker's items come back);
+2. per account, coalesce the events per lead — 50 updates of one lead are one evaluation; status events that
+   moved nothing and duplicates of states already seen are dropped;
+3. fetch the current leads (250 ids per GET, with contacts), classify them with the account's active rules
+   (read again for every batch, so a newly activated version applies to the next event);
+4. plan each lead's write-back (`sync.writeback.plan_lead_update`, None when the lead already holds the
+   values — our own PATCH echoes back as `update_lead` and must cost nothing) and PATCH 250 per request;
+5. in one transaction: snapshots, status history and the items marked done.
+
+Write-backs are idempotent (planned against the lead's current values), so an item processed twice — a lease
+that expired mid-batch, a duplicate delivery — changes amoCRM once in effect. A failing account's items are
+retried with backoff and dead-lettered after `worker_max_attempts`; other accounts in the batch go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import anyio
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from integration.amocrm import AccountApi
+from integration.db import session_scope
+from integration.i18n import Language
+from integration.observability import Metrics
+from integration.provisioning import ProvisionedFields, load_provisioned_fields
+from integration.settings import Settings
+from integration.storage import inbox as inbox_store
+from integration.storage import rulesets as ruleset_store
+from integration.storage.accounts import Account
+from integration.storage.inbox import InboxItem
+from integration.storage.leads import LeadSnapshot, LeadStatusEvent
+from rules import Classification, RuleSet, classify_lead, default_ruleset
+from sync.writeback import plan_lead_update
+from webhooks.parse import (
+    ContactEvent,
+    LeadEvent,
+    WebhookEvent,
+    WebhookParseError,
+    event_from_dict,
+    event_to_dict,
+    parse_webhook,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LeadWork",
+    "WorkerServices",
+    "coalesce",
+    "new_worker_id",
+    "process_once",
+    "requeue_with_reparse",
+    "retry_delay_seconds",
+    "run_worker",
+]
+
+PATCH_BATCH = 250
+
+
+class Connector(Protocol):
+    def api_for(self, account_id: int) -> AccountApi: ...
+
+
+class WorkerServices(Protocol):
+    """What the worker needs from `integration.bootstrap.Services`."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def connector(self) -> Connector: ...
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+# --- pure: coalescing and backoff -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeadWork:
+    """Everything one batch asks of one lead."""
+
+    lead_id: int
+    needs_evaluation: bool
+    deleted: bool
+    status_moves: tuple[LeadEvent, ...] = ()
+    newest_event_at: int | None = None
+
+
+@dataclass(slots=True)
+class _Acc:
+    needs_evaluation: bool = False
+    deleted: bool | None = None
+    status_moves: list[LeadEvent] = field(default_factory=list)
+    newest_event_at: int | None = None
+
+
+def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
+    """Fold one account's events (in arrival order) into one `LeadWork` per lead, ordered by lead id."""
+    leads: dict[int, _Acc] = defaultdict(_Acc)
+    for event in events:
+        if isinstance(event, ContactEvent):
+            # A contact's phone or e-mail can change its leads' classification.
+            if event.action != "delete":
+                for lead_id in event.linked_lead_ids:
+                    leads[lead_id].needs_evaluation = True
+            continue
+        acc = leads[event.lead_id]
+        if event.is_status_artefact or event.action == "note":
+            continue
+        if event.action == "delete":
+            acc.deleted = True
+            continue
+        if event.action == "restore":
+            acc.deleted = False
+        if event.action == "status" and event.status_id is not None:
+            acc.status_moves.append(event)
+        acc.needs_evaluation = True
+        at = event.occurred_at
+        if at is not None and (acc.newest_event_at is None or at > acc.newest_event_at):
+            acc.newest_event_at = at
+    return [
+        LeadWork(
+            lead_id=lead_id,
+            needs_evaluation=acc.needs_evaluation and acc.deleted is not True,
+            deleted=acc.deleted is True,
+            status_moves=tuple(acc.status_moves),
+            newest_event_at=acc.newest_event_at,
+        )
+        for lead_id, acc in sorted(leads.items())
+    ]
+
+
+def retry_delay_seconds(attempts: int, *, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: ~5 s, 10 s, 20 s … capped at one hour."""
+    base: float = min(3600.0, 5.0 * 2.0 ** max(0, attempts - 1))
+    jitter: float = (rng or random.Random()).random()
+    return base * (0.75 + 0.5 * jitter)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# --- the loop ---------------------------------------------------------------------------------------------
+
+
+async def run_worker(services: WorkerServices, stop: asyncio.Event) -> None:
+    """Process the inbox until `stop` is set (runs inside `serve`, or alone as `leadpact worker`)."""
+    owner = new_worker_id()
+    poll = services.settings.worker_poll_seconds
+    logger.info("worker %s started", owner)
+    while not stop.is_set():
+        try:
+            processed = await process_once(services, owner=owner)
+        except Exception:
+            logger.exception("worker pass failed; retrying shortly")
+            processed = 0
+        if processed == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll)
+    logger.info("worker %s stopped", owner)
+
+
+async def process_once(services: WorkerServices, *, owner: str | None = None) -> int:
+    """One pass over one claimed batch; the number of inbox items it completed."""
+    owner = owner or new_worker_id()
+    settings = services.settings
+    started = time.perf_counter()
+    items = await anyio.to_thread.run_sync(_claim, services.engine, owner, settings)
+    if not items:
+        return 0
+    by_account: dict[int, list[InboxItem]] = defaultdict(list)
+    for item in items:
+        by_account[item.account_id].append(item)
+    done = await asyncio.gather(
+        *(_process_account(services, account_id, group, owner) for account_id, group in by_account.items())
+    )
+    services.metrics.worker_batch_seconds.observe(time.perf_counter() - started)
+    return sum(done)
+
+
+def _claim(engine: Engine, owner: str, settings: Settings) -> list[InboxItem]:
+    with session_scope(engine) as session:
+        return inbox_store.claim_batch(
+            session=session,
+            owner=owner,
+            limit=settings.worker_batch_size,
+            lease_seconds=settings.worker_lease_seconds,
+        )
+
+
+# --- one account's share of a batch -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _AccountContext:
+    rule_version: int
+    ruleset: RuleSet
+    fields: ProvisionedFields | None
+    language: Language
+    seen: Mapping[int, tuple[int, int | None]]  # lead id → (snapshot updated_at, rule version)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    snapshots: list[dict[str, Any]]
+    deleted_ids: list[int]
+    status_events: list[dict[str, Any]]
+
+
+async def _process_account(
+    services: WorkerServices, account_id: int, items: list[InboxItem], owner: str
+) -> int:
+    metrics = services.metrics
+    label = str(account_id)
+    item_ids = [item.id or 0 for item in items]
+    event_count = sum(item.event_count for item in items)
+    try:
+        events = [event_from_dict(data) for item in items for data in item.events]
+        work = coalesce(events)
+        context = await anyio.to_thread.run_sync(
+            _load_context, services.engine, account_id, [w.lead_id for w in work]
+        )
+        outcome = await _evaluate_and_write(services, account_id, work, context)
+        await anyio.to_thread.run_sync(_persist, services.engine, account_id, item_ids, owner, outcome)
+    except Exception as exc:
+        attempts = max(item.attempts for item in items) + 1
+        delay = retry_delay_seconds(attempts)
+        metrics.events_failed.labels(account_id=label).inc(event_count)
+        logger.warning(
+            "inbox items %s for account %s failed (attempt %d): %s; retry in %.0fs",
+            item_ids[:5], account_id, attempts, _describe(exc), delay,
+            extra={"account_id": account_id},
+        )  # fmt: skip
+        await anyio.to_thread.run_sync(_release, services, item_ids, owner, _describe(exc), delay)
+        return 0
+    metrics.events_processed.labels(account_id=label).inc(event_count)
+    return len(items)
+
+
+async def _evaluate_and_write(
+    services: WorkerServices, account_id: int, work: list[LeadWork], context: _AccountContext
+) -> _Outcome:
+    status_events = [_status_row(account_id, move) for lead in work for move in lead.status_moves]
+    deleted_ids = [lead.lead_id for lead in work if lead.deleted]
+    wanted = [lead.lead_id for lead in work if lead.needs_evaluation and not _already_seen(lead, context)]
+    if not wanted:
+        return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events)
+
+    api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
+    leads = [lead.model_dump(mode="json", by_alias=True) for lead in await api.get_leads(wanted)]
+    contacts = await _contacts_of(api, leads)
+    now = datetime.now(UTC)
+    label = str(account_id)
+    snapshots: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for lead in leads:
+        lead_contacts = [contacts[ref["id"]] for ref in _contact_refs(lead) if ref["id"] in contacts]
+        classification = classify_lead(context.ruleset, lead, contacts=lead_contacts, now=now)
+        services.metrics.leads_evaluated.labels(account_id=label).inc()
+        if context.fields is not None:
+            update = plan_lead_update(lead, classification, context.fields, lang=context.language)
+            if update is None:
+                services.metrics.writebacks.labels(account_id=label, outcome="skipped_noop").inc()
+            else:
+                updates.append(update)
+        snapshots.append(_snapshot_row(account_id, lead, classification, context, int(now.timestamp())))
+    # Asked for but not returned: deleted in amoCRM since the event.
+    returned = {int(lead["id"]) for lead in leads}
+    deleted_ids += [lead_id for lead_id in wanted if lead_id not in returned]
+    for start in range(0, len(updates), PATCH_BATCH):
+        chunk = updates[start : start + PATCH_BATCH]
+        await api.update_leads(chunk)
+        services.metrics.writebacks.labels(account_id=label, outcome="patched").inc(len(chunk))
+        written = [update["id"] for update in chunk[:20]]
+        logger.info(
+            "wrote LeadPact values to %d leads of account %s",
+            len(chunk), account_id, extra={"account_id": account_id, "lead_ids": written},
+        )  # fmt: skip
+    return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events)
+
+
+def _already_seen(lead: LeadWork, context: _AccountContext) -> bool:
+    """A duplicate or late delivery: we already hold a newer state, classified by the current rules."""
+    seen = context.seen.get(lead.lead_id)
+    if seen is None or lead.newest_event_at is None:
+        return False
+    updated_at, version = seen
+    # Strictly older only: amoCRM times are whole seconds, so an equal time may hide a later change.
+    return lead.newest_event_at < updated_at and version == context.rule_version
+
+
+async def _contacts_of(api: AccountApi, leads: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    ids = sorted({ref["id"] for lead in leads for ref in _contact_refs(lead)})
+    if not ids:
+        return {}
+    return {
+        contact.id: contact.model_dump(mode="json", by_alias=True) for contact in await api.get_contacts(ids)
+    }
+
+
+def _contact_refs(lead: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    embedded = lead.get("_embedded") or {}
+    refs = embedded.get("contacts") if isinstance(embedded, Mapping) else None
+    return [ref for ref in refs or () if isinstance(ref, Mapping) and isinstance(ref.get("id"), int)]
+
+
+def _status_row(account_id: int, move: LeadEvent) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "lead_id": move.lead_id,
+        "pipeline_id": move.pipeline_id,
+        "old_status_id": move.old_status_id,
+        "status_id": move.status_id,
+        "occurred_at": move.occurred_at or int(time.time()),
+        "source": "webhook",
+    }
+
+
+def _snapshot_row(
+    account_id: int,
+    lead: Mapping[str, Any],
+    classification: Classification,
+    context: _AccountContext,
+    now: int,
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "lead_id": int(lead["id"]),
+        "name": lead.get("name") or "",
+        "price": lead.get("price"),
+        "status_id": lead.get("status_id"),
+        "pipeline_id": lead.get("pipeline_id"),
+        "responsible_user_id": lead.get("responsible_user_id"),
+        "created_at": lead.get("created_at") or 0,
+        "updated_at": lead.get("updated_at") or 0,
+        "closed_at": lead.get("closed_at"),
+        "is_deleted": False,
+        "data": dict(lead),
+        "channel": classification.channel,
+        "level": classification.level,
+        "qualified": classification.qualified,
+        "reason": classification.reason(context.language),
+        "rule_version": context.rule_version,
+        "classified_at": now,
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    # Exception texts of our client name the method and path only; no tokens or personal data.
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+# --- database edges (run in worker threads) ---------------------------------------------------------------
+
+
+def _load_context(engine: Engine, account_id: int, lead_ids: Sequence[int]) -> _AccountContext:
+    with session_scope(engine) as session:
+        version, ruleset = _active_rules(session, account_id)
+        fields = load_provisioned_fields(session=session, account_id=account_id)
+        account = session.get(Account, account_id)
+        language: Language = "en" if account is not None and account.language == "en" else "ru"
+        seen: dict[int, tuple[int, int | None]] = {}
+        for chunk_start in range(0, len(lead_ids), 500):
+            chunk = list(lead_ids[chunk_start : chunk_start + 500])
+            rows = session.exec(
+                select(
+                    col(LeadSnapshot.lead_id), col(LeadSnapshot.updated_at), col(LeadSnapshot.rule_version)
+                ).where(col(LeadSnapshot.account_id) == account_id, col(LeadSnapshot.lead_id).in_(chunk))
+            ).all()
+            seen.update({int(lead_id): (int(updated), version_) for lead_id, updated, version_ in rows})
+    return _AccountContext(rule_version=version, ruleset=ruleset, fields=fields, language=language, seen=seen)
+
+
+def _active_rules(session: Session, account_id: int) -> tuple[int, RuleSet]:
+    # Until an account activates its own rules the default pack runs (version 0).
+    active = getattr(ruleset_store, "active_ruleset", None)
+    found = active(session=session, account_id=account_id) if active is not None else None
+    if found is None:
+        return 0, default_ruleset()
+    version, ruleset = found
+    return int(version), ruleset
+
+
+def _persist(engine: Engine, account_id: int, item_ids: list[int], owner: str, outcome: _Outcome) -> None:
+    """Snapshots, status history and completion in one transaction: all of it happened, or none."""
+    with session_scope(engine) as session:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if outcome.status_events:
+            table: Table = LeadStatusEvent.__table__  # type: ignore[attr-defined]
+            session.exec(insert(table).values(outcome.status_events).on_conflict_do_nothing())
+        if outcome.snapshots:
+            table = LeadSnapshot.__table__  # type: ignore[attr-defined]
+            for start in range(0, len(outcome.snapshots), 200):
+                statement = insert(table).values(outcome.snapshots[start : start + 200])
+                newer = {
+                    name: statement.excluded[name]
+                    for name in outcome.snapshots[0]
+                    if name not in ("account_id", "lead_id")
+                }
+                session.exec(
+                    statement.on_conflict_do_update(
+                        index_elements=["account_id", "lead_id"],
+                        set_=newer,
+                        where=table.c.updated_at <= statement.excluded.updated_at,
+                    )
+                )
+        if outcome.deleted_ids:
+            for snapshot in session.exec(
+                select(LeadSnapshot).where(
+                    col(LeadSnapshot.account_id) == account_id,
+                    col(LeadSnapshot.lead_id).in_(outcome.deleted_ids),
+                )
+            ):
+                snapshot.is_deleted = True
+                session.add(snapshot)
+        inbox_store.complete_items(session=session, ids=item_ids, owner=owner)
+
+
+def _release(services: WorkerServices, item_ids: list[int], owner: str, error: str, delay: float) -> None:
+    with session_scope(services.engine) as session:
+        inbox_store.release_for_retry(
+            session=session,
+            ids=item_ids,
+            owner=owner,
+            error=error,
+            max_attempts=services.settings.worker_max_attempts,
+            delay_seconds=delay,
+        )
+
+
+def requeue_with_reparse(*, session: Session, item_id: int) -> InboxItem | None:
+    """`leadpact inbox retry ID`: a dead item goes back as it was; a failed one is parsed again first."""
+    item = session.get(InboxItem, item_id)
+    if item is None:
+        return None
+    if item.status != inbox_store.InboxStatus.FAILED:
+        return inbox_store.requeue_item(session=session, item_id=item_id)
+    try:
+        payload = parse_webhook(item.body)
+    except WebhookParseError as exc:
+        return inbox_store.requeue_item(session=session, item_id=item_id, parse_error=exc.reason)
+    events = [event_to_dict(event) for event in payload.events]
+    return inbox_store.requeue_item(session=session, item_id=item_id, events=events)
