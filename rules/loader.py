@@ -135,8 +135,8 @@ BUILTIN_CLASH = T(ru="«{alias}» — встроенное поле", en="'{alia
 BUILTIN_CLASH_HINT = T(ru="выберите другое имя", en="choose another name")
 UNKNOWN_FIELD = T(ru="неизвестное поле «{name}»", en="unknown field '{name}'")
 UNKNOWN_FIELD_HINT = T(
-    ru="объявите его в разделе fields (code или name) или используйте одно из: {choices}",
-    en="declare it under fields (code or name) or use one of: {choices}",
+    ru="объявите его в разделе fields (code или name); {choices}",
+    en="declare it under fields (code or name); {choices}",
 )
 NOT_IN_ACCOUNT = T(ru="в аккаунте нет поля {what}", en="the account has no field {what}")
 NOT_IN_ACCOUNT_HINT = T(
