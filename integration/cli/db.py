@@ -4,4 +4,21 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="db", no_args_is_help=True)
+from integration.db import make_engine, upgrade
+from integration.i18n import Text
+from integration.settings import Settings
+
+app = typer.Typer(help="База данных / database", no_args_is_help=True)
+
+UPGRADED = Text(ru="Схема базы данных обновлена: {url}", en="Database schema is up to date: {url}")
+
+
+@app.command("upgrade", help="Применить миграции / apply migrations")
+def upgrade_command() -> None:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(UPGRADED(settings.language, url=engine.url.render_as_string(hide_password=True)))

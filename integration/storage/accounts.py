@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class AccountStatus:
@@ -53,3 +53,108 @@ class AccountField(SQLModel, table=True):
     key: str = Field(primary_key=True, description="e.g. lead.level, catalog.promos")
     amo_id: int
     enums: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- data access -------------------------------------------------------------------------------------------
+
+
+def get_account(*, session: Session, account_id: int) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def get_account_by_webhook_key(*, session: Session, webhook_key: str) -> Account | None:
+    return session.exec(select(Account).where(Account.webhook_key == webhook_key)).first()
+
+
+def list_accounts(*, session: Session, include_removed: bool = False) -> list[Account]:
+    query = select(Account).order_by(Account.id)  # type: ignore[arg-type]
+    if not include_removed:
+        query = query.where(Account.status != AccountStatus.REMOVED)
+    return list(session.exec(query).all())
+
+
+def upsert_account(
+    *,
+    session: Session,
+    account_id: int,
+    subdomain: str,
+    base_url: str,
+    language: str,
+    credential_kind: str,
+    new_webhook_key: str,
+) -> Account:
+    """Creates or reactivates the account; an existing webhook key is kept so its subscription stays valid."""
+    account = session.get(Account, account_id)
+    if account is None:
+        account = Account(
+            id=account_id,
+            subdomain=subdomain,
+            base_url=base_url,
+            webhook_key=new_webhook_key,
+            language=language,
+            credential_kind=credential_kind,
+        )
+    else:
+        account.subdomain = subdomain
+        account.base_url = base_url
+        account.credential_kind = credential_kind
+        account.updated_at = utcnow()
+    account.status = AccountStatus.ACTIVE
+    account.status_reason = None
+    session.add(account)
+    session.flush()
+    return account
+
+
+def set_account_status(*, session: Session, account_id: int, status: str, reason: str | None) -> None:
+    account = session.get(Account, account_id)
+    if account is None:
+        return
+    account.status = status
+    account.status_reason = reason
+    account.updated_at = utcnow()
+    session.add(account)
+
+
+def save_token(
+    *,
+    session: Session,
+    account_id: int,
+    access_token_enc: str,
+    refresh_token_enc: str | None,
+    expires_at: datetime | None,
+) -> None:
+    token = session.get(AccountToken, account_id)
+    if token is None:
+        token = AccountToken(account_id=account_id, access_token_enc=access_token_enc)
+    else:
+        token.version += 1
+    token.access_token_enc = access_token_enc
+    token.refresh_token_enc = refresh_token_enc
+    token.expires_at = expires_at
+    token.updated_at = utcnow()
+    session.add(token)
+
+
+def get_token(*, session: Session, account_id: int) -> AccountToken | None:
+    return session.get(AccountToken, account_id)
+
+
+def delete_token(*, session: Session, account_id: int) -> None:
+    token = session.get(AccountToken, account_id)
+    if token is not None:
+        session.delete(token)
+
+
+def save_field(*, session: Session, account_id: int, key: str, amo_id: int, enums: dict[str, int]) -> None:
+    row = session.get(AccountField, (account_id, key))
+    if row is None:
+        row = AccountField(account_id=account_id, key=key, amo_id=amo_id, enums=enums)
+    else:
+        row.amo_id = amo_id
+        row.enums = dict(enums)
+    session.add(row)
+
+
+def list_fields(*, session: Session, account_id: int) -> list[AccountField]:
+    return list(session.exec(select(AccountField).where(AccountField.account_id == account_id)).all())

@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.String(), nullable=True),
         sa.Column("language", sa.String(), nullable=False),
         sa.Column("credential_kind", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_accounts_webhook_key", "accounts", ["webhook_key"], unique=True)
     op.create_table(
@@ -39,9 +39,9 @@ def upgrade() -> None:
         ),
         sa.Column("access_token_enc", sa.String(), nullable=False),
         sa.Column("refresh_token_enc", sa.String(), nullable=True),
-        sa.Column("expires_at", sa.DateTime(), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "account_fields",

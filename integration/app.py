@@ -1,0 +1,108 @@
+"""The app factory: `create_app(settings)` wires routes to the services built in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from integration.bootstrap import Services, build_services
+from integration.db import session_scope
+from integration.i18n import Text
+from integration.oauth_routes import request_language
+from integration.oauth_routes import router as oauth_router
+from integration.settings import Settings
+from integration.storage import accounts as account_store
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
+
+HOME_TITLE = Text(ru="LeadPact — качество лидов по фактам", en="LeadPact — lead quality by facts")
+HOME_ACCOUNTS = Text(ru="Подключённые аккаунты amoCRM", en="Connected amoCRM accounts")
+HOME_NONE = Text(
+    ru="Пока ни одного аккаунта. Установите интеграцию: ", en="No account yet. Install the integration: "
+)
+HOME_INSTALL = Text(ru="подключить amoCRM", en="connect amoCRM")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    background: tuple[BackgroundTask, ...] = (),
+    services: Services | None = None,
+) -> FastAPI:
+    """The LeadPact web app. `background` tasks (worker, scheduler) run for the app's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            async with _run_background(services, background):
+                yield
+            return
+        async with build_services(settings) as built:
+            app.state.services = built
+            async with _run_background(built, background):
+                yield
+
+    app = FastAPI(title="LeadPact", version="0.1.0", lifespan=lifespan)
+    app.include_router(oauth_router)
+    _include_optional_routers(app)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        current: Services = request.app.state.services
+        lang = request_language(request, current)
+        with session_scope(current.engine) as session:
+            accounts = account_store.list_accounts(session=session)
+        rows = "".join(
+            f"<li>{html.escape(a.subdomain)} (#{a.id}) — {html.escape(a.status)}</li>" for a in accounts
+        )
+        body = (
+            f"<ul>{rows}</ul>"
+            if rows
+            else f"<p>{HOME_NONE(lang)}<a href='/oauth/start'>{HOME_INSTALL(lang)}</a></p>"
+        )
+        return HTMLResponse(
+            f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>LeadPact</title></head>"
+            f"<body style='font-family:sans-serif;max-width:50em;margin:2em auto'><h1>{HOME_TITLE(lang)}</h1>"
+            f"<h2>{HOME_ACCOUNTS(lang)}</h2>{body}"
+            "<p><a href='?lang=ru'>RU</a> · <a href='?lang=en'>EN</a> · <a href='/docs'>API</a> · "
+            "<a href='/metrics'>metrics</a> · <a href='/readyz'>readyz</a></p></body></html>"
+        )
+
+    return app
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    from integration.observability import router as observability_router
+    from webhooks.receiver import router as webhook_router
+
+    app.include_router(observability_router)
+    app.include_router(webhook_router)
+
+
+@asynccontextmanager
+async def _run_background(services: Services, tasks: tuple[BackgroundTask, ...]) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    running = [
+        asyncio.create_task(task(services, stop), name=getattr(task, "__name__", "task")) for task in tasks
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        if running:
+            done, pending = await asyncio.wait(running, timeout=10)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("background task failed", exc_info=task.exception())
