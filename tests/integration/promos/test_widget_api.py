@@ -1,0 +1,200 @@
+"""The widget's backend answers only amoCRM's widget of the right account, and shows the lead's panel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from integration.db import session_scope
+from integration.settings import Settings
+from integration.storage import promos as promo_store
+from tests.integration.promos.widget_support import (
+    ACCOUNT_ID,
+    ACCOUNT_ORIGIN,
+    LEAD_ID,
+    OTHER_ACCOUNT_ID,
+    OTHER_LEAD_ID,
+    OTHER_SUBDOMAIN,
+    UNIX_NOW,
+    seed,
+    token,
+    widget_app,
+)
+
+
+@pytest.fixture
+async def client(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    seed(engine)
+    transport = httpx.ASGITransport(app=widget_app(settings, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://leadpact.test") as http:
+        yield http
+
+
+async def get_panel(
+    client: httpx.AsyncClient, auth: str | None, lead_id: int = LEAD_ID, origin: str | None = ACCOUNT_ORIGIN
+) -> httpx.Response:
+    headers = {}
+    if auth is not None:
+        headers["X-Auth-Token"] = auth
+    if origin is not None:
+        headers["Origin"] = origin
+    return await client.get(f"/api/widget/leads/{lead_id}", headers=headers)
+
+
+class TestPanel:
+    async def test_panel_shows_source_level_reason_promos_coupon_and_events(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """A rep's widget gets the lead's channel, level with its reason, promos with codes, coupon and events."""
+        response = await get_panel(client, token())
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["channel"], body["level"], body["reason"]) == (
+            "ads",
+            "hot",
+            "Бюджет ≥ 100 000 ₽ и ЛПР на связи",
+        )
+        assert body["source"] == {"utm_source": "yandex", "utm_campaign": "spring"}
+        assert [(p["name"], p["code"], p["coupon"]) for p in body["promos"]] == [
+            ("Весна-2026", "SPRING10", None),
+            ("Персональный купон", None, "VIP-001"),
+        ]
+        assert [e["name"] for e in body["events"]] == ["Выставка Expo-2026"]
+
+    async def test_cors_allows_only_the_accounts_own_domain(self, client: httpx.AsyncClient) -> None:
+        """The answer to the account's page carries CORS for exactly that page's origin."""
+        response = await get_panel(client, token())
+        assert response.headers["access-control-allow-origin"] == ACCOUNT_ORIGIN
+
+    async def test_lead_of_another_account_is_not_found(self, client: httpx.AsyncClient) -> None:
+        """Asking for another account's lead id with a valid token of ours answers 404, as if it did not exist."""
+        response = await get_panel(client, token(), lead_id=OTHER_LEAD_ID)
+        assert response.status_code == 404
+        assert "rival" not in response.text and "Заявка" not in response.text
+
+    async def test_unknown_lead_is_not_found(self, client: httpx.AsyncClient) -> None:
+        """A lead LeadPact has not synced yet answers 404."""
+        assert (await get_panel(client, token(), lead_id=999)).status_code == 404
+
+
+class TestRefusedTokens:
+    @pytest.mark.parametrize(
+        "bad_token",
+        [
+            pytest.param(token(secret="someone-elses-secret-0123456789abcdef0123"), id="forged signature"),
+            pytest.param(token(issued=UNIX_NOW - 7200), id="expired"),
+            pytest.param(token(issued=UNIX_NOW + 3600), id="not yet valid"),
+            pytest.param(token(aud="https://evil.example.com"), id="other audience"),
+            pytest.param(token(ttl=30 * 86400), id="lifetime far beyond amoCRM's"),
+            pytest.param(token(subdomain="acme2"), id="subdomain not the account's"),
+            pytest.param(token(iss="https://evil.example.com"), id="issuer not the account's domain"),
+            pytest.param(token(account_id=123), id="account not installed"),
+            pytest.param("not-a-jwt", id="garbage"),
+            pytest.param("", id="empty"),
+        ],
+    )
+    async def test_bad_token_is_401_with_nothing_disclosed(
+        self, client: httpx.AsyncClient, bad_token: str
+    ) -> None:
+        """Forged, expired, foreign or malformed tokens all get the same bare 401."""
+        response = await get_panel(client, bad_token)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Unauthorized"}
+        assert "access-control-allow-origin" not in response.headers
+
+    async def test_missing_token_is_401(self, client: httpx.AsyncClient) -> None:
+        """A call without amoCRM's header is refused."""
+        assert (await get_panel(client, None)).status_code == 401
+
+    async def test_cross_account_token_is_401(self, client: httpx.AsyncClient) -> None:
+        """A valid token of another account used from our account's page is refused."""
+        other = token(account_id=OTHER_ACCOUNT_ID, subdomain=OTHER_SUBDOMAIN, iss="https://rival.amocrm.ru")
+        assert (await get_panel(client, other)).status_code == 401
+
+    async def test_token_for_another_account_than_asked_is_401(self, client: httpx.AsyncClient) -> None:
+        """When the widget names the account, a token of a different account is refused."""
+        response = await client.get(
+            f"/api/widget/leads/{LEAD_ID}",
+            params={"account_id": OTHER_ACCOUNT_ID},
+            headers={"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN},
+        )
+        assert response.status_code == 401
+
+    async def test_call_from_a_foreign_origin_is_401(self, client: httpx.AsyncClient) -> None:
+        """A good token replayed from another site's page is refused."""
+        assert (await get_panel(client, token(), origin="https://evil.example.com")).status_code == 401
+
+
+class TestPreflight:
+    async def test_preflight_from_the_accounts_domain_is_allowed(self, client: httpx.AsyncClient) -> None:
+        """The browser's CORS preflight from an installed account's page may send X-Auth-Token."""
+        response = await client.options(
+            f"/api/widget/leads/{LEAD_ID}",
+            headers={"Origin": ACCOUNT_ORIGIN, "Access-Control-Request-Method": "GET"},
+        )
+        assert response.status_code == 204
+        assert response.headers["access-control-allow-origin"] == ACCOUNT_ORIGIN
+        assert "X-Auth-Token" in response.headers["access-control-allow-headers"]
+
+    async def test_preflight_from_an_unknown_domain_is_refused(self, client: httpx.AsyncClient) -> None:
+        """Pages of accounts that never installed LeadPact (or other sites) get no CORS permission."""
+        response = await client.options(
+            f"/api/widget/leads/{LEAD_ID}",
+            headers={"Origin": "https://stranger.amocrm.ru", "Access-Control-Request-Method": "GET"},
+        )
+        assert response.status_code == 401
+        assert "access-control-allow-origin" not in response.headers
+
+
+class TestRepActions:
+    async def test_rep_flags_a_lead_as_misqualified(self, client: httpx.AsyncClient, engine: Engine) -> None:
+        """A dispute from the panel is stored with the rep, the reason and the disputed level, and shown back."""
+        response = await client.post(
+            f"/api/widget/leads/{LEAD_ID}/disputes",
+            json={"reason": "Это конкурент, не клиент"},
+            headers={"X-Auth-Token": token(user_id=42), "Origin": ACCOUNT_ORIGIN},
+        )
+        assert response.status_code == 201
+        with session_scope(engine) as session:
+            disputes = promo_store.list_disputes(session=session, account_id=ACCOUNT_ID)
+        assert [(d.lead_id, d.user_id, d.level, d.reason) for d in disputes] == [
+            (LEAD_ID, 42, "hot", "Это конкурент, не клиент")
+        ]
+        assert (await get_panel(client, token())).json()["disputes"][0][
+            "reason"
+        ] == "Это конкурент, не клиент"
+
+    async def test_empty_dispute_reason_is_refused(self, client: httpx.AsyncClient) -> None:
+        """A dispute needs a reason."""
+        response = await client.post(
+            f"/api/widget/leads/{LEAD_ID}/disputes",
+            json={"reason": ""},
+            headers={"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN},
+        )
+        assert response.status_code == 422
+
+    async def test_rep_marks_the_coupon_used(self, client: httpx.AsyncClient) -> None:
+        """Marking the lead's coupon as used shows in the panel; someone else's code is not found."""
+        headers = {"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN}
+        used = await client.post(
+            f"/api/widget/leads/{LEAD_ID}/coupon-used", json={"code": "VIP-001"}, headers=headers
+        )
+        assert used.status_code == 200
+        promos = (await get_panel(client, token())).json()["promos"]
+        assert [p["coupon_used"] for p in promos] == [False, True]
+        other = await client.post(
+            f"/api/widget/leads/{LEAD_ID}/coupon-used", json={"code": "VIP-002"}, headers=headers
+        )
+        assert other.status_code == 404
+
+    async def test_dispute_on_another_accounts_lead_is_not_found(self, client: httpx.AsyncClient) -> None:
+        """A rep cannot flag another account's lead."""
+        response = await client.post(
+            f"/api/widget/leads/{OTHER_LEAD_ID}/disputes",
+            json={"reason": "x"},
+            headers={"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN},
+        )
+        assert response.status_code == 404
