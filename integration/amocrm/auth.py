@@ -181,6 +181,11 @@ class AmoAuth(httpx.Auth):
         try:
             pair = await self._app.refresh(self._http, self.base_url, current.refresh_token, now=self._clock)
         except TokenRefreshFailed as refused:
+            # Another replica sharing the store may have spent the same token a moment earlier and saved
+            # the new pair: adopt it rather than flag a healthy account.
+            saved_meanwhile = await self._store.load(self.account_id)
+            if saved_meanwhile is not None and saved_meanwhile.refresh_token != current.refresh_token:
+                return saved_meanwhile
             return await self._give_up(refused.reason)
         # Persist first: the old refresh token is already dead, losing the new one loses the account.
         await self._store.save(self.account_id, pair)

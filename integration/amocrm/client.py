@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel
 
 from integration.amocrm.auth import AmoAuth, Clock, OAuthApp, TokenStore, utc_now
-from integration.amocrm.errors import AmoHTTPError, AmoTransportError, RateLimited, ServerError
+from integration.amocrm.errors import AmoHTTPError, AmoTransportError, NotFound, RateLimited, ServerError
 from integration.amocrm.models import (
     AccountInfo,
     Catalog,
@@ -231,7 +231,12 @@ class AccountApi:
         return [Lead.model_validate(item) for item in await self._get_by_ids("leads", ids, with_)]
 
     async def get_lead(self, id: int, *, with_: Sequence[str] = ()) -> Lead:
-        return Lead.model_validate(await self.request("GET", f"leads/{id}", params=_with(with_)))
+        """One lead; `NotFound` when amoCRM answers 404 or 204 (what it sends for some unknown ids)."""
+        path = f"{API_PREFIX}leads/{id}"
+        data = await self.request("GET", path, params=_with(with_))
+        if data is None:
+            raise NotFound(f"GET {path} → HTTP 204", status_code=204, method="GET", path=path)
+        return Lead.model_validate(data)
 
     async def create_leads(self, leads: Sequence[Mapping[str, Any]]) -> list[int]:
         return _ids(await self._write_chunks("POST", "leads", "leads", leads))

@@ -315,3 +315,47 @@ class TestSecretsStayHidden:
         shown = " ".join(repr(item) + str(item) for item in objects)
 
         assert not [secret for secret in SECRETS if secret in shown]
+
+
+class FailingStore(InMemoryTokenStore):
+    """A store whose writes fail, like a database that went away mid-refresh."""
+
+    async def save(self, account_id: int, pair: TokenPair) -> None:
+        raise OSError("database unavailable")
+
+
+class TestPersistenceFailures:
+    async def test_unsaved_pair_is_never_used(self, harness: Harness) -> None:
+        """If the new pair cannot be saved, the call fails and the unsaved access token never reaches amoCRM."""
+        harness.store = FailingStore({ACCOUNT_ID: pair()})
+        harness.clock.advance(7200)
+
+        with pytest.raises(OSError, match="database unavailable"):
+            await harness.api().get_lead(1)
+
+        assert harness.server.api_requests() == []
+
+    async def test_pair_saved_by_another_replica_is_adopted_after_a_refused_refresh(
+        self, harness: Harness
+    ) -> None:
+        """When another replica spent the refresh token first and saved its pair, this one uses that pair."""
+        harness.server.leads[1] = {"id": 1}
+        harness.clock.advance(7200)
+        # The other replica refreshes first, so this replica's refresh with refresh-0 will be refused.
+        winner = await APP.refresh(harness.http, BASE_URL, SecretStr("refresh-0"), now=harness.clock)
+
+        class RacingStore(InMemoryTokenStore):
+            """Returns the old pair first (the read before the race), the winner's pair afterwards."""
+
+            reads = 0
+
+            async def load(self, account_id: int) -> TokenPair | None:
+                self.reads += 1
+                return pair() if self.reads <= 2 else winner
+
+        harness.store = RacingStore()
+        lead = await harness.api().get_lead(1)
+
+        assert lead.id == 1
+        assert harness.store.needs_reauth == {}
+        assert tokens_sent(harness.server) == ["access-1"]

@@ -378,3 +378,15 @@ class TestPublicApi:
         """The package exports exactly the names other parts of LeadPact code against."""
         assert sorted(integration.amocrm.__all__) == sorted(PUBLIC_NAMES)
         assert all(hasattr(integration.amocrm, name) for name in integration.amocrm.__all__)
+
+
+class TestSingleLead:
+    async def test_unknown_lead_is_not_found_whether_404_or_204(self, harness: Harness) -> None:
+        """Asking for a lead that does not exist raises NotFound, also when amoCRM answers 204."""
+        api = harness.api()
+
+        with pytest.raises(NotFound):
+            await api.get_lead(404_404)  # the fake answers 204 for unknown ids
+        harness.server.script.append(lambda request: problem(404, "Not Found"))
+        with pytest.raises(NotFound):
+            await api.get_lead(404_404)
