@@ -244,6 +244,7 @@ class PeriodFigures:
     managers: ManagerRanking
     completeness_by_channel: tuple[FieldCompleteness, ...] = field(default=())
     completeness_by_manager: tuple[FieldCompleteness, ...] = field(default=())
+    channels: tuple[ChannelCounts, ...] = field(default=())
 
 
 # --- plans and spend ----------------------------------------------------------------------------------------
@@ -628,4 +629,5 @@ def compute_period_figures(
         managers=manager_ranking(inputs.managers, min_sample=min_manager_sample),
         completeness_by_channel=field_completeness(inputs.completeness_by_channel, completeness_fields),
         completeness_by_manager=field_completeness(inputs.completeness_by_manager, completeness_fields),
+        channels=tuple(sorted(inputs.channels, key=lambda row: (row.channel is None, row.channel or ""))),
     )

@@ -6,19 +6,16 @@ Every refusal is a `StatsInputError` with the message in ru and en, naming the l
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from integration.i18n import Text
 from integration.storage import stats as storage
-from integration.storage.leads import LeadSnapshot
+from integration.storage.rulesets import active_ruleset
 from sync.stats.periods import Period, StatsInputError, first_overlap
 
 PLAN_FIGURES = ("leads", "qualified", "deals", "revenue")
@@ -215,49 +212,7 @@ def import_spend(
     return len(rows)
 
 
-def known_channels(*, session: Session, account_id: int) -> set[str] | None:
-    """Channels of the active rules; until the rules area stores rulesets, the channels leads already have.
-
-    None means "nothing known yet" (a fresh account): spend is then accepted for any channel.
-    """
-    channels = _ruleset_channels(session=session, account_id=account_id)
-    if channels is None:
-        statement = (
-            select(LeadSnapshot.channel)  # type: ignore[call-overload]
-            .where(LeadSnapshot.account_id == account_id, LeadSnapshot.channel.is_not(None))  # type: ignore[union-attr]
-            .distinct()
-        )
-        channels = {str(channel) for channel in session.scalars(statement)}
-    return channels or None
-
-
-def _ruleset_channels(*, session: Session, account_id: int) -> set[str] | None:
-    # The rules area is written concurrently: look its contract up by name, fall back when it isn't there yet.
-    module: Any = importlib.import_module("integration.storage.rulesets")
-    active_ruleset = getattr(module, "active_ruleset", None)
-    if active_ruleset is None:
-        return None
-    found = active_ruleset(session=session, account_id=account_id)
-    if found is None:
-        return None
-    _version, ruleset = found
-    channels = getattr(ruleset, "channels", None)
-    if channels is None:
-        return None
-    names = channels.keys() if isinstance(channels, dict) else [getattr(c, "name", c) for c in channels]
-    return {str(name) for name in names}
-
-
-def experimental_channels_and_norm(*, session: Session, account_id: int) -> tuple[set[str], float | None]:
-    """The experimental channels and the % qualified norm of the active rules (empty and None until known)."""
-    module: Any = importlib.import_module("integration.storage.rulesets")
-    active_ruleset = getattr(module, "active_ruleset", None)
-    found = None if active_ruleset is None else active_ruleset(session=session, account_id=account_id)
-    if found is None:
-        return set(), None
-    _version, ruleset = found
-    channels = getattr(ruleset, "channels", None) or []
-    items = channels.values() if isinstance(channels, dict) else channels
-    experimental = {str(getattr(c, "name", "")) for c in items if getattr(c, "experimental", False)}
-    norm = getattr(ruleset, "qualified_norm", None)
-    return experimental, None if norm is None else float(norm)
+def known_channels(*, session: Session, account_id: int) -> set[str]:
+    """The channels the account's active rules can assign (spend for any other channel is refused)."""
+    _version, ruleset = active_ruleset(session=session, account_id=account_id)
+    return set(ruleset.channel_names)
