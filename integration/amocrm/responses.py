@@ -45,7 +45,7 @@ def decode_response(response: httpx.Response, *, method: str, path: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise _error(AccountBlocked, response, method=method, path=path) from None
+        raise _error(AmoHTTPError, response, method=method, path=path, title="Answer is not JSON") from None
 
 
 def parse_validation_issues(raw: Any) -> list[ValidationIssue]:
@@ -98,7 +98,7 @@ def _error(
     kind: type[AmoHTTPError], response: httpx.Response, *, method: str, path: str, **extra: Any
 ) -> AmoHTTPError:
     problem = _json_or_none(response)
-    title = detail = None
+    title, detail = extra.pop("title", None), None
     if isinstance(problem, Mapping):
         title = _short(problem.get("title"))
         detail = _short(problem.get("detail") or problem.get("hint"))

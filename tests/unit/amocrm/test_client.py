@@ -11,6 +11,7 @@ import integration.amocrm
 from integration.amocrm import (
     AccountBlocked,
     AmoClient,
+    AmoHTTPError,
     AmoTransportError,
     Forbidden,
     InMemoryTokenStore,
@@ -390,3 +391,25 @@ class TestSingleLead:
         harness.server.script.append(lambda request: problem(404, "Not Found"))
         with pytest.raises(NotFound):
             await api.get_lead(404_404)
+
+
+class TestOddAnswers:
+    async def test_success_that_is_not_json_is_an_http_error_not_a_block(self, harness: Harness) -> None:
+        """A 200 with plain text is reported as a bad answer, not as a blocked account."""
+        harness.server.script.append(api_fault(200, text="ok", headers={"Content-Type": "text/plain"}))
+
+        with pytest.raises(AmoHTTPError, match="not JSON") as raised:
+            await harness.api().get_lead(1)
+
+        assert not isinstance(raised.value, AccountBlocked)
+
+    async def test_retry_after_as_a_date_falls_back_to_backoff(self, harness: Harness) -> None:
+        """A Retry-After given as an HTTP date is not misread; the client backs off within its cap instead."""
+        harness.server.leads[1] = {"id": 1}
+        date = "Wed, 21 Oct 2026 07:28:00 GMT"
+        harness.server.script.append(api_fault(429, headers={"Retry-After": date}))
+
+        await harness.api().get_lead(1)
+
+        assert len(harness.sleep.delays) == 1
+        assert 0 <= harness.sleep.delays[0] <= 0.5
