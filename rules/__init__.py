@@ -5,6 +5,7 @@ Pure code, no I/O.
 
 from __future__ import annotations
 
+from rules.backtest import BacktestLead, BacktestReport, backtest
 from rules.defaults import default_rules_text
 from rules.engine import classify_lead
 from rules.loader import RuleSet, check_ruleset, load_ruleset
@@ -24,6 +25,8 @@ def default_ruleset() -> RuleSet:
 
 
 __all__ = [
+    "BacktestLead",
+    "BacktestReport",
     "CatalogField",
     "Classification",
     "CriterionResult",
@@ -31,6 +34,7 @@ __all__ = [
     "RuleFileError",
     "RuleIssue",
     "RuleSet",
+    "backtest",
     "check_ruleset",
     "classify_lead",
     "default_rules_text",

@@ -58,21 +58,21 @@ class FieldSpec:
     enums: Mapping[int, str] = field(default_factory=dict)
 
     def read(self, facts: LeadFacts) -> FactValue:
-        cached = facts.cached(self.alias)
-        if cached is not None:
-            return cached
-        return facts.remember(self.alias, self._read(facts))
+        value: FactValue | None = facts.values.get(self.alias)
+        if value is None:
+            value = facts.values[self.alias] = self._read(facts)
+        return value
 
     def _read(self, facts: LeadFacts) -> FactValue:
         if self.builtin is not None:
             return self._read_builtin(facts)
         entry = None
         if self.field_id is not None:
-            entry = facts.by_id.get(self.field_id)
+            entry = facts.by_id(self.field_id)
         if entry is None and self.code is not None:
             entry = facts.by_code.get(self.code)
         if entry is None and self.name is not None:
-            entry = facts.by_name.get(self.name)
+            entry = facts.by_name(self.name)
         if entry is None:
             return MISSING
         return read_values(_values_of(entry, self.enums), self.kind, facts.zone)
@@ -260,8 +260,12 @@ class InList:
         value = self.spec.read(facts)
         if value is MISSING or isinstance(value, Invalid):
             return None
-        if isinstance(value, tuple):
-            found = any(item.casefold() in self.choices for item in value)
+        found = False
+        if type(value) is tuple:
+            for item in value:
+                if item.casefold() in self.choices:
+                    found = True
+                    break
         else:
             found = value in self.choices
         return found != self.negate
@@ -337,6 +341,10 @@ class Within:
     spec: FieldSpec
     span: Duration
     ahead: bool = True
+    horizon_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "horizon_key", f"#horizon {self.span.amount} {self.span.unit} {self.ahead}")
 
     @property
     def specs(self) -> tuple[FieldSpec, ...]:
@@ -348,12 +356,16 @@ class Within:
 
     def evaluate(self, facts: LeadFacts) -> bool | None:
         value = self.spec.read(facts)
-        if not isinstance(value, date):
+        if type(value) is not date:
             return None
         today = facts.today
+        bound = facts.values.get(self.horizon_key)  # depends only on the day: computed once per lead
+        if bound is None:
+            span = self.span if self.ahead else Duration(-self.span.amount, self.span.unit)
+            bound = facts.values[self.horizon_key] = span.add_to(today)
         if self.ahead:
-            return today <= value <= self.span.add_to(today)
-        return Duration(-self.span.amount, self.span.unit).add_to(today) <= value <= today
+            return today <= value <= bound
+        return bound <= value <= today
 
     def describe(self, facts: LeadFacts, lang: Language) -> str:
         value = self.spec.read(facts)
@@ -401,10 +413,9 @@ class Tags:
         return ("tags", frozenset(self.names), self.require_all)
 
     def evaluate(self, facts: LeadFacts) -> bool | None:
-        tags = facts.cached("#tags")
+        tags = facts.values.get("#tags")
         if tags is None:
-            tags = facts.remember("#tags", lead_tags(facts.lead))
-        assert isinstance(tags, tuple)
+            tags = facts.values["#tags"] = lead_tags(facts.lead)
         if self.require_all:
             return all(name in tags for name in self.names)
         return any(name in tags for name in self.names)

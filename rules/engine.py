@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, Final
 
 from integration.i18n import LANGUAGES, Language, Text
 from rules.loader import ChannelRule, Criterion, LevelRule, RuleSet, level_title
-from rules.model import Classification, CriterionResult, CriterionStatus, LevelName
+from rules.model import Classification, CriterionResult, CriterionStatus, LazyText, LevelName
 from rules.values import MISSING, Invalid, LeadFacts
 
 TARGET: Final = Text(ru="Целевой", en="Target")
@@ -68,17 +69,18 @@ def _level(ruleset: RuleSet, facts: LeadFacts) -> LevelRule | None:
 
 def _criterion_status(criterion: Criterion, facts: LeadFacts) -> tuple[CriterionStatus, int, int]:
     outcome = criterion.when.evaluate(facts)
-    specs = criterion.when.specs
+    specs = criterion.specs
     filled = 0
     for spec in specs:
         value = spec.read(facts)
-        if value is not MISSING and not isinstance(value, Invalid):
+        if value is not MISSING and type(value) is not Invalid:
             filled += 1
+    total = len(specs)
     if outcome is True:
-        return "met", filled, len(specs)
-    if outcome is False and filled == len(specs):
-        return "failed", filled, len(specs)
-    return "unknown", filled, len(specs)
+        return "met", filled, total
+    if outcome is False and filled == total:
+        return "failed", filled, total
+    return "unknown", filled, total
 
 
 def decide(ruleset: RuleSet, facts: LeadFacts) -> Decision:
@@ -86,7 +88,10 @@ def decide(ruleset: RuleSet, facts: LeadFacts) -> Decision:
     channel = _channel(ruleset, facts)
     level_rule = _level(ruleset, facts)
     level = level_rule.level if level_rule is not None else ruleset.fallback_level
-    met = sum(1 for criterion in ruleset.qualification.criteria if criterion.when.evaluate(facts) is True)
+    met = 0
+    for criterion in ruleset.qualification.criteria:
+        if criterion.when.evaluate(facts) is True:
+            met += 1
     required = ruleset.qualification.required_for(channel.name)
     return Decision(channel.name, level, met >= required, met)
 
@@ -100,37 +105,37 @@ def classify_strict(
 
 
 def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
-    """The full classification of indexed facts, with per-criterion details and the one-line explanation."""
+    """The full classification of indexed facts; its texts render when first read (see `LazyText`)."""
     channel = _channel(ruleset, facts)
     level_rule = _level(ruleset, facts)
     level: LevelName = level_rule.level if level_rule is not None else ruleset.fallback_level
 
     results: list[CriterionResult] = []
+    met = 0
     for criterion in ruleset.qualification.criteria:
         status, filled, total = _criterion_status(criterion, facts)
-        detail: dict[str, str] = {lang: criterion.when.describe(facts, lang) for lang in LANGUAGES}
+        met += status == "met"
+        detail = LazyText(partial(criterion.when.describe, facts))
         results.append(CriterionResult(criterion.name, status, detail, filled, total))
-    met = sum(1 for result in results if result.status == "met")
     required = ruleset.qualification.required_for(channel.name)
     qualified = met >= required
 
-    level_line: dict[str, str] = {}
-    qualified_line: dict[str, str] = {}
-    explanation: dict[str, str] = {}
-    for lang in LANGUAGES:
-        level_line[lang] = _level_line(ruleset, level, level_rule, facts, lang)
-        qualified_line[lang] = _qualified_line(results, qualified, met, required, lang)
+    level_line = LazyText(partial(_level_line, ruleset, level, level_rule, facts))
+    qualified_line = LazyText(partial(_qualified_line, results, qualified, met, required))
+
+    def full_line(lang: Language) -> str:
         channel_text = f"{CHANNEL(lang)}: {channel.title(lang)}"
         if channel.experimental:
             channel_text += f" ({EXPERIMENTAL(lang)})"
-        explanation[lang] = f"{level_line[lang]} | {qualified_line[lang]} | {channel_text}"
+        return f"{level_line[lang]} | {qualified_line[lang]} | {channel_text}"
+
     return Classification(
         channel=channel.name,
         experimental=channel.experimental,
         level=level,
         qualified=qualified,
         criteria=tuple(results),
-        explanation=explanation,
+        explanation=LazyText(full_line),
         rule_version=ruleset.version,
         criteria_met=met,
         criteria_required=required,

@@ -60,6 +60,8 @@ class Criterion:
     name: str
     title: Text
     when: Condition
+    # The fields the criterion reads, fixed at load time (completeness is counted over them per lead).
+    specs: tuple[FieldSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -745,7 +747,7 @@ class _Reader:
             title = self.text(fields["title"][1], name) if "title" in fields else Text(ru=name, en=name)
             when = self._when(fields, item)
             if when is not None:
-                criteria.append(Criterion(name, title, when))
+                criteria.append(Criterion(name, title, when, when.specs))
         count = len(criteria)
         min_met = self._min_met(items["min_met"][1], count) if "min_met" in items else count
         overrides: dict[str, int] = {}

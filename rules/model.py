@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from integration.i18n import Language, Text
+from integration.i18n import LANGUAGES, Language, Text
 
 LevelName = Literal["hot", "warm", "cold", "unknown"]
 LEVELS: tuple[LevelName, ...] = ("hot", "warm", "cold")
@@ -92,6 +92,37 @@ class FieldCatalog:
                 )
             )
         return cls(fields=tuple(result))
+
+
+class LazyText(Mapping[str, str]):
+    """A ru/en text rendered on first read of each language, then kept.
+
+    Classifying is hot (every webhook, every backtest row) while explanations are read far less often, and
+    usually in one language; deferring the rendering keeps evaluation fast without changing what callers see.
+    """
+
+    __slots__ = ("_render", "_rendered")
+
+    def __init__(self, render: Callable[[Language], str]) -> None:
+        self._render = render
+        self._rendered: dict[str, str] = {}
+
+    def __getitem__(self, lang: str) -> str:
+        text = self._rendered.get(lang)
+        if text is None:
+            if lang not in LANGUAGES:
+                raise KeyError(lang)
+            text = self._rendered[lang] = self._render("ru" if lang == "ru" else "en")
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,7 @@ def _values_of(entry: Mapping[str, Any], enums: Mapping[int, str] | None) -> lis
         return []
     result: list[Any] = []
     for item in values:
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             value = item.get("value")
             if value is None and "enum_id" in item:
                 enum_id = item.get("enum_id")
@@ -172,42 +172,52 @@ def _values_of(entry: Mapping[str, Any], enums: Mapping[int, str] | None) -> lis
 
 
 class LeadFacts:
-    """A lead's custom fields indexed by id, code and name once, so each rule reads them cheaply."""
+    """A lead's custom fields indexed once (by code eagerly, by id and name on first use) for cheap reads."""
 
-    __slots__ = ("_cache", "by_code", "by_id", "by_name", "contacts", "lead", "today", "zone")
+    __slots__ = ("_by_id", "_by_name", "by_code", "contacts", "entries", "lead", "today", "values", "zone")
 
     def __init__(
         self, lead: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], today: date, zone: tzinfo
     ) -> None:
-        self.lead = lead if isinstance(lead, Mapping) else {}
+        self.lead: Mapping[str, Any] = lead if isinstance(lead, dict | Mapping) else {}
         self.contacts = contacts
         self.today = today
         self.zone = zone
-        self.by_id: dict[int, Mapping[str, Any]] = {}
+        # Typed values (and other per-lead derived facts) by key, computed on first use.
+        self.values: dict[str, Any] = {}
+        self.entries: list[Mapping[str, Any]] = []
         self.by_code: dict[str, Mapping[str, Any]] = {}
-        self.by_name: dict[str, Mapping[str, Any]] = {}
-        self._cache: dict[str, FactValue] = {}
-        entries = self.lead.get("custom_fields_values")
-        if isinstance(entries, list):
-            for entry in entries:
-                if not isinstance(entry, Mapping):
+        self._by_id: dict[int, Mapping[str, Any]] | None = None
+        self._by_name: dict[str, Mapping[str, Any]] | None = None
+        raw_entries = self.lead.get("custom_fields_values")
+        if type(raw_entries) is list:
+            entries = self.entries
+            by_code = self.by_code
+            for entry in raw_entries:
+                if type(entry) is not dict and not isinstance(entry, Mapping):
                     continue
-                field_id = entry.get("field_id")
-                if isinstance(field_id, int):
-                    self.by_id[field_id] = entry
+                entries.append(entry)
                 code = entry.get("field_code")
-                if isinstance(code, str) and code:
-                    self.by_code[code.upper()] = entry
-                name = entry.get("field_name")
-                if isinstance(name, str) and name:
-                    self.by_name[name.strip().casefold()] = entry
+                if type(code) is str and code:
+                    by_code[code if code.isupper() else code.upper()] = entry
 
-    def cached(self, key: str) -> FactValue | None:
-        return self._cache.get(key)
+    def by_id(self, field_id: int) -> Mapping[str, Any] | None:
+        if self._by_id is None:
+            self._by_id = {}
+            for entry in self.entries:
+                key = entry.get("field_id")
+                if type(key) is int:
+                    self._by_id[key] = entry
+        return self._by_id.get(field_id)
 
-    def remember(self, key: str, value: FactValue) -> FactValue:
-        self._cache[key] = value
-        return value
+    def by_name(self, name: str) -> Mapping[str, Any] | None:
+        if self._by_name is None:
+            self._by_name = {}
+            for entry in self.entries:
+                key = entry.get("field_name")
+                if isinstance(key, str) and key:
+                    self._by_name[key.strip().casefold()] = entry
+        return self._by_name.get(name)
 
 
 def read_values(raw_values: list[Any], kind: FieldType, zone: tzinfo) -> FactValue:
