@@ -55,7 +55,8 @@ def parse_validation_issues(raw: Any) -> list[ValidationIssue]:
         if not isinstance(entry, Mapping):
             continue
         request_id = entry.get("request_id")
-        for error in entry.get("errors") or []:
+        errors = entry.get("errors")
+        for error in errors if isinstance(errors, list) else []:
             if isinstance(error, Mapping):
                 issues.append(
                     ValidationIssue(

@@ -6,6 +6,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import integration.amocrm
 from integration.amocrm import (
@@ -21,6 +23,7 @@ from integration.amocrm import (
     ValidationFailed,
     ValidationIssue,
 )
+from integration.amocrm.responses import decode_response, parse_validation_issues
 from tests.unit.amocrm.fakes import (
     ACCOUNT_ID,
     APP,
@@ -413,3 +416,38 @@ class TestOddAnswers:
 
         assert len(harness.sleep.delays) == 1
         assert 0 <= harness.sleep.delays[0] <= 0.5
+
+
+def _json_children(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["request_id", "errors", "code", "path", "detail", "x"]), children, max_size=4
+    )
+
+
+class TestValidationIssueParsing:
+    @settings(max_examples=60, deadline=None)
+    @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), _json_children, max_leaves=20))
+    def test_any_shape_of_validation_errors_is_read_without_crashing(self, raw: object) -> None:
+        """However odd amoCRM's validation-errors look, the error is still raised with whatever issues parse."""
+        issues = parse_validation_issues(raw)
+
+        assert all(isinstance(issue, ValidationIssue) for issue in issues)
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        status=st.sampled_from([200, 201, 202, 204, 400, 401, 402, 403, 404, 429, 500, 502, 503]),
+        body=st.binary(max_size=200) | st.just(b'{"validation-errors": 5}') | st.just(b"<html>x</html>"),
+        content_type=st.sampled_from(
+            ["application/json", "application/problem+json", "text/html", "text/plain"]
+        ),
+    )
+    def test_any_answer_decodes_or_raises_a_typed_error(
+        self, status: int, body: bytes, content_type: str
+    ) -> None:
+        """Whatever amoCRM or a proxy sends back, the caller gets data or an AmoHTTPError, never a crash."""
+        response = httpx.Response(status, content=body, headers={"Content-Type": content_type})
+
+        try:
+            decode_response(response, method="GET", path="/api/v4/leads")
+        except AmoHTTPError as error:
+            assert error.status_code == status

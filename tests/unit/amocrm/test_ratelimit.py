@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integration.amocrm import TokenBucket
 
@@ -121,3 +124,23 @@ class TestValidation:
         """A zero rate or burst is a configuration error, reported at start-up."""
         with pytest.raises(ValueError):
             TokenBucket(**kwargs)  # type: ignore[arg-type]
+
+
+class TestAnyArrivalPattern:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        rate=st.sampled_from([1.0, 2.5, 7.0, 10.0]),
+        pauses=st.lists(st.floats(min_value=0, max_value=2.0), min_size=1, max_size=60),
+    )
+    async def test_no_sliding_second_exceeds_the_limit(self, rate: float, pauses: list[float]) -> None:
+        """Whatever the pauses between callers, no one-second window holds more requests than the limit."""
+        clock = FakeMonotonic()
+        limiter = TokenBucket(rate, clock=clock, sleep=clock.sleep)
+        released: list[float] = []
+
+        for pause in pauses:
+            clock.now += pause
+            await limiter.acquire(1)
+            released.append(clock.now)
+
+        assert max_in_any_window(released) <= max(1, math.ceil(rate))
