@@ -1,0 +1,261 @@
+"""The weekly report as Markdown (CLI, amoCRM note) and as HTML with inline SVG charts (page, CLI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from integration.i18n import Language, Text
+from sync.reports import texts as t
+from sync.reports.charts import funnel_chart, qualified_chart, run_rate_chart
+from sync.reports.model import (
+    MEETING_TAG,
+    METRIC_NAMES,
+    WON_STAGE,
+    MeetingTask,
+    WeeklyReport,
+    amount,
+    percent,
+)
+from sync.stats.metrics import ChannelQuality
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _verdict(row: ChannelQuality, lang: Language) -> str:
+    if row.meets_norm is None:
+        return t.NO_NORM(lang)
+    return t.IN_NORM(lang) if row.meets_norm else t.BELOW_NORM(lang)
+
+
+def _channel_name(row: ChannelQuality, lang: Language) -> str:
+    if row.scope == "total":
+        return t.TOTAL(lang)
+    if row.scope == "experimental":
+        return t.EXPERIMENTAL_TOGETHER(lang)
+    name = row.channel if row.channel is not None else t.NO_CHANNEL(lang)
+    return name + (" *" if row.experimental else "")
+
+
+def _when(moment: int | None) -> str:
+    if moment is None:
+        return "—"
+    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _task_status(task: MeetingTask, lang: Language) -> str:
+    return t.DONE(lang) if task.is_completed else t.OPEN(lang)
+
+
+def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
+    """Everything a template needs, already in the reader's language."""
+    figures = report.figures
+    coverage = figures.coverage
+    return {
+        "lang": lang,
+        "report": report,
+        "title": t.TITLE(lang, week=report.week_label),
+        "subtitle": t.SUBTITLE(
+            lang,
+            start=report.week.start,
+            end=report.week.end,
+            version=report.rule_version,
+            as_of=datetime.fromtimestamp(figures.as_of, tz=UTC).strftime("%Y-%m-%d %H:%M"),
+        ),
+        "channel_rows": [
+            {
+                "name": _channel_name(row, lang),
+                "leads": row.leads,
+                "classified": row.classified,
+                "qualified": row.qualified,
+                "pct": percent(row.qualified_pct),
+                "norm": percent(row.norm),
+                "verdict": _verdict(row, lang),
+                "ok": row.meets_norm,
+            }
+            for row in (*figures.quality, figures.quality_total)
+        ],
+        "experimental_rows": [
+            {
+                "name": _channel_name(row, lang),
+                "leads": row.leads,
+                "classified": row.classified,
+                "qualified": row.qualified,
+                "pct": percent(row.qualified_pct),
+                "norm": percent(row.norm),
+                "verdict": _verdict(row, lang),
+                "ok": row.meets_norm,
+            }
+            for row in (
+                (*report.experimental_channels, figures.quality_experimental)
+                if report.experimental_channels
+                else ()
+            )
+        ],
+        "run_rate_rows": [
+            {
+                "metric": METRIC_NAMES[rate.metric](lang),
+                "plan": amount(rate.plan),
+                "planned": amount(rate.planned_to_date),
+                "actual": amount(rate.actual),
+                "pace": percent(rate.pace),
+                "forecast": amount(rate.forecast),
+                "ok": None if rate.pace is None else rate.pace >= 0.9,
+            }
+            for rate in figures.run_rates
+        ],
+        "pipeline": t.PIPELINE(
+            lang,
+            deals=coverage.open_deals,
+            value=amount(coverage.open_value),
+            weighted=amount(coverage.weighted_value),
+            coverage=percent(coverage.coverage),
+        ),
+        "funnels": [
+            {
+                "title": t.FUNNEL_PIPELINE(lang, pipeline=funnel.pipeline_id if funnel.pipeline_id else "—"),
+                "steps": [
+                    {
+                        "name": step.name if step.status_id is not None else WON_STAGE(lang),
+                        "reached": step.reached,
+                        "conversion": percent(step.conversion_to_next),
+                    }
+                    for step in funnel.steps
+                ],
+                "chart": Markup(funnel_chart(funnel, lang)),  # noqa: S704 - escaped inside charts.py
+            }
+            for funnel in report.funnels
+        ],
+        "run_rate_charts": [
+            Markup(run_rate_chart(rate, lang))  # noqa: S704 - escaped inside charts.py
+            for rate in figures.run_rates
+            if rate.metric in ("leads", "qualified", "revenue")
+        ],
+        "qualified_chart": Markup(qualified_chart(figures.quality, lang)),  # noqa: S704
+        "findings": [finding.text(lang) for finding in report.findings],
+        "hypotheses": [hypothesis(lang) for hypothesis in report.hypotheses],
+        "tasks": None
+        if report.last_week_tasks is None
+        else [
+            {
+                "id": task.task_id,
+                "text": task.text.replace(MEETING_TAG, "").strip(),
+                "responsible": task.responsible_user_id or "—",
+                "due": _when(task.complete_till),
+                "status": _task_status(task, lang),
+                "done": task.is_completed,
+            }
+            for task in report.last_week_tasks
+        ],
+        "next_tasks_hint": t.NEXT_TASKS_HINT(lang, due=report.next_week_due, tag=MEETING_TAG),
+        "t": {name: value(lang) for name, value in vars(t).items() if isinstance(value, Text)},
+    }
+
+
+def environment() -> Environment:
+    """A Jinja environment over the report's templates, escaping everything by default."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html_fragment(report: WeeklyReport, lang: Language) -> Markup:
+    """The report's sections as HTML to embed in a page (charts inline, all text escaped)."""
+    html = environment().get_template("weekly_body.html").render(context(report, lang))
+    return Markup(html)  # noqa: S704 - rendered with autoescape
+
+
+def render_html(report: WeeklyReport, lang: Language) -> str:
+    """A complete, self-contained HTML document (no external CSS, scripts or fonts)."""
+    return (
+        environment()
+        .get_template("weekly_page.html")
+        .render(
+            body=render_html_fragment(report, lang), lang=lang, title=t.TITLE(lang, week=report.week_label)
+        )
+    )
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: WeeklyReport, lang: Language) -> str:
+    """The report as Markdown: the same sections and figures as the page, tables instead of charts."""
+    data = context(report, lang)
+    words = data["t"]
+    lines = [f"# {data['title']}", "", data["subtitle"], "", f"## {words['S1']}", ""]
+    quality_header = [
+        words["CHANNEL"],
+        words["LEADS"],
+        words["CLASSIFIED"],
+        words["QUALIFIED"],
+        words["QUALIFIED_PCT"],
+        words["NORM"],
+        words["VERDICT"],
+    ]
+
+    def quality_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+        keys = ("name", "leads", "classified", "qualified", "pct", "norm", "verdict")
+        return [[row[key] for key in keys] for row in rows]
+
+    lines += _table(quality_header, quality_rows(data["channel_rows"]))
+    lines += ["", f"_{words['EXPERIMENTAL_MARK']}_", "", f"## {words['S2']}", ""]
+    if data["experimental_rows"]:
+        lines += _table(quality_header, quality_rows(data["experimental_rows"]))
+    else:
+        lines.append(words["NO_EXPERIMENTS"])
+    lines += ["", f"## {words['S3']}", ""]
+    lines += _table(
+        [
+            words["METRIC"],
+            words["PLAN"],
+            words["PLANNED_TO_DATE"],
+            words["ACTUAL"],
+            words["PACE"],
+            words["FORECAST"],
+        ],
+        [
+            [row["metric"], row["plan"], row["planned"], row["actual"], row["pace"], row["forecast"]]
+            for row in data["run_rate_rows"]
+        ],
+    )
+    lines += ["", data["pipeline"]]
+    for funnel in data["funnels"]:
+        lines += ["", f"**{funnel['title']}**", ""]
+        lines += _table(
+            [words["STAGE"], words["REACHED"], words["CONVERSION"]],
+            [[step["name"], step["reached"], step["conversion"]] for step in funnel["steps"]],
+        )
+    lines += ["", f"## {words['S4']}", ""]
+    if data["findings"]:
+        lines += [f"- {finding}" for finding in data["findings"]]
+    else:
+        lines.append(words["ALL_ON_PLAN"])
+    if data["hypotheses"]:
+        lines += ["", f"**{words['HYPOTHESES']}**", ""]
+        lines += [f"{index}. {text}" for index, text in enumerate(data["hypotheses"], start=1)]
+    lines += ["", f"## {words['S5']}", ""]
+    if data["tasks"] is None:
+        lines.append(words["TASKS_UNAVAILABLE"])
+    elif not data["tasks"]:
+        lines.append(words["NO_TASKS"])
+    else:
+        lines += _table(
+            [words["TASK"], words["RESPONSIBLE"], words["DUE"], words["STATUS"]],
+            [[row["text"], row["responsible"], row["due"], row["status"]] for row in data["tasks"]],
+        )
+    lines += ["", f"## {words['S6']}", "", data["next_tasks_hint"], ""]
+    return "\n".join(lines)

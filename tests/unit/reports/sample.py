@@ -1,0 +1,68 @@
+"""A small, hand-counted week of figures, built through the stats engine's own pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sync.stats.metrics import (
+    ChannelCounts,
+    ManagerCounts,
+    OpenDeals,
+    PeriodFigures,
+    PlanEntry,
+    PlanFigures,
+    StageReach,
+    StatsInputs,
+    compute_period_figures,
+)
+from sync.stats.periods import Period
+
+WEEK = Period(date(2026, 11, 16), date(2026, 11, 22))  # 2026-W47
+WEEK_START = int(datetime(2026, 11, 16, tzinfo=UTC).timestamp())
+AFTER_WEEK = int(datetime(2026, 11, 23, 9, tzinfo=UTC).timestamp())
+PIPELINE = 7
+STAGES = (10, 20, 30)
+STAGE_NAMES = {10: "Первичный контакт", 20: "Переговоры", 30: "Счёт выставлен"}
+
+
+def week_figures(
+    *,
+    channels: tuple[ChannelCounts, ...] | None = None,
+    plan: PlanFigures | None = None,
+    norm: float | None = 0.4,
+    experimental: frozenset[str] = frozenset({"tiktok"}),
+    managers: tuple[ManagerCounts, ...] = (),
+    reach: tuple[StageReach, ...] | None = None,
+) -> PeriodFigures:
+    """The figures of 2026-W47 as `leadpact stats show` computes them, from the given counts."""
+    if channels is None:
+        channels = (
+            ChannelCounts("yandex", leads=50, classified=50, qualified=30, deals=3, revenue=300_000),
+            ChannelCounts("vk", leads=40, classified=40, qualified=8, deals=1, revenue=50_000),
+            ChannelCounts("tiktok", leads=10, classified=10, qualified=2),
+        )
+    if reach is None:
+        reach = (
+            StageReach(PIPELINE, 0, "open", True, 40),
+            StageReach(PIPELINE, 1, "lost", True, 30),
+            StageReach(PIPELINE, 2, "open", True, 26),
+            StageReach(PIPELINE, 1_000_000, "won", True, 4),
+        )
+    inputs = StatsInputs(
+        period=WEEK,
+        as_of=AFTER_WEEK,
+        period_start_ts=WEEK_START,
+        channels=channels,
+        managers=managers,
+        reach=reach,
+        open_deals=(OpenDeals(PIPELINE, 20, deals=20, value=400_000, without_price=2),),
+        stage_order={PIPELINE: list(STAGES)},
+        plans=(PlanEntry(WEEK, plan),) if plan is not None else (),
+    )
+    return compute_period_figures(
+        inputs,
+        experimental_channels=set(experimental),
+        qualified_norm=norm,
+        min_manager_sample=10,
+        completeness_fields=(),
+    )
