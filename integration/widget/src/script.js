@@ -188,6 +188,7 @@ define(['jquery'], function () {
       if (!id) { return; }
       if (!backendUrl()) { showMessage(t('no_backend')); return; }
       showMessage(t('loading'));
+      if (panel()) { panel().setAttribute('data-state', 'loading'); }
       call('GET', '/api/widget/leads/' + encodeURIComponent(id)).then(render, function (failure) {
         var status = failure && failure.status;
         showMessage(status === 404 ? t('not_synced') : t('error'));
