@@ -1,7 +1,567 @@
-"""`leadpact stats …` commands."""
+"""`leadpact stats …`, `leadpact plan …`, `leadpact spend …` and `leadpact backfill`: funnel statistics.
+
+`app` is mounted as `stats` by the CLI root; `register(root)` adds `plan`, `spend` and `backfill` beside it.
+"""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
-app = typer.Typer(help="stats", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import distinct, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from integration.db import make_engine, session_scope
+from integration.i18n import Language, Text
+from integration.settings import Settings
+from integration.storage import stats as storage
+from integration.storage.accounts import list_accounts
+from integration.storage.leads import LeadSnapshot
+from sync.stats.metrics import FieldCompleteness, PeriodFigures
+from sync.stats.periods import Period, StatsInputError
+from sync.stats.plans import import_spend, known_channels, parse_spend_csv, set_plan
+from sync.stats.report import EMPTY, figures_as_dict, label
+from sync.stats.service import StatsOptions, figures_for, rules_context
+
+app = typer.Typer(help="Статистика воронки / funnel statistics.", no_args_is_help=True)
+plan_app = typer.Typer(help="Планы по периодам / plans per period.", no_args_is_help=True)
+spend_app = typer.Typer(
+    help="Расходы на маркетинг по каналам / marketing spend per channel.", no_args_is_help=True
+)
+
+NO_ACCOUNT = Text(
+    ru="Не понятно, какой аккаунт: укажите --account (подключено: {known}).",
+    en="Which account? Pass --account (connected: {known}).",
+)
+PLAN_SAVED = Text(ru="План на {period} сохранён.", en="Plan for {period} saved.")
+SPEND_IMPORTED = Text(ru="Загружено строк расходов: {count}.", en="Spend lines imported: {count}.")
+FILE_UNREADABLE = Text(
+    ru="Не удалось прочитать файл {path}: {error}", en="Cannot read the file {path}: {error}"
+)
+FROZEN = Text(
+    ru="База бонуса за {period} зафиксирована: {base} целевых лидов (правила v{version}).",
+    en="Bonus base for {period} frozen: {base} qualified leads (rules v{version}).",
+)
+ALREADY_FROZEN = Text(
+    ru="База бонуса за {period} уже была зафиксирована {when}: {base} целевых лидов; она не меняется.",
+    en="The bonus base for {period} was frozen on {when}: {base} qualified leads; it does not change.",
+)
+PUSHED = Text(
+    ru="Каталог «Воронка LeadPact»: создано {created}, обновлено {updated} элементов; лидов обновлено: {leads}.",
+    en="Catalog “LeadPact funnel”: {created} elements created, {updated} updated; leads updated: {leads}.",
+)
+LEAD_FIELD_MISSING = Text(
+    ru="Поле «% целевых в канале» не создано в аккаунте — запустите установку; лиды не обновлялись.",
+    en="The “Channel % qualified” field is not provisioned — run the install; leads were not updated.",
+)
+BACKFILL_DONE = Text(
+    ru="Загружено лидов: {leads}, смен статусов: {events}.",
+    en="Leads loaded: {leads}, status changes: {events}.",
+)
+BACKFILL_RESUMED = Text(
+    ru="Продолжаю с места остановки ({when}).",
+    en="Resuming where the last run stopped ({when}).",
+)
+BACKFILL_PROGRESS = Text(ru="Загрузка истории", en="Loading history")
+BAD_DATE = Text(ru="Дата «{value}» не в формате 2026-01-31.", en="The date “{value}” is not like 2026-01-31.")
+NOT_CONNECTED = Text(
+    ru="Аккаунт {account} не подключён к amoCRM: {reason}",
+    en="Account {account} is not connected to amoCRM: {reason}",
+)
+
+T = TypeVar("T")
+
+AccountOption = Annotated[int | None, typer.Option("--account", help="amoCRM account id")]
+PeriodOption = Annotated[
+    str | None, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07 (default: this month)")
+]
+
+
+@contextmanager
+def _context() -> Iterator[tuple[Settings, Engine, Console]]:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        yield settings, engine, Console()
+    finally:
+        engine.dispose()
+
+
+def _fail(console: Console, message: str) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(code=2)
+
+
+def _guarded(console: Console, lang: Language, action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except StatsInputError as error:
+        raise _fail(console, error.message(lang)) from None
+
+
+def _resolve_account(session: Session, given: int | None, lang: Language) -> int:
+    if given is not None:
+        return given
+    accounts = [account.id for account in list_accounts(session=session)]
+    if not accounts:
+        accounts = [int(a) for a in session.scalars(select(distinct(col(LeadSnapshot.account_id))))]
+    if len(accounts) == 1:
+        return accounts[0]
+    raise StatsInputError(NO_ACCOUNT, known=", ".join(map(str, accounts)) or "—")
+
+
+def _period(text: str | None, tz: Any) -> Period:
+    if text:
+        return Period.parse(text)
+    return Period.containing(datetime.now(tz))
+
+
+# --- formatting ---------------------------------------------------------------------------------------------
+
+
+def _num(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return EMPTY
+    return f"{value:,.{digits}f}".replace(",", " ")
+
+
+def _pct(value: float | None) -> str:
+    return EMPTY if value is None else f"{value * 100:.1f} %"
+
+
+def _money(value: Any) -> str:
+    return EMPTY if value is None else f"{float(value):,.2f}".replace(",", " ")
+
+
+def _channel(name: str | None, lang: Language) -> str:
+    return name if name is not None else label("no_channel", lang)
+
+
+def render_figures(
+    figures: PeriodFigures, *, lang: Language, stage_names: dict[int, str], console: Console
+) -> None:
+    """Prints the figures as rich tables (the same numbers the catalog in amoCRM holds)."""
+    as_of = datetime.fromtimestamp(figures.as_of, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    console.print(
+        f"[bold]{label('period', lang)} {figures.period.label}[/bold] · {label('as_of', lang)} {as_of}"
+    )
+
+    run = Table(title=label("run_rate", lang))
+    for key in ("plan", "actual", "planned_to_date", "pace", "forecast", "forecast_vs_plan"):
+        run.add_column(label(key, lang), justify="right")
+    run.add_column("", justify="left")
+    for rate in figures.run_rates:
+        run.add_row(
+            _num(rate.plan),
+            _num(rate.actual),
+            _num(rate.planned_to_date, 1),
+            _pct(rate.pace),
+            _num(rate.forecast, 1),
+            _pct(rate.forecast_vs_plan),
+            label(rate.metric, lang),
+        )
+    console.print(run)
+    bonus = figures.bonus
+    console.print(
+        f"{label('bonus', lang)}: [bold]{bonus.base}[/bold] ({label('leads', lang)}: {bonus.arrived}, "
+        f"{label('plan', lang)}: {_num(bonus.plan)}, {label('pct_of_plan', lang)}: {_pct(bonus.pct_of_plan)})"
+    )
+
+    channels = Table(title=label("channels", lang))
+    for key in (
+        "channel",
+        "leads",
+        "qualified",
+        "qualified_pct",
+        "norm",
+        "spend",
+        "per_lead",
+        "per_qualified",
+    ):
+        channels.add_column(label(key, lang), justify="left" if key == "channel" else "right")
+    channels.add_column(label("customers", lang), justify="right")
+    channels.add_column(label("per_customer", lang), justify="right")
+    costs = {cost.channel: cost for cost in figures.costs}
+    quality = {row.channel: row for row in figures.quality}
+    for name in sorted({*costs, *quality}, key=lambda c: (c is None, c or "")):
+        row, cost = quality.get(name), costs.get(name)
+        verdict = "" if row is None or row.meets_norm is None else (" ✓" if row.meets_norm else " ✗")
+        mark = " *" if row is not None and row.experimental else ""
+        channels.add_row(
+            _channel(name, lang) + mark,
+            _num(row.leads if row else 0),
+            _num(row.qualified if row else 0),
+            (_pct(row.qualified_pct) if row else EMPTY) + verdict,
+            _pct(row.norm) if row else EMPTY,
+            _money(cost.spend) if cost else EMPTY,
+            _money(cost.per_lead) if cost else EMPTY,
+            _money(cost.per_qualified) if cost else EMPTY,
+            _num(cost.customers) if cost else "0",
+            _money(cost.per_customer) if cost else EMPTY,
+        )
+    for title, row in (
+        (label("all_channels", lang), figures.quality_total),
+        (label("experimental_channels", lang) + " *", figures.quality_experimental),
+    ):
+        channels.add_row(
+            f"[bold]{title}[/bold]",
+            _num(row.leads),
+            _num(row.qualified),
+            _pct(row.qualified_pct),
+            _pct(row.norm),
+            "",
+            "",
+            "",
+            _num(figures.totals.deals) if row.scope == "total" else "",
+            "",
+        )
+    console.print(channels)
+
+    funnel = Table(title=label("funnel", lang))
+    for key in ("stage", "next_stage", "reached", "conversion"):
+        funnel.add_column(label(key, lang), justify="left" if "stage" in key else "right")
+    for step in figures.conversions:
+        target = (
+            label("won_stage", lang)
+            if step.to_status is None
+            else stage_names.get(step.to_status, str(step.to_status))
+        )
+        funnel.add_row(
+            stage_names.get(step.from_status, str(step.from_status)),
+            target,
+            f"{step.reached_from} → {step.reached_to}",
+            _pct(step.conversion),
+        )
+    console.print(funnel)
+
+    coverage = figures.coverage
+    console.print(
+        f"{label('coverage', lang)}: [bold]{_pct(coverage.coverage)}[/bold] — {label('open_deals', lang)}: "
+        f"{coverage.open_deals}, {label('open_value', lang)}: {_num(coverage.open_value)}, "
+        f"{label('weighted_value', lang)}: {_num(coverage.weighted_value)}, "
+        f"{label('unrated_value', lang)}: {_num(coverage.unrated_value)}, "
+        f"{label('remaining_plan', lang)}: {_num(coverage.remaining_plan)}"
+    )
+
+    managers = Table(title=label("managers", lang))
+    for key in ("manager", "leads", "won", "conversion"):
+        managers.add_column(label(key, lang), justify="left" if key == "manager" else "right")
+    managers.add_column("")
+    ranking = figures.managers
+    for manager in ranking.managers:
+        note = ""
+        if ranking.best is not None and manager.manager_id == ranking.best.manager_id:
+            note = label("best", lang)
+        elif ranking.worst is not None and manager.manager_id == ranking.worst.manager_id:
+            note = label("worst", lang)
+        elif not manager.ranked and manager.manager_id is not None:
+            note = label("not_ranked", lang)
+        managers.add_row(
+            str(manager.manager_id) if manager.manager_id is not None else label("no_manager", lang),
+            _num(manager.leads),
+            _num(manager.won),
+            _pct(manager.conversion),
+            note,
+        )
+    console.print(managers)
+    _render_completeness(
+        figures.completeness_by_channel, label("channel", lang), label("no_channel", lang), lang, console
+    )
+    _render_completeness(
+        figures.completeness_by_manager, label("manager", lang), label("no_manager", lang), lang, console
+    )
+
+
+def _render_completeness(
+    rows: tuple[FieldCompleteness, ...], title: str, nobody: str, lang: Language, console: Console
+) -> None:
+    if not rows:
+        return
+    table = Table(title=f"{label('completeness', lang)} · {title}")
+    table.add_column(title)
+    for code, _ in rows[0].by_field:
+        table.add_column(code, justify="right")
+    table.add_column(label("overall", lang), justify="right")
+    for row in rows:
+        name = str(row.key) if row.key is not None else nobody
+        table.add_row(name, *(_pct(share) for _, share in row.by_field), _pct(row.overall))
+    console.print(table)
+
+
+# --- stats ----------------------------------------------------------------------------------------------------
+
+
+@app.command("show")
+def show(
+    period: PeriodOption = None,
+    account: AccountOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    min_sample: Annotated[int, typer.Option(help="leads a manager needs to be ranked")] = 10,
+) -> None:
+    """Показать цифры воронки / print the funnel figures."""
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        tz = rules_context(session=session, account_id=account_id).timezone
+        chosen = _guarded(console, lang, lambda: _period(period, tz))
+        figures = figures_for(
+            session=session,
+            account_id=account_id,
+            period=chosen,
+            as_of=int(time.time()),
+            options=StatsOptions(min_manager_sample=min_sample),
+        )
+        stage_names = {
+            stage.status_id: stage.name or str(stage.status_id)
+            for stage in storage.list_pipeline_stages(session=session, account_id=account_id)
+        }
+    if as_json:
+        typer.echo(json.dumps(figures_as_dict(figures), ensure_ascii=False, indent=2))
+        return
+    render_figures(figures, lang=lang, stage_names=stage_names, console=console)
+
+
+@app.command("freeze")
+def freeze(period: PeriodOption = None, account: AccountOption = None) -> None:
+    """Зафиксировать базу бонуса закрытого периода / freeze a closed period's bonus base."""
+    from sync.stats.bonus import freeze_bonus_base
+
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        tz = rules_context(session=session, account_id=account_id).timezone
+        chosen = _guarded(console, lang, lambda: _period(period, tz))
+        snapshot, created = _guarded(
+            console,
+            lang,
+            lambda: freeze_bonus_base(
+                session=session, account_id=account_id, period=chosen, now=int(time.time()), tz=tz
+            ),
+        )
+        base = snapshot.figures.get("base")
+        if created:
+            console.print(FROZEN(lang, period=chosen.label, base=base, version=snapshot.rule_version))
+        else:
+            when = datetime.fromtimestamp(snapshot.frozen_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            console.print(ALREADY_FROZEN(lang, period=chosen.label, when=when, base=base))
+
+
+@app.command("push")
+def push(
+    period: PeriodOption = None,
+    account: AccountOption = None,
+    leads: Annotated[bool, typer.Option("--leads/--no-leads", help="also write % qualified on leads")] = True,
+) -> None:
+    """Записать цифры в amoCRM (каталог «Воронка LeadPact») / write the figures into amoCRM."""
+    with _context() as (settings, engine, console):
+        lang = settings.language
+        with session_scope(engine) as session:
+            account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+            tz = rules_context(session=session, account_id=account_id).timezone
+        chosen = _guarded(console, lang, lambda: _period(period, tz))
+        result = asyncio.run(_push(settings, engine, account_id, chosen, lang, leads, console))
+        console.print(
+            PUSHED(
+                lang,
+                created=result.elements_created,
+                updated=result.elements_updated,
+                leads=result.leads_updated,
+            )
+        )
+        if result.lead_field_missing:
+            console.print(f"[yellow]{LEAD_FIELD_MISSING(lang)}[/yellow]")
+
+
+async def _push(
+    settings: Settings,
+    engine: Engine,
+    account_id: int,
+    period: Period,
+    lang: Language,
+    leads: bool,
+    console: Console,
+) -> Any:
+    from integration.accounts import AccountNotConnected
+    from integration.bootstrap import build_services
+    from sync.stats_push import push_stats
+
+    async with build_services(settings, engine=engine, migrate=False) as services:
+        try:
+            api = services.connector.api_for(account_id)
+        except AccountNotConnected as error:
+            raise _fail(console, NOT_CONNECTED(lang, account=account_id, reason=error.status)) from None
+        return await push_stats(
+            api=api, engine=engine, account_id=account_id, period=period, lang=lang, push_leads=leads
+        )
+
+
+# --- plans and spend ----------------------------------------------------------------------------------------
+
+
+@plan_app.command("set")
+def plan_set(
+    period: Annotated[str, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07")],
+    leads: Annotated[int | None, typer.Option(help="planned leads")] = None,
+    qualified: Annotated[int | None, typer.Option(help="planned qualified leads")] = None,
+    deals: Annotated[int | None, typer.Option(help="planned won deals")] = None,
+    revenue: Annotated[int | None, typer.Option(help="planned revenue")] = None,
+    account: AccountOption = None,
+) -> None:
+    """Задать план периода / set a period's plan."""
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        chosen = _guarded(console, lang, lambda: Period.parse(period))
+        figures = {"leads": leads, "qualified": qualified, "deals": deals, "revenue": revenue}
+        _guarded(
+            console,
+            lang,
+            lambda: set_plan(session=session, account_id=account_id, period=chosen, figures=figures),
+        )
+        console.print(PLAN_SAVED(lang, period=chosen.label))
+
+
+@plan_app.command("show")
+def plan_show(account: AccountOption = None) -> None:
+    """Показать планы / list the plans."""
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        table = Table(title=label("plan", lang))
+        for key in ("period", "leads", "qualified", "deals", "revenue"):
+            table.add_column(label(key, lang), justify="left" if key == "period" else "right")
+        for plan in storage.list_plans(session=session, account_id=account_id):
+            table.add_row(
+                Period(plan.period_start, plan.period_end).label,
+                *(_num(getattr(plan, key)) for key in ("leads", "qualified", "deals", "revenue")),
+            )
+        console.print(table)
+
+
+@spend_app.command("import")
+def spend_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns period, channel, amount")],
+    account: AccountOption = None,
+) -> None:
+    """Загрузить расходы из CSV / import spend from a CSV file."""
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        try:
+            content = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise _fail(console, FILE_UNREADABLE(lang, path=file, error=type(error).__name__)) from None
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        rows = _guarded(console, lang, lambda: parse_spend_csv(content))
+        channels = known_channels(session=session, account_id=account_id)
+        count = _guarded(
+            console,
+            lang,
+            lambda: import_spend(session=session, account_id=account_id, rows=rows, known_channels=channels),
+        )
+        console.print(SPEND_IMPORTED(lang, count=count))
+
+
+@spend_app.command("show")
+def spend_show(account: AccountOption = None) -> None:
+    """Показать расходы / list the spend."""
+    with _context() as (settings, engine, console), session_scope(engine) as session:
+        lang = settings.language
+        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        table = Table(title=label("spend", lang))
+        for key in ("period", "channel", "spend"):
+            table.add_column(label(key, lang), justify="right" if key == "spend" else "left")
+        for row in storage.list_spend(session=session, account_id=account_id):
+            table.add_row(Period(row.period_start, row.period_end).label, row.channel, _money(row.amount))
+        console.print(table)
+
+
+# --- backfill -------------------------------------------------------------------------------------------------
+
+
+def _since(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise StatsInputError(BAD_DATE, value=value) from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def backfill(
+    since: Annotated[str | None, typer.Option("--since", help="load leads updated since 2026-01-31")] = None,
+    account: AccountOption = None,
+    restart: Annotated[bool, typer.Option("--restart", help="ignore where the last run stopped")] = False,
+) -> None:
+    """Загрузить историю лидов из amoCRM (продолжает после сбоя) / load lead history (resumable)."""
+    with _context() as (settings, engine, console):
+        lang = settings.language
+        with session_scope(engine) as session:
+            account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        since_ts = _guarded(console, lang, lambda: _since(since))
+        result = asyncio.run(_backfill(settings, engine, account_id, since_ts, restart, lang, console))
+        if result.resumed_from is not None:
+            when = datetime.fromtimestamp(result.resumed_from, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            console.print(BACKFILL_RESUMED(lang, when=when))
+        console.print(BACKFILL_DONE(lang, leads=result.leads_done, events=result.events_done))
+
+
+async def _backfill(
+    settings: Settings,
+    engine: Engine,
+    account_id: int,
+    since: int | None,
+    restart: bool,
+    lang: Language,
+    console: Console,
+) -> Any:
+    from integration.accounts import AccountNotConnected
+    from integration.bootstrap import build_services
+    from sync.stats.backfill import BackfillProgress, backfill_account
+
+    async with build_services(settings, engine=engine, migrate=False) as services:
+        try:
+            api = services.connector.api_for(account_id)
+        except AccountNotConnected as error:
+            raise _fail(console, NOT_CONNECTED(lang, account=account_id, reason=error.status)) from None
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn(
+                "{task.completed} leads · {task.fields[events]} status changes · {task.fields[cursor]}"
+            ),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(BACKFILL_PROGRESS(lang), total=None, events=0, cursor="")
+
+            def report(step: BackfillProgress) -> None:
+                cursor = datetime.fromtimestamp(step.cursor_updated_at, UTC).strftime("%Y-%m-%d %H:%M")
+                progress.update(task, completed=step.leads_done, events=step.events_done, cursor=cursor)
+
+            return await backfill_account(
+                api=api,
+                engine=engine,
+                account_id=account_id,
+                since=since,
+                restart=restart,
+                on_progress=report,
+            )
+
+
+def register(root: typer.Typer) -> None:
+    """Adds `plan`, `spend` and `backfill` to the top-level CLI (`stats` is mounted by the root itself)."""
+    root.add_typer(plan_app, name="plan")
+    root.add_typer(spend_app, name="spend")
+    root.command("backfill")(backfill)

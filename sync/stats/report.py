@@ -1,0 +1,93 @@
+"""The figures as plain JSON-ready data (`leadpact stats show --json`, the API) and their ru/en labels."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from integration.i18n import Language, Text
+from sync.stats.metrics import PeriodFigures
+from sync.stats.periods import Period
+
+EMPTY = "—"
+
+LABELS: dict[str, Text] = {
+    "leads": Text(ru="Лиды", en="Leads"),
+    "qualified": Text(ru="Целевые", en="Qualified"),
+    "deals": Text(ru="Сделки", en="Deals"),
+    "revenue": Text(ru="Выручка", en="Revenue"),
+    "plan": Text(ru="План", en="Plan"),
+    "actual": Text(ru="Факт", en="Actual"),
+    "planned_to_date": Text(ru="План на сегодня", en="Planned to date"),
+    "pace": Text(ru="Темп", en="Pace"),
+    "forecast": Text(ru="Прогноз на конец", en="Forecast at end"),
+    "forecast_vs_plan": Text(ru="Прогноз к плану", en="Forecast vs plan"),
+    "channel": Text(ru="Канал", en="Channel"),
+    "qualified_pct": Text(ru="% целевых", en="% qualified"),
+    "norm": Text(ru="Норма", en="Norm"),
+    "experimental": Text(ru="Эксперимент", en="Experimental"),
+    "spend": Text(ru="Расход", en="Spend"),
+    "per_lead": Text(ru="Цена лида", en="Per lead"),
+    "per_qualified": Text(ru="Цена целевого", en="Per qualified"),
+    "per_customer": Text(ru="Цена клиента", en="Per customer"),
+    "customers": Text(ru="Клиенты", en="Customers"),
+    "stage": Text(ru="Этап", en="Stage"),
+    "next_stage": Text(ru="Следующий", en="Next"),
+    "reached": Text(ru="Дошли", en="Reached"),
+    "conversion": Text(ru="Конверсия", en="Conversion"),
+    "manager": Text(ru="Менеджер", en="Manager"),
+    "won": Text(ru="Выиграно", en="Won"),
+    "all_channels": Text(ru="Все каналы", en="All channels"),
+    "experimental_channels": Text(ru="Экспериментальные", en="Experimental channels"),
+    "no_channel": Text(ru="без канала", en="no channel"),
+    "no_manager": Text(ru="без менеджера", en="no manager"),
+    "won_stage": Text(ru="Успешно реализовано", en="Won"),
+    "best": Text(ru="лучший", en="best"),
+    "worst": Text(ru="худший", en="worst"),
+    "not_ranked": Text(ru="мало лидов", en="too few leads"),
+    "bonus": Text(ru="База бонуса маркетинга", en="Marketing bonus base"),
+    "pct_of_plan": Text(ru="% плана", en="% of plan"),
+    "coverage": Text(ru="Покрытие плана воронкой", en="Pipeline coverage"),
+    "open_deals": Text(ru="Открытые сделки", en="Open deals"),
+    "open_value": Text(ru="Их сумма", en="Open value"),
+    "weighted_value": Text(ru="Взвешенная сумма", en="Weighted value"),
+    "unrated_value": Text(ru="Без истории этапа", en="No stage history"),
+    "remaining_plan": Text(ru="Осталось до плана", en="Remaining plan"),
+    "completeness": Text(ru="Заполненность полей квалификации", en="Qualification field completeness"),
+    "overall": Text(ru="Всего", en="Overall"),
+    "as_of": Text(ru="Данные на", en="As of"),
+    "period": Text(ru="Период", en="Period"),
+    "funnel": Text(ru="Конверсия по этапам", en="Stage-to-stage conversion"),
+    "run_rate": Text(ru="Темп к плану", en="Run rate"),
+    "managers": Text(ru="Конверсия менеджеров (лид → выиграно)", en="Manager conversion (lead → won)"),
+    "channels": Text(ru="Каналы", en="Channels"),
+}
+
+
+def label(key: str, lang: Language) -> str:
+    return LABELS[key](lang)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Period):
+        return {"label": value.label, "start": value.start.isoformat(), "end": value.end.isoformat()}
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def figures_as_dict(figures: PeriodFigures) -> dict[str, Any]:
+    """Every figure as JSON-ready data: money as decimal strings, empty figures as null."""
+    result = _plain(figures)
+    assert isinstance(result, dict)
+    return result
