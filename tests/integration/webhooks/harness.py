@@ -19,7 +19,7 @@ from integration.install import install_with_long_lived_token
 from integration.sandbox import SandboxConfig, create_sandbox_app
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
-from webhooks.worker import run_worker
+from webhooks.worker import process_once, run_worker
 
 
 @dataclass
@@ -131,3 +131,11 @@ def field_value(lead: dict[str, Any], field_id: int) -> Any:
 
 def tag_names(lead: dict[str, Any]) -> set[str]:
     return {tag["name"] for tag in (lead.get("_embedded") or {}).get("tags") or ()}
+
+
+async def drain(system: System, *, passes: int = 200) -> None:
+    """Run worker passes until nothing is due."""
+    for _ in range(passes):
+        if await process_once(system.services) == 0:
+            return
+    raise AssertionError("inbox did not drain")

@@ -15,8 +15,8 @@ from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import InboxItem, InboxStatus, inbox_stats
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
-from tests.integration.webhooks.harness import System, field_value, running_system, tag_names
-from webhooks.worker import process_once, requeue_with_reparse
+from tests.integration.webhooks.harness import System, drain, field_value, running_system, tag_names
+from webhooks.worker import requeue_with_reparse
 
 
 def provisioned(system: System) -> ProvisionedFields:
@@ -29,14 +29,6 @@ def provisioned(system: System) -> ProvisionedFields:
 def snapshots(system: System) -> dict[int, LeadSnapshot]:
     with session_scope(system.services.engine) as session:
         return {s.lead_id: s for s in session.exec(select(LeadSnapshot))}
-
-
-async def drain(system: System, *, passes: int = 200) -> None:
-    """Run worker passes until nothing is due."""
-    for _ in range(passes):
-        if await process_once(system.services) == 0:
-            return
-    raise AssertionError("inbox did not drain")
 
 
 async def calls_by_route(system: System) -> dict[str, int]:
