@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
 from integration.sandbox.entities import check_batch, link_contact, page_of, request_id_of
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams
-from integration.sandbox.state import Account, Record, SandboxState
+from integration.sandbox.state import Account, Record, SandboxState, clone
 
 CATALOG_KEYS = ("name", "sort", "can_add_elements", "can_show_in_cards", "can_link_multiple", "type")
 
@@ -143,7 +142,7 @@ def update_elements(
         if current is None:
             collector.add(request_id_of(item, index), [FieldError("NotFound", "id", "Entity not found")])
             continue
-        draft = copy.deepcopy(current)
+        draft = clone(current)
         collector.add(request_id_of(item, index), _apply_element(account, catalog_id, draft, item))
         drafts.append(draft)
     collector.raise_if_any()

@@ -48,6 +48,7 @@ SINGLE_ENUM_TYPES = frozenset({"select", "radiobutton", "category"})
 NUMBER_TYPES = frozenset({"numeric", "price", "monetary"})
 DATE_TYPES = frozenset({"date", "date_time", "birthday"})
 STRING_TYPES = frozenset({"text", "textarea", "url", "tracking_data", "streetaddress"})
+SINGLE_VALUE_TYPES = SINGLE_ENUM_TYPES | NUMBER_TYPES | DATE_TYPES | STRING_TYPES | {"checkbox"}
 
 # [doc] multitext enums of the predefined phone/email fields.
 PHONE_ENUMS = ("WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER")
@@ -247,7 +248,7 @@ def normalise_field_values(
                 errors.append(error)
             elif value is not None:
                 values.append(value)
-        if field["type"] in SINGLE_ENUM_TYPES | NUMBER_TYPES | DATE_TYPES | STRING_TYPES | {"checkbox"}:
+        if field["type"] in SINGLE_VALUE_TYPES:
             values = values[:1]
         result.append(
             {

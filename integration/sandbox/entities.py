@@ -9,7 +9,6 @@ A batch is all-or-nothing: when any entity is invalid, nothing is written and ev
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -18,7 +17,7 @@ from integration.sandbox.custom_fields import merge_field_values, normalise_fiel
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams, in_range
-from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
+from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState, clone
 
 TAG_COLORS = ("DDEBB5", "FFC8C8", "C1E0FF", "E6E8EA", "FFDC7F")
 
@@ -392,7 +391,7 @@ def update_leads(
         if current is None or current["is_deleted"]:
             collector.add(request_id, [FieldError("NotFound", "id", "Entity not found")])
             continue
-        draft = copy.deepcopy(current)
+        draft = clone(current)
         errors, links = _apply_lead(state, account, draft, item)
         collector.add(request_id, errors)
         drafts.append((current, draft, links, request_id))
@@ -465,10 +464,15 @@ def list_leads(account: Account, params: ListParams) -> tuple[list[Record], bool
         return _base_matches(lead, params)
 
     candidates = _candidates(account.leads, params.ints("id"))
-    ordered = _ordered(
-        (lead for lead in candidates if keep(lead)), params, ("id", "created_at", "updated_at", "closed_at")
+    unfiltered = not (
+        pipelines or statuses or params.ranges or params.query or "responsible_user_id" in params.filters
     )
-    return page_of(ordered, params)
+    if unfiltered and not only_deleted:
+        # The common full scan (reconciliation, first sync): skip the general filter, read only up to the page.
+        chosen: Iterable[Record] = (lead for lead in candidates if not lead["is_deleted"])
+    else:
+        chosen = (lead for lead in candidates if keep(lead))
+    return page_of(_ordered(chosen, params, ("id", "created_at", "updated_at", "closed_at")), params)
 
 
 def render_lead(lead: Record, with_: frozenset[str], base_url: str) -> Record:
@@ -560,7 +564,7 @@ def update_contacts(
         if current is None:
             collector.add(request_id, [FieldError("NotFound", "id", "Entity not found")])
             continue
-        draft = copy.deepcopy(current)
+        draft = clone(current)
         collector.add(request_id, _apply_contact(state, account, draft, item))
         drafts.append((draft, request_id))
     collector.raise_if_any()

@@ -6,10 +6,11 @@ it was right after the change, so later writes cannot alter what a queued webhoo
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from integration.sandbox.state import clone
 
 # (entity, action) → the webhook setting that subscribes to it.
 SETTING_BY_EVENT: Mapping[tuple[str, str], str] = {
@@ -58,4 +59,4 @@ class WebhookEvent:
 
 
 def snapshot(entity: str, action: str, record: Mapping[str, Any], **previous: Any) -> WebhookEvent:
-    return WebhookEvent(entity=entity, action=action, data=copy.deepcopy(dict(record)), previous=previous)
+    return WebhookEvent(entity=entity, action=action, data=clone(dict(record)), previous=previous)
