@@ -13,10 +13,11 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from integration.accounts import AmoConnector
-from integration.amocrm import AmoClient, OAuthApp, RateLimiter, TokenBucket
+from integration.amocrm import AmoClient, OAuthApp, RateLimiter
 from integration.crypto import SecretBox, secret_box
 from integration.db import make_engine, upgrade
 from integration.observability import Metrics
+from integration.ratelimit_shared import shared_rate_limiter
 from integration.settings import Settings
 from integration.tokens import DbTokenStore
 
@@ -70,7 +71,7 @@ async def build_services(
     )
     amo = AmoClient(
         http,
-        limiter=metrics.count_limiter(limiter or TokenBucket(settings.rate_limit_per_second)),
+        limiter=metrics.count_limiter(limiter or shared_rate_limiter(settings, engine)),
         max_retries=settings.max_retries,
     )
     oauth_app = oauth_app_from(settings)

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         demo_leads: int = typer.Option(200, help="Demo leads in the sandbox / демо-лидов в песочнице"),
         worker: bool = typer.Option(True, help="Run the worker in-process / воркер в этом процессе"),
     ) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging()
         settings = Settings()
         run_serve(settings, host=host, port=port, demo_leads=demo_leads, worker=worker)
 
@@ -39,10 +39,16 @@ def register(app: typer.Typer) -> None:
         help="Только воркер (очередь вебхуков и сверка) / the worker alone (inbox and reconciliation)",
     )
     def worker_command() -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging()
         from integration.runtime import run_worker_process
 
         asyncio.run(run_worker_process(Settings()))
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL at INFO; OAuth callbacks carry the authorization code in theirs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, worker: bool) -> None:
@@ -50,6 +56,8 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
     from integration.runtime import background_tasks
 
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    if "public_url" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"public_url": f"http://{public_host}:{port}"})
     tasks: list[BackgroundTask] = list(background_tasks(settings)) if worker else []
     with ExitStack() as stack:
         if not settings.has_amocrm_credentials:
@@ -57,8 +65,7 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
             from integration.sandbox import SandboxConfig, create_sandbox_app
             from integration.servers import free_port, serve_in_thread
 
-            public_url = settings.public_url if settings.public_url != "http://127.0.0.1:8000" else ""
-            public_url = public_url or f"http://{public_host}:{port}"
+            public_url = settings.public_url
             sandbox_port = free_port()
             plan = demo_settings(
                 settings, public_url=public_url, sandbox_url=f"http://127.0.0.1:{sandbox_port}"
