@@ -20,7 +20,9 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(rules.app, name="rules")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(promos.app, name="promos")
+app.add_typer(promos.events_app, name="events")
 app.add_typer(stats.app, name="stats")
+stats.register(app)
 app.add_typer(widget.app, name="widget")
 
 
