@@ -15,7 +15,7 @@ Language = Literal["ru", "en"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_prefix="")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_prefix="", populate_by_name=True)
 
     # Storage. SQLite is the embedded default; PostgreSQL for larger installs and several replicas.
     database_url: str = Field(default="sqlite:///./leadpact.db")
@@ -38,7 +38,8 @@ class Settings(BaseSettings):
 
     # How amoCRM reaches us: the base of the webhook URLs we subscribe.
     public_url: str = "http://127.0.0.1:8000"
-    language: Language = "ru"
+    # Not LANGUAGE: that variable is the C library's locale list ("en_US:en") on many machines.
+    language: Language = Field(default="ru", validation_alias="LEADPACT_LANGUAGE")
 
     # amoCRM limits: 7 requests/s per integration.
     rate_limit_per_second: float = Field(default=7.0, gt=0)
