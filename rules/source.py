@@ -13,6 +13,8 @@ from integration.i18n import Text
 from rules.model import RuleIssue
 
 MAX_RULE_FILE_BYTES: Final = 1_000_000
+# libyaml's loader is ~15x faster and keeps the same line/column marks; the pure-Python one is the fallback.
+_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Deeply nested conditions would only come from a generated or hostile file; refuse them instead of recursing.
 MAX_NESTING: Final = 40
 
@@ -83,7 +85,7 @@ def compose(text: str, problems: Problems) -> Node | None:
         problems.add(None, with_params(TOO_LARGE, size=size, limit=MAX_RULE_FILE_BYTES), TOO_LARGE_HINT)
         return None
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
