@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from integration.sandbox.faults import admit
 from integration.sandbox.problems import Problem
-from integration.sandbox.query import ListParams, parse_list_params
+from integration.sandbox.query import ListParams, parse_http_date, parse_list_params
 from integration.sandbox.state import Account, Record, SandboxState
 
 
@@ -68,7 +68,9 @@ def base_url(request: Request) -> str:
 
 def list_params(request: Request) -> ListParams:
     return parse_list_params(
-        request.query_params.multi_items(), page_limit_max=sandbox_state(request).config.page_limit_max
+        request.query_params.multi_items(),
+        page_limit_max=sandbox_state(request).config.page_limit_max,
+        modified_since=parse_http_date(request.headers.get("if-modified-since")),
     )
 
 

@@ -186,6 +186,8 @@ def _base_matches(record: Record, params: ListParams) -> bool:
     responsible = params.ints("responsible_user_id")
     if responsible is not None and record["responsible_user_id"] not in responsible:
         return False
+    if params.modified_since is not None and record["updated_at"] <= params.modified_since:
+        return False
     return not params.query or _matches_query(record, params.query)
 
 
@@ -465,7 +467,12 @@ def list_leads(account: Account, params: ListParams) -> tuple[list[Record], bool
 
     candidates = _candidates(account.leads, params.ints("id"))
     unfiltered = not (
-        pipelines or statuses or params.ranges or params.query or "responsible_user_id" in params.filters
+        pipelines
+        or statuses
+        or params.ranges
+        or params.query
+        or params.modified_since is not None
+        or "responsible_user_id" in params.filters
     )
     if unfiltered and not only_deleted:
         # The common full scan (reconciliation, first sync): skip the general filter, read only up to the page.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 from integration.sandbox.problems import Problem
 
@@ -27,6 +28,8 @@ class ListParams:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     ranges: Mapping[str, tuple[int | None, int | None]] = field(default_factory=dict)
     statuses: tuple[tuple[int, int | None], ...] = ()
+    # From the `If-Modified-Since` header [doc]: only entities changed after this moment.
+    modified_since: int | None = None
 
     def ints(self, name: str) -> frozenset[int] | None:
         values = self.filters.get(name)
@@ -55,7 +58,19 @@ def _int(value: str, name: str) -> int:
         raise Problem(400, f"{name} must be an integer") from None
 
 
-def parse_list_params(items: Iterable[tuple[str, str]], *, page_limit_max: int) -> ListParams:
+def parse_http_date(value: str | None) -> int | None:
+    """Unix seconds of an HTTP date (`If-Modified-Since`); None when absent, 400 when unreadable."""
+    if not value:
+        return None
+    try:
+        return int(parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError):
+        raise Problem(400, "If-Modified-Since is not an HTTP date") from None
+
+
+def parse_list_params(
+    items: Iterable[tuple[str, str]], *, page_limit_max: int, modified_since: int | None = None
+) -> ListParams:
     page, limit = 1, DEFAULT_LIMIT
     with_: set[str] = set()
     query: str | None = None
@@ -103,6 +118,7 @@ def parse_list_params(items: Iterable[tuple[str, str]], *, page_limit_max: int) 
         statuses=tuple(
             (s["pipeline_id"], s.get("status_id")) for s in statuses.values() if "pipeline_id" in s
         ),
+        modified_since=modified_since,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 import httpx
@@ -119,6 +120,18 @@ class TestLists:
         contact = api.get(f"/api/v4/contacts/{lead['_embedded']['contacts'][0]['id']}").json()
         codes = {field["field_code"] for field in contact["custom_fields_values"]}
         assert codes == {"PHONE", "EMAIL"}
+
+    def test_if_modified_since_returns_only_newer_leads(self, sandbox: Sandbox) -> None:
+        """With If-Modified-Since only leads changed after that moment come back; none newer gives 204."""
+        sandbox.new_account("acme", leads=30)
+        api = sandbox.api("acme")
+        leads = api.get("/api/v4/leads", params={"limit": 250}).json()["_embedded"]["leads"]
+        middle = sorted(lead["updated_at"] for lead in leads)[15]
+        header = {"If-Modified-Since": formatdate(middle, usegmt=True)}
+        newer = api.get("/api/v4/leads", params={"limit": 250}, headers=header).json()["_embedded"]["leads"]
+        assert {lead["id"] for lead in newer} == {lead["id"] for lead in leads if lead["updated_at"] > middle}
+        latest = {"If-Modified-Since": formatdate(max(lead["updated_at"] for lead in leads), usegmt=True)}
+        assert api.get("/api/v4/leads", headers=latest).status_code == 204
 
     def test_missing_lead_is_a_404_problem(self, sandbox: Sandbox) -> None:
         """Reading a lead that does not exist answers 404 problem+json."""
