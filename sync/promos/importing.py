@@ -176,41 +176,64 @@ def validate_row(row: int, raw: Mapping[str, Any]) -> tuple[PromoDefinition | No
     return PromoDefinition(row=row, promo=promo, coupon_codes=tuple(coupons)), []
 
 
-def check_duplicates(definitions: Sequence[PromoDefinition]) -> list[RowError]:
-    """Keys and codes must be unique within the file (a code is either shared or in one pool, once)."""
+@dataclass(frozen=True, slots=True)
+class _RowIdentity:
+    row: int
+    key: str
+    codes: tuple[tuple[str, str], ...]
+
+
+def _identity(row: int, raw: Mapping[str, Any]) -> _RowIdentity:
+    key = _text(raw.get("key")) or _text(raw.get("name"))
+    shared = _text(raw.get("code"))
+    codes = ((("code", shared),) if shared else ()) + tuple(
+        ("coupons", code) for code in _codes(raw.get("coupons"))
+    )
+    return _RowIdentity(row, key, codes)
+
+
+def check_duplicates(rows: Sequence[_RowIdentity]) -> list[RowError]:
+    """Keys and codes must be unique within the file (a code is either shared or in one pool, once).
+
+    Checked on every row, valid or not, so fixing one row's date never reveals a new duplicate error.
+    """
     errors: list[RowError] = []
     key_rows: dict[str, int] = {}
     code_rows: dict[str, int] = {}
-    for definition in definitions:
-        key = definition.promo.key
-        if key in key_rows:
+    for identity in rows:
+        if identity.key and identity.key in key_rows:
             errors.append(
-                RowError(definition.row, "key", DUPLICATE_KEY, {"value": key, "other": key_rows[key]})
+                RowError(
+                    identity.row,
+                    "key",
+                    DUPLICATE_KEY,
+                    {"value": identity.key, "other": key_rows[identity.key]},
+                )
             )
-        key_rows.setdefault(key, definition.row)
-        codes = [("code", definition.promo.shared_code)] if definition.promo.shared_code else []
-        codes += [("coupons", code) for code in definition.coupon_codes]
-        for field_name, code in codes:
-            assert code is not None
+        if identity.key:
+            key_rows.setdefault(identity.key, identity.row)
+        for field_name, code in identity.codes:
             if code in code_rows:
                 errors.append(
                     RowError(
-                        definition.row, field_name, DUPLICATE_CODE, {"value": code, "other": code_rows[code]}
+                        identity.row, field_name, DUPLICATE_CODE, {"value": code, "other": code_rows[code]}
                     )
                 )
-            code_rows.setdefault(code, definition.row)
+            code_rows.setdefault(code, identity.row)
     return errors
 
 
 def _collect(rows: Iterable[tuple[int, Mapping[str, Any]]]) -> PromoFile:
     definitions: list[PromoDefinition] = []
     errors: list[RowError] = []
+    identities: list[_RowIdentity] = []
     for row, raw in rows:
         definition, row_errors = validate_row(row, raw)
         errors.extend(row_errors)
+        identities.append(_identity(row, raw))
         if definition is not None:
             definitions.append(definition)
-    errors.extend(check_duplicates(definitions))
+    errors.extend(check_duplicates(identities))
     errors.sort(key=lambda error: error.row)
     return PromoFile(definitions=tuple(definitions), errors=tuple(errors))
 
