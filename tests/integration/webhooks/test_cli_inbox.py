@@ -16,7 +16,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("LEADPACT_LANGUAGE", "en")
     monkeypatch.setenv("COLUMNS", "200")
 
 
