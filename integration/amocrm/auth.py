@@ -87,9 +87,9 @@ class OAuthApp:
             # Never follow redirects: a 307/308 would replay the secret and refresh token to another host.
             response = await http.post(url, json=body, follow_redirects=False)
         except httpx.TransportError as exc:
-            raise AmoTransportError(
-                f"POST {TOKEN_PATH}: {type(exc).__name__}", method="POST", path=TOKEN_PATH
-            ) from None
+            sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            message = f"POST {TOKEN_PATH}: {type(exc).__name__}"
+            raise AmoTransportError(message, method="POST", path=TOKEN_PATH, request_sent=sent) from None
         if response.status_code in _REFUSED_STATUSES and grant["grant_type"] == "refresh_token":
             raise TokenRefreshFailed(None, _refusal_reason(response))
         data = decode_response(response, method="POST", path=TOKEN_PATH)

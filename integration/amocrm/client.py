@@ -125,12 +125,18 @@ class AmoClient:
             try:
                 response = await self.http.send(request, auth=auth)
             except httpx.TransportError as exc:
-                delay = self._transport_retry_delay(method, exc, attempt)
+                delay = self._transport_retry_delay(method, not isinstance(exc, _NOT_SENT), attempt)
                 if delay is None:
                     raise AmoTransportError(
                         f"{method} {path}: {type(exc).__name__}", method=method, path=path
                     ) from exc
                 reason = type(exc).__name__
+            except AmoTransportError as exc:
+                # The token endpoint was unreachable during a refresh. Only retry if the refresh never left:
+                # one that was sent may have spent the single-use refresh token.
+                if exc.request_sent or attempt >= self.max_retries:
+                    raise
+                delay, reason = self._backoff(attempt), f"token endpoint {exc}"
             else:
                 try:
                     return decode_response(response, method=method, path=path)
@@ -155,10 +161,10 @@ class AmoClient:
             return error.retry_after if error.retry_after <= self.backoff_max else None
         return None if method in _NON_IDEMPOTENT else self._backoff(attempt)
 
-    def _transport_retry_delay(self, method: str, exc: httpx.TransportError, attempt: int) -> float | None:
+    def _transport_retry_delay(self, method: str, request_sent: bool, attempt: int) -> float | None:
         if attempt >= self.max_retries:
             return None
-        if method in _NON_IDEMPOTENT and not isinstance(exc, _NOT_SENT):
+        if method in _NON_IDEMPOTENT and request_sent:
             return None
         return self._backoff(attempt)
 

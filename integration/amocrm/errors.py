@@ -38,10 +38,12 @@ class AmoError(Exception):
 class AmoTransportError(AmoError):
     """No answer from amoCRM: the connection failed, broke or timed out."""
 
-    def __init__(self, message: str, *, method: str, path: str) -> None:
+    def __init__(self, message: str, *, method: str, path: str, request_sent: bool = True) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
+        # False when the connection never opened: amoCRM cannot have acted on the request.
+        self.request_sent = request_sent
 
 
 class AmoHTTPError(AmoError):

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from integration.amocrm import (
     AmoClient,
+    AmoTransportError,
     InMemoryTokenStore,
     LongLivedAuth,
     TokenBucket,
@@ -24,6 +25,7 @@ from tests.unit.amocrm.fakes import (
     BASE_URL,
     CLIENT_SECRET,
     FakeAmo,
+    Handler,
     Harness,
     NoLimit,
     make_harness,
@@ -359,3 +361,35 @@ class TestPersistenceFailures:
         assert lead.id == 1
         assert harness.store.needs_reauth == {}
         assert tokens_sent(harness.server) == ["access-1"]
+
+
+def token_endpoint_fault(kind: type[httpx.TransportError]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != "/oauth2/access_token":
+            return None
+        raise kind("simulated", request=request)
+
+    return handler
+
+
+class TestTokenEndpointOutage:
+    async def test_unreachable_token_endpoint_is_retried(self, harness: Harness) -> None:
+        """If the refresh could not even connect, the call backs off and refreshes on the next attempt."""
+        harness.server.leads[1] = {"id": 1}
+        harness.clock.advance(7200)
+        harness.server.script.append(token_endpoint_fault(httpx.ConnectError))
+
+        assert (await harness.api().get_lead(1)).id == 1
+        assert len(harness.sleep.delays) == 1
+
+    async def test_refresh_lost_in_flight_is_not_repeated(self, harness: Harness) -> None:
+        """A refresh that timed out after sending is not resent blindly: its token may already be spent."""
+        harness.clock.advance(7200)
+        harness.server.script.append(token_endpoint_fault(httpx.ReadTimeout))
+
+        with pytest.raises(AmoTransportError) as raised:
+            await harness.api().get_lead(1)
+
+        assert raised.value.request_sent
+        assert harness.sleep.delays == []
+        assert ACCOUNT_ID not in harness.store.needs_reauth
