@@ -179,7 +179,7 @@ class LeadFacts:
     def __init__(
         self, lead: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], today: date, zone: tzinfo
     ) -> None:
-        self.lead: Mapping[str, Any] = lead if isinstance(lead, dict | Mapping) else {}
+        self.lead: Mapping[str, Any] = lead if type(lead) is dict or isinstance(lead, Mapping) else {}
         self.contacts = contacts
         self.today = today
         self.zone = zone

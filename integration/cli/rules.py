@@ -24,7 +24,7 @@ from integration.settings import Settings
 from integration.storage import rulesets
 from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import RulesetError
-from rules import RuleFileError, RuleIssue, check_ruleset, default_rules_text, load_ruleset
+from rules import FieldCatalog, RuleFileError, RuleIssue, check_ruleset, default_rules_text, load_ruleset
 from rules.backtest import LOST_STATUS, WON_STATUS, BacktestLead, backtest
 from rules.source import MAX_RULE_FILE_BYTES
 
@@ -104,11 +104,36 @@ def _when(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _catalog(path: Path | None, language: Language) -> FieldCatalog | None:
+    """The account's lead fields from a saved `GET /api/v4/leads/custom_fields` answer (or its item list)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        _fail(CANNOT_READ(language, file=str(path), error=type(error).__name__))
+    if isinstance(data, dict):
+        data = data.get("_embedded", {}).get("custom_fields", [])
+    if not isinstance(data, list):
+        _fail(CANNOT_READ(language, file=str(path), error="not a custom field list"))
+    return FieldCatalog.from_amocrm([item for item in data if isinstance(item, dict)])
+
+
 @app.command("check")
-def check(file: Path, lang: LangOption = None) -> None:
+def check(
+    file: Path,
+    fields: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON of the account's GET /api/v4/leads/custom_fields, to check field codes/names"
+        ),
+    ] = None,
+    lang: LangOption = None,
+) -> None:
     """Проверить файл правил / check a rule file: every issue as file:line:col: message (hint)."""
     language = _language(lang)
-    issues = check_ruleset(_read_rules_file(file, language), source=str(file))
+    catalog = _catalog(fields, language)
+    issues = check_ruleset(_read_rules_file(file, language), source=str(file), fields=catalog)
     if issues:
         _print_issues(issues, language)
         raise typer.Exit(code=1)

@@ -68,6 +68,34 @@ class TestCheck:
         code, output = invoke(env, "check", str(path), "--lang", "ru")
         assert code == 1 and "файл правил пуст" in output
 
+    def test_fields_from_the_account_are_checked(self, tmp_path: Path, env: dict[str, str]) -> None:
+        """With the account's saved custom-field list, a code the account lacks is reported at its line."""
+        fields = tmp_path / "fields.json"
+        items = [
+            {"id": i, "name": code.title(), "type": kind, "code": code}
+            for i, (code, kind) in enumerate(
+                [
+                    ("BUDGET", "numeric"),
+                    ("DECISION_MAKER", "checkbox"),
+                    ("NEED", "textarea"),
+                    ("PRODUCT", "select"),
+                    ("UTM_SOURCE", "tracking_data"),
+                    ("UTM_MEDIUM", "tracking_data"),
+                    ("UTM_CAMPAIGN", "tracking_data"),
+                    ("REFERRER", "tracking_data"),
+                ]
+            )
+        ]
+        fields.write_text(json.dumps({"_embedded": {"custom_fields": items}}), encoding="utf-8")
+        pack = tmp_path / "pack.yaml"
+        pack.write_text(default_rules_text(), encoding="utf-8")
+        code, output = invoke(env, "check", str(pack), "--fields", str(fields))
+        line = next(
+            i for i, row in enumerate(default_rules_text().splitlines(), 1) if "decision_date:" in row
+        )
+        assert code == 1
+        assert f"{pack}:{line}:3: the account has no field code DECISION_DATE" in output
+
     def test_missing_file_is_a_clear_error(self, tmp_path: Path, env: dict[str, str]) -> None:
         """A path that does not exist is reported without a traceback."""
         code, output = invoke(env, "check", str(tmp_path / "nope.yaml"))
