@@ -46,6 +46,9 @@ class PromoRecord(SQLModel, table=True):
     archived: bool = False
     source: str = PromoSource.IMPORT
     catalog_element_id: int | None = Field(default=None, sa_type=BigInteger)
+    catalog_synced_hash: str | None = Field(
+        default=None, description="fingerprint of the promo as last agreed with the amoCRM catalog"
+    )
     updated_at: int = Field(default=0, description="unix seconds of the last change on either side")
 
     def to_promo(self) -> Promo:

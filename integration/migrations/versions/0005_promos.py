@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(), nullable=False),
         sa.Column("catalog_element_id", sa.BigInteger(), nullable=True),
+        sa.Column("catalog_synced_hash", sa.String(), nullable=True),
         sa.Column("updated_at", sa.Integer(), nullable=False),
         sa.UniqueConstraint("account_id", "key", name="uq_promos_account_key"),
     )
