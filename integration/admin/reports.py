@@ -1,0 +1,118 @@
+"""`/reports/weekly`: the weekly meeting report for the signed-in admin's account, and creating next week's
+meeting tasks in amoCRM from it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from datetime import time as day_time
+from typing import Literal
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse
+
+from integration.accounts import AccountNotConnected
+from integration.admin import texts
+from integration.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
+from integration.amocrm import AmoError
+from integration.db import session_scope
+from sync.reports.figures import load_weekly_report, meeting_task_body, try_fetch_meeting_tasks
+from sync.reports.model import MeetingTask, WeeklyReport
+from sync.reports.render import render_html_fragment, render_markdown
+from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
+from sync.stats.periods import Period, StatsInputError
+
+reports_router = APIRouter(prefix="/reports", route_class=AdminRoute, tags=["reports"])
+
+
+def _week(text: str | None) -> Period:
+    if text:
+        return parse_week(text)
+    return last_full_week(datetime.now(UTC).date())
+
+
+def _load(engine: object, account_id: int, week: Period, tasks: list[MeetingTask] | None) -> WeeklyReport:
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        return load_weekly_report(
+            session=session, account_id=account_id, week=week, as_of=int(time.time()), tasks=tasks
+        )
+
+
+@reports_router.get("/weekly")
+async def weekly_report(
+    request: Request,
+    admin: AdminDep,
+    week: str | None = None,
+    format: Literal["html", "md"] = "html",
+    notice: str | None = None,
+    task: int | None = None,
+) -> Response:
+    """The report of a week (the last full one by default) with charts, as a page or as Markdown."""
+    lang = language(request)
+    services = services_of(request)
+    try:
+        period = _week(week)
+    except StatsInputError as error:
+        return render(
+            request,
+            "weekly.html",
+            {"error": error.message(lang), "week": week or "", "body": None},
+            status_code=422,
+            session=admin,
+        )
+    tasks = await try_fetch_meeting_tasks(services.connector, admin.account_id)
+    report = await anyio.to_thread.run_sync(_load, services.engine, admin.account_id, period, tasks)
+    if format == "md":
+        return PlainTextResponse(render_markdown(report, lang), media_type="text/markdown; charset=utf-8")
+    message = None
+    if notice == "task-created":
+        message = texts.TASK_CREATED(lang, task=task or 0)
+    elif notice == "task-failed":
+        message = texts.TASK_FAILED(lang)
+    elif notice == "task-empty":
+        message = texts.TASK_EMPTY(lang)
+    return render(
+        request,
+        "weekly.html",
+        {
+            "error": None,
+            "week": week_label(period),
+            "body": render_html_fragment(report, lang),
+            "message": message,
+            "due": next_week(period).end.isoformat(),
+        },
+        session=admin,
+    )
+
+
+@reports_router.post("/weekly/tasks")
+async def create_meeting_task(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Creates a task for next week in amoCRM, tagged so next week's report lists it under last week's tasks."""
+    label = str(form.get("week", ""))
+    try:
+        period = _week(label)
+    except StatsInputError:
+        period = _week(None)
+    back = week_label(period)
+    text = str(form.get("text", "")).strip()[:1000]
+    if not text:
+        return RedirectResponse(
+            with_lang("/reports/weekly", request, week=back, notice="task-empty"), status_code=303
+        )
+    responsible_text = str(form.get("responsible", "")).strip()
+    responsible = int(responsible_text) if responsible_text.isdigit() else None
+    due = datetime.combine(next_week(period).end, day_time(18, 0), tzinfo=UTC)
+    body = meeting_task_body(text=text, due_ts=int(due.timestamp()), responsible_user_id=responsible)
+    services = services_of(request)
+    try:
+        api = services.connector.api_for(admin.account_id)
+        created = await api.create_tasks([body])
+    except (AmoError, AccountNotConnected):
+        return RedirectResponse(
+            with_lang("/reports/weekly", request, week=back, notice="task-failed"), status_code=303
+        )
+    return RedirectResponse(
+        with_lang("/reports/weekly", request, week=back, notice="task-created", task=created[0]),
+        status_code=303,
+    )

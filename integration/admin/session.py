@@ -1,0 +1,86 @@
+"""The admin's session cookie and CSRF tokens (pure: a key and a clock in, values out).
+
+An admin signs in with the widget's amoCRM-signed token (`/admin/login?token=…`); from then on a cookie holds
+(account, user, expiry, nonce) signed with HMAC-SHA256 under a key derived from LeadPact's secret key. The CSRF
+token of every form is an HMAC of the session's nonce, so it is bound to the session and useless elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+SESSION_COOKIE = "leadpact_admin"
+SESSION_SECONDS = 8 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSession:
+    account_id: int
+    user_id: int
+    expires_at: int
+    nonce: str
+
+    def __repr__(self) -> str:
+        return f"AdminSession(account_id={self.account_id}, user_id={self.user_id})"
+
+
+def session_key(secret_key: str) -> bytes:
+    """A key used only for admin sessions, so a leak elsewhere never forges one (and vice versa)."""
+    return hashlib.sha256(b"leadpact-admin-session|" + secret_key.encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, message: bytes) -> str:
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def new_session(*, account_id: int, user_id: int, now: int, lifetime: int = SESSION_SECONDS) -> AdminSession:
+    return AdminSession(
+        account_id=account_id, user_id=user_id, expires_at=now + lifetime, nonce=secrets.token_urlsafe(16)
+    )
+
+
+def encode_session(session: AdminSession, key: bytes) -> str:
+    payload = json.dumps(
+        {"a": session.account_id, "u": session.user_id, "e": session.expires_at, "n": session.nonce},
+        separators=(",", ":"),
+    ).encode()
+    body = _b64(payload)
+    return f"{body}.{_mac(key, body.encode())}"
+
+
+def decode_session(cookie: str | None, key: bytes, *, now: int) -> AdminSession | None:
+    """The session a cookie holds, or None when it is missing, forged, malformed or expired."""
+    if not cookie or cookie.count(".") != 1:
+        return None
+    body, mac = cookie.split(".")
+    if not hmac.compare_digest(mac, _mac(key, body.encode())):
+        return None
+    try:
+        data = json.loads(_unb64(body))
+        session = AdminSession(
+            account_id=int(data["a"]), user_id=int(data["u"]), expires_at=int(data["e"]), nonce=str(data["n"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    return session if now < session.expires_at else None
+
+
+def csrf_token(session: AdminSession, key: bytes) -> str:
+    return _mac(key, b"csrf|" + session.nonce.encode())
+
+
+def csrf_valid(session: AdminSession, key: bytes, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(csrf_token(session, key), token or "")

@@ -1,0 +1,177 @@
+"""Every word of the admin pages, in Russian and English."""
+
+from __future__ import annotations
+
+from integration.i18n import Text
+
+ADMIN = Text(ru="LeadPact — администрирование", en="LeadPact — administration")
+NAV_HOME = Text(ru="Обзор", en="Overview")
+NAV_RULES = Text(ru="Правила", en="Rules")
+NAV_HISTORY = Text(ru="История правил", en="Rule history")
+NAV_PROMOS = Text(ru="Акции и купоны", en="Promos & coupons")
+NAV_PLANS = Text(ru="Планы и расходы", en="Plans & spend")
+NAV_INBOX = Text(ru="Очередь вебхуков", en="Webhook inbox")
+NAV_REPORT = Text(ru="Отчёт недели", en="Weekly report")
+LOGOUT = Text(ru="Выйти", en="Sign out")
+SIGNED_IN_AS = Text(ru="Аккаунт {account}, пользователь {user}", en="Account {account}, user {user}")
+
+UNAUTHORIZED_TITLE = Text(ru="Нужен вход", en="Sign-in needed")
+UNAUTHORIZED = Text(
+    ru="Откройте администрирование LeadPact из настроек виджета LeadPact в amoCRM: вход — через amoCRM.",
+    en="Open LeadPact administration from the LeadPact widget settings in amoCRM: sign-in goes through amoCRM.",
+)
+FORBIDDEN_TITLE = Text(ru="Нет доступа", en="No access")
+FORBIDDEN = Text(
+    ru="Администрирование LeadPact доступно только администраторам аккаунта amoCRM.",
+    en="LeadPact administration is for administrators of the amoCRM account only.",
+)
+CSRF_FAILED = Text(
+    ru="Форма устарела или отправлена не со страницы LeadPact. Обновите страницу и повторите.",
+    en="The form is stale or was not sent from a LeadPact page. Reload the page and try again.",
+)
+NOT_FOUND = Text(ru="Не найдено.", en="Not found.")
+
+# Overview
+ACCOUNT_STATUS = Text(ru="Подключение amoCRM", en="amoCRM connection")
+STATUS_ACTIVE = Text(ru="подключён", en="connected")
+STATUS_REAUTH = Text(
+    ru="нужна повторная авторизация — LeadPact не может обращаться к amoCRM",
+    en="needs re-authorisation — LeadPact cannot reach amoCRM",
+)
+STATUS_REMOVED = Text(ru="отключён", en="removed")
+REAUTH = Text(ru="Авторизовать заново", en="Re-authorise")
+ACTIVE_RULES = Text(ru="Действующие правила: v{version}", en="Running rules: v{version}")
+INBOX_HEALTH = Text(ru="Очередь вебхуков", en="Webhook inbox")
+PENDING = Text(ru="Ожидают", en="Pending")
+DONE_ITEMS = Text(ru="Обработано", en="Done")
+FAILED_ITEMS = Text(ru="Не разобраны", en="Unreadable")
+DEAD_ITEMS = Text(ru="Отложены после ошибок", en="Dead-lettered")
+LAG = Text(ru="Задержка (старейший в очереди)", en="Lag (oldest pending)")
+SECONDS = Text(ru="{value} с", en="{value} s")
+
+# Rules
+RULES_TITLE = Text(ru="Файл правил", en="Rule file")
+RULES_BASED_ON = Text(
+    ru="Редактируете текст версии v{version}. Сначала проверка и прогон на сохранённых сделках, затем — на согласование.",
+    en="Editing the text of v{version}. Check it and preview it on stored leads first, then propose it for sign-off.",
+)
+CHECK = Text(ru="Проверить и прогнать", en="Check and preview")
+PROPOSE = Text(ru="Отправить на согласование", en="Propose for sign-off")
+COMMENT = Text(ru="Комментарий", en="Comment")
+ISSUES = Text(ru="Ошибки в файле правил", en="Problems in the rule file")
+ISSUE_AT = Text(ru="строка {line}, столбец {column}", en="line {line}, column {column}")
+VALID = Text(ru="Файл правил корректен.", en="The rule file is valid.")
+NOT_STORED = Text(
+    ru="Файл с ошибками не сохранён и не может быть активирован.",
+    en="A file with errors is not stored and cannot be activated.",
+)
+PREVIEW = Text(
+    ru="Прогон на сохранённых сделках (кандидат против действующих)",
+    en="Backtest on stored leads (candidate vs running)",
+)
+PREVIEW_SCOPE = Text(
+    ru="Последние {count} сделок по дате изменения.", en="The latest {count} leads by update time."
+)
+LEAD = Text(ru="Сделка", en="Lead")
+BEFORE = Text(ru="Сейчас (канал / уровень / целевой)", en="Now (channel / level / qualified)")
+AFTER = Text(ru="С кандидатом", en="With the candidate")
+DRAFTS = Text(ru="Черновики на согласовании", en="Drafts awaiting sign-off")
+NO_DRAFTS = Text(ru="Черновиков нет.", en="No drafts.")
+VERSION = Text(ru="Версия v{version}", en="Version v{version}")
+VERSION_STATUS = Text(ru="Статус", en="Status")
+PROPOSED_BY = Text(ru="Предложил", en="Proposed by")
+APPROVALS = Text(ru="Согласования", en="Sign-offs")
+NO_APPROVALS = Text(ru="пока нет", en="none yet")
+APPROVE_AS = Text(ru="Согласовать как", en="Sign off as")
+ROLE_MARKETING = Text(ru="маркетинг", en="marketing")
+ROLE_SALES = Text(ru="продажи", en="sales")
+APPROVE = Text(ru="Согласовать", en="Sign off")
+ACTIVATE = Text(ru="Активировать", en="Activate")
+EMERGENCY = Text(
+    ru="Экстренная активация (с одним согласованием; будет отмечена в истории)",
+    en="Emergency activation (with a single sign-off; marked as such in the history)",
+)
+ACTIVATED = Text(
+    ru="Версия v{version} активирована. Поставлено на переоценку сделок: {queued}.",
+    en="Version v{version} is now running. Leads queued for re-classification: {queued}.",
+)
+APPROVED = Text(ru="Согласование записано.", en="Sign-off recorded.")
+DIFF = Text(ru="Изменения", en="Changes")
+TEXT = Text(ru="Текст", en="Text")
+HISTORY = Text(ru="История версий", en="Version history")
+ACTIVATED_AT = Text(ru="Активирована", en="Activated")
+EMERGENCY_MARK = Text(ru="экстренно", en="emergency")
+COMPARE = Text(ru="Сравнить", en="Compare")
+STATUS_NAMES = {
+    "draft": Text(ru="черновик", en="draft"),
+    "active": Text(ru="действует", en="running"),
+    "superseded": Text(ru="заменена", en="superseded"),
+    "rejected": Text(ru="отклонена", en="rejected"),
+}
+
+# Promos
+PROMOS = Text(ru="Акции", en="Promos")
+PROMO_KEY = Text(ru="Ключ", en="Key")
+PROMO_NAME = Text(ru="Название", en="Name")
+PROMO_DESCRIPTION = Text(ru="Описание", en="Description")
+PROMO_PERIOD = Text(ru="Сроки", en="Dates")
+PROMO_CODE = Text(ru="Код", en="Code")
+POOL = Text(ru="Пул купонов (всего / выдано / использовано)", en="Coupon pool (total / issued / used)")
+NO_PROMOS = Text(ru="Акций нет.", en="No promos.")
+IMPORT_PROMOS = Text(ru="Импорт акций (CSV или YAML)", en="Import promos (CSV or YAML)")
+FORMAT = Text(ru="Формат", en="Format")
+IMPORT = Text(ru="Импортировать", en="Import")
+IMPORTED = Text(
+    ru="Импортировано акций: {promos}, кодов: {codes}.", en="Imported promos: {promos}, codes: {codes}."
+)
+IMPORT_FAILED = Text(
+    ru="Ничего не сохранено — исправьте ошибки:", en="Nothing was stored — fix these problems:"
+)
+
+# Plans and spend
+PLANS = Text(ru="Планы", en="Plans")
+SPEND = Text(ru="Расходы", en="Spend")
+PERIOD = Text(ru="Период", en="Period")
+PLAN_LEADS = Text(ru="Лиды", en="Leads")
+PLAN_QUALIFIED = Text(ru="Целевые", en="Qualified")
+PLAN_DEALS = Text(ru="Сделки", en="Deals")
+PLAN_REVENUE = Text(ru="Выручка", en="Revenue")
+SET_PLAN = Text(ru="Задать план", en="Set a plan")
+SAVE = Text(ru="Сохранить", en="Save")
+CHANNEL = Text(ru="Канал", en="Channel")
+AMOUNT = Text(ru="Сумма", en="Amount")
+IMPORT_SPEND = Text(
+    ru="Загрузить расходы (CSV: period,channel,amount)", en="Upload spend (CSV: period,channel,amount)"
+)
+SAVED = Text(ru="Сохранено.", en="Saved.")
+NO_PLANS = Text(ru="Планов нет.", en="No plans.")
+NO_SPEND = Text(ru="Расходов нет.", en="No spend.")
+NOT_A_NUMBER = Text(
+    ru="План «{name}»: «{value}» — не целое число.", en="The {name} plan: “{value}” is not a whole number."
+)
+PERIOD_HINT = Text(ru="2026-11 или 2026-11-01..2026-11-07", en="2026-11 or 2026-11-01..2026-11-07")
+
+# Inbox
+PROBLEMS = Text(ru="Проблемные вебхуки", en="Problem deliveries")
+NO_PROBLEMS = Text(ru="Проблемных вебхуков нет.", en="No problem deliveries.")
+RECEIVED = Text(ru="Получен", en="Received")
+ERROR = Text(ru="Ошибка", en="Error")
+ATTEMPTS = Text(ru="Попыток", en="Attempts")
+RETRY = Text(ru="Повторить", en="Retry")
+RETRIED = Text(ru="Вебхук #{item} снова в очереди.", en="Delivery #{item} is queued again.")
+
+# Weekly report page
+WEEK = Text(ru="Неделя", en="Week")
+SHOW = Text(ru="Показать", en="Show")
+NEW_TASK = Text(ru="Новая задача к следующей встрече", en="A new task for the next meeting")
+TASK_TEXT = Text(ru="Что сделать", en="What to do")
+RESPONSIBLE_ID = Text(
+    ru="ID ответственного в amoCRM (необязательно)", en="amoCRM user id of the owner (optional)"
+)
+CREATE_TASK = Text(ru="Создать задачу в amoCRM", en="Create the task in amoCRM")
+TASK_CREATED = Text(ru="Задача #{task} создана в amoCRM.", en="Task #{task} was created in amoCRM.")
+TASK_FAILED = Text(
+    ru="amoCRM не принял задачу: проверьте ответственного и подключение.",
+    en="amoCRM did not accept the task: check the owner and the connection.",
+)
+TASK_EMPTY = Text(ru="Напишите, что сделать.", en="Write what is to be done.")

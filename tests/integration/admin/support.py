@@ -1,0 +1,146 @@
+"""An app with the admin and report routers over a test database, an installed account, and sign-in tokens
+shaped like amoCRM's widget tokens."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import jwt
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from integration.admin import router
+from integration.admin.reports import reports_router
+from integration.bootstrap import build_services
+from integration.db import session_scope
+from integration.servers import serve_in_thread
+from integration.settings import Settings
+from integration.storage import accounts as account_store
+
+CLIENT_SECRET = "admin-test-client-secret-0123456789abcdef0123456789"
+REDIRECT_URI = "https://leadpact.example.com/oauth/callback"
+AUDIENCE = "https://leadpact.example.com"
+ACCOUNT_ID = 31000001
+SUBDOMAIN = "acme"
+OTHER_ACCOUNT_ID = 31000002
+ADMIN_USER = 501
+SECOND_ADMIN = 502
+MANAGER_USER = 777
+
+
+def admin_settings(settings: Settings, **overrides: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "amocrm_client_id": "leadpact-admin-test",
+            "amocrm_client_secret": SecretStr(CLIENT_SECRET),
+            "amocrm_redirect_uri": REDIRECT_URI,
+            **overrides,
+        }
+    )
+
+
+def admin_app(settings: Settings) -> FastAPI:
+    """The admin and report routers on their own app, with services built like the real app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_services(settings) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    app.include_router(reports_router)
+    return app
+
+
+def install_accounts(settings: Settings, *, base_url: str = "https://acme.amocrm.ru") -> None:
+    from integration.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            for account_id, subdomain, url in (
+                (ACCOUNT_ID, SUBDOMAIN, base_url),
+                (OTHER_ACCOUNT_ID, "rival", "https://rival.amocrm.ru"),
+            ):
+                account_store.upsert_account(
+                    session=session,
+                    account_id=account_id,
+                    subdomain=subdomain,
+                    base_url=url,
+                    language="ru",
+                    credential_kind="oauth",
+                    new_webhook_key=f"key-{account_id}",
+                )
+    finally:
+        engine.dispose()
+
+
+def widget_token(
+    *,
+    user_id: int = ADMIN_USER,
+    is_admin: bool = True,
+    account_id: int = ACCOUNT_ID,
+    subdomain: str = SUBDOMAIN,
+    secret: str = CLIENT_SECRET,
+    audience: str = AUDIENCE,
+    issuer: str = "https://acme.amocrm.ru",
+    now: int | None = None,
+    ttl: int = 1800,
+) -> str:
+    """A token like the one amoCRM's `$authorizedAjax` sends (HS256 with the integration's client secret)."""
+    moment = int(time.time()) if now is None else now
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "jti": f"jti-{moment}-{user_id}",
+        "iat": moment,
+        "nbf": moment,
+        "exp": moment + ttl,
+        "account_id": account_id,
+        "subdomain": subdomain,
+        "client_uuid": "leadpact-admin-test",
+        "user_id": user_id,
+        "is_admin": is_admin,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@contextmanager
+def admin_server(settings: Settings) -> Iterator[str]:
+    """The admin app on a real port; its base URL."""
+    with serve_in_thread(admin_app(settings)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def admin_client(settings: Settings, base_url: str | None = None) -> Iterator[httpx.Client]:
+    """A browser-like client (keeps cookies) of the admin app, on its own server unless one is given."""
+    if base_url is not None:
+        with httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as client:
+            yield client
+        return
+    with admin_server(settings) as url, httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client:
+        yield client
+
+
+def sign_in(client: httpx.Client, **token: Any) -> None:
+    response = client.get("/admin/login", params={"token": widget_token(**token)}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(client: httpx.Client, path: str = "/admin") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    match = CSRF.search(page.text)
+    assert match is not None
+    return match.group(1)
