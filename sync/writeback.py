@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from integration.i18n import Language
 
-__all__ = ["CHANNEL_TAG_PREFIX", "LEVEL_TAG_PREFIX", "plan_lead_update", "wanted_tags"]
+__all__ = ["CHANNEL_TAG_PREFIX", "LEVEL_TAG_PREFIX", "OWN_TAG_PREFIXES", "plan_lead_update", "wanted_tags"]
 
 CHANNEL_TAG_PREFIX = "channel:"
 LEVEL_TAG_PREFIX = "level:"

@@ -49,7 +49,7 @@ from integration.storage.accounts import Account
 from integration.storage.inbox import InboxItem
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from rules import Classification, RuleSet, classify_lead, default_ruleset
-from sync.writeback import plan_lead_update
+from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXES, plan_lead_update
 from webhooks.parse import (
     ContactEvent,
     LeadEvent,
@@ -105,6 +105,9 @@ class LeadWork:
     deleted: bool
     status_moves: tuple[LeadEvent, ...] = ()
     newest_event_at: int | None = None
+    # The newest add/update event, when nothing but such events asked for this lead: it carries the lead's
+    # full data (v2 shape), enough to recognise the echo of our own write without reading the lead again.
+    newest_update: LeadEvent | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +116,8 @@ class _Acc:
     deleted: bool | None = None
     status_moves: list[LeadEvent] = field(default_factory=list)
     newest_event_at: int | None = None
+    newest_update: LeadEvent | None = None
+    only_updates: bool = True
 
 
 def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
@@ -124,6 +129,7 @@ def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
             if event.action != "delete":
                 for lead_id in event.linked_lead_ids:
                     leads[lead_id].needs_evaluation = True
+                    leads[lead_id].only_updates = False
             continue
         acc = leads[event.lead_id]
         if event.is_status_artefact or event.action == "note":
@@ -137,8 +143,12 @@ def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
             acc.status_moves.append(event)
         acc.needs_evaluation = True
         at = event.occurred_at
-        if at is not None and (acc.newest_event_at is None or at > acc.newest_event_at):
+        if at is not None and (acc.newest_event_at is None or at >= acc.newest_event_at):
             acc.newest_event_at = at
+            if event.action in ("add", "update"):
+                acc.newest_update = event
+        if event.action not in ("add", "update") or event.name is None or at is None:
+            acc.only_updates = False
     return [
         LeadWork(
             lead_id=lead_id,
@@ -146,6 +156,7 @@ def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
             deleted=acc.deleted is True,
             status_moves=tuple(acc.status_moves),
             newest_event_at=acc.newest_event_at,
+            newest_update=acc.newest_update if acc.only_updates else None,
         )
         for lead_id, acc in sorted(leads.items())
     ]
@@ -160,6 +171,84 @@ def retry_delay_seconds(attempts: int, *, rng: random.Random | None = None) -> f
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLead:
+    """What we hold of a lead: the state we classified (v4 JSON) and the values we computed for it."""
+
+    updated_at: int
+    rule_version: int | None
+    data: Mapping[str, Any]
+    channel: str | None
+    level: str | None
+    qualified: bool | None
+    reason: str | None
+
+
+def is_echo_of_our_write(event: LeadEvent, held: HeldLead, fields: ProvisionedFields) -> bool:
+    """True when the event shows the lead exactly as we classified it plus the values we wrote (pure).
+
+    That is what amoCRM sends after our own PATCH. Anything else — a person changed a field, a tag, the price,
+    or our values are not (all) there — is real work.
+    """
+    ours = {fields.channel, fields.level, fields.qualified, fields.reason}
+    data = held.data
+    for key, value in (
+        ("name", event.name),
+        ("price", event.price),
+        ("status_id", event.status_id),
+        ("pipeline_id", event.pipeline_id),
+        ("responsible_user_id", event.responsible_user_id),
+    ):
+        if _plain(data.get(key)) != _plain(value):
+            return False
+    event_fields = {
+        f.id: tuple(f"#{v.enum_id}" if v.enum_id is not None else (v.value or "") for v in f.values)
+        for f in event.custom_fields
+        if f.values
+    }
+    held_fields = {
+        int(f["field_id"]): tuple(
+            f"#{v['enum_id']}" if v.get("enum_id") is not None else _plain(v.get("value"))
+            for v in f["values"]
+        )
+        for f in data.get("custom_fields_values") or ()
+        if f.get("values")
+    }
+    if {k: v for k, v in event_fields.items() if k not in ours} != {
+        k: v for k, v in held_fields.items() if k not in ours
+    }:
+        return False
+    level_enum = fields.level_enums.get(held.level or "")
+    wanted_ours = {
+        fields.channel: (held.channel or "",),
+        fields.level: (f"#{level_enum}",),
+        fields.reason: (held.reason or "",),
+    }
+    if held.qualified:
+        wanted_ours[fields.qualified] = ("1",)
+    got_ours = {k: v for k, v in event_fields.items() if k in ours and v not in (("0",), ("",))}
+    if got_ours != wanted_ours:
+        return False
+    embedded = data.get("_embedded") or {}
+    held_tags = {t.get("name") for t in embedded.get("tags") or ()}
+    people = {t for t in event.tags if not t.startswith(OWN_TAG_PREFIXES)}
+    if people != {t for t in held_tags if isinstance(t, str) and not t.startswith(OWN_TAG_PREFIXES)}:
+        return False
+    return set(event.tags) - people == {
+        f"{CHANNEL_TAG_PREFIX}{held.channel}",
+        f"{LEVEL_TAG_PREFIX}{held.level}",
+    }
+
+
+def _plain(value: Any) -> str:
+    """One text form for a v4 JSON value and a v2 webhook string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 # --- the loop ---------------------------------------------------------------------------------------------
@@ -219,7 +308,7 @@ class _AccountContext:
     ruleset: RuleSet
     fields: ProvisionedFields | None
     language: Language
-    seen: Mapping[int, tuple[int, int | None]]  # lead id → (snapshot updated_at, rule version)
+    held: Mapping[int, HeldLead]
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +353,18 @@ async def _evaluate_and_write(
 ) -> _Outcome:
     status_events = [_status_row(account_id, move) for lead in work for move in lead.status_moves]
     deleted_ids = [lead.lead_id for lead in work if lead.deleted]
-    wanted = [lead.lead_id for lead in work if lead.needs_evaluation and not _already_seen(lead, context)]
+    wanted = [lead.lead_id for lead in work if lead.needs_evaluation and not _nothing_new(lead, context)]
+    skipped = sum(1 for lead in work if lead.needs_evaluation) - len(wanted)
+    if skipped:
+        services.metrics.writebacks.labels(account_id=str(account_id), outcome="skipped_unchanged").inc(
+            skipped
+        )
     if not wanted:
         return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events)
 
     api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
     leads = [lead.model_dump(mode="json", by_alias=True) for lead in await api.get_leads(wanted)]
-    contacts = await _contacts_of(api, leads)
+    contacts = await _contacts_of(api, leads) if _rules_read_contacts(context.ruleset) else {}
     now = datetime.now(UTC)
     label = str(account_id)
     snapshots: list[dict[str, Any]] = []
@@ -301,14 +395,24 @@ async def _evaluate_and_write(
     return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events)
 
 
-def _already_seen(lead: LeadWork, context: _AccountContext) -> bool:
-    """A duplicate or late delivery: we already hold a newer state, classified by the current rules."""
-    seen = context.seen.get(lead.lead_id)
-    if seen is None or lead.newest_event_at is None:
+def _nothing_new(lead: LeadWork, context: _AccountContext) -> bool:
+    """No need to read the lead: a duplicate or late delivery, or the echo of our own write."""
+    held = context.held.get(lead.lead_id)
+    if held is None or lead.newest_event_at is None or held.rule_version != context.rule_version:
         return False
-    updated_at, version = seen
     # Strictly older only: amoCRM times are whole seconds, so an equal time may hide a later change.
-    return lead.newest_event_at < updated_at and version == context.rule_version
+    if lead.newest_event_at < held.updated_at:
+        return True
+    return (
+        lead.newest_update is not None
+        and context.fields is not None
+        and is_echo_of_our_write(lead.newest_update, held, context.fields)
+    )
+
+
+def _rules_read_contacts(ruleset: RuleSet) -> bool:
+    # Only the contact built-ins look at contacts; a rule file that never names them needs no contact reads.
+    return any(name in ruleset.text for name in ("has_phone", "has_email"))
 
 
 async def _contacts_of(api: AccountApi, leads: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -381,16 +485,24 @@ def _load_context(engine: Engine, account_id: int, lead_ids: Sequence[int]) -> _
         fields = load_provisioned_fields(session=session, account_id=account_id)
         account = session.get(Account, account_id)
         language: Language = "en" if account is not None and account.language == "en" else "ru"
-        seen: dict[int, tuple[int, int | None]] = {}
+        held: dict[int, HeldLead] = {}
         for chunk_start in range(0, len(lead_ids), 500):
             chunk = list(lead_ids[chunk_start : chunk_start + 500])
-            rows = session.exec(
-                select(
-                    col(LeadSnapshot.lead_id), col(LeadSnapshot.updated_at), col(LeadSnapshot.rule_version)
-                ).where(col(LeadSnapshot.account_id) == account_id, col(LeadSnapshot.lead_id).in_(chunk))
-            ).all()
-            seen.update({int(lead_id): (int(updated), version_) for lead_id, updated, version_ in rows})
-    return _AccountContext(rule_version=version, ruleset=ruleset, fields=fields, language=language, seen=seen)
+            for snapshot in session.exec(
+                select(LeadSnapshot).where(
+                    col(LeadSnapshot.account_id) == account_id, col(LeadSnapshot.lead_id).in_(chunk)
+                )
+            ):
+                held[snapshot.lead_id] = HeldLead(
+                    updated_at=snapshot.updated_at,
+                    rule_version=snapshot.rule_version,
+                    data=snapshot.data,
+                    channel=snapshot.channel,
+                    level=snapshot.level,
+                    qualified=snapshot.qualified,
+                    reason=snapshot.reason,
+                )
+    return _AccountContext(rule_version=version, ruleset=ruleset, fields=fields, language=language, held=held)
 
 
 def _active_rules(session: Session, account_id: int) -> tuple[int, RuleSet]:
