@@ -316,7 +316,7 @@ def _apply_lead(
     return errors, _pending_contact_links(account, payload, errors)
 
 
-def new_lead_record(state: SandboxState, account: Account, user_id: int, now: int) -> Record:
+def new_lead_record(account: Account, user_id: int, now: int) -> Record:
     pipeline = account.main_pipeline()
     first_status = next(s["id"] for s in pipeline["_embedded"]["statuses"] if s["type"] == 0)
     return {
@@ -359,10 +359,8 @@ def create_leads(
     collector = ValidationCollector()
     drafts: list[tuple[Record, list[tuple[int, bool]], str]] = []
     for index, item in enumerate(items):
-        lead = new_lead_record(state, account, user_id, now)
+        lead = new_lead_record(account, user_id, now)
         errors, links = _apply_lead(state, account, lead, item)
-        if not lead["name"]:
-            lead["name"] = ""
         collector.add(request_id_of(item, index), errors)
         drafts.append((lead, links, request_id_of(item, index)))
     collector.raise_if_any()
@@ -385,7 +383,7 @@ def update_leads(
     items = check_batch(state, payload)
     now = state.now()
     collector = ValidationCollector()
-    drafts: list[tuple[Record, Record, list[tuple[int, bool]], str]] = []
+    drafts: list[tuple[Record, Record, Record, list[tuple[int, bool]], str]] = []
     for index, item in enumerate(items):
         request_id = request_id_of(item, index)
         lead_id = item.get("id") if isinstance(item, dict) else None
@@ -396,11 +394,13 @@ def update_leads(
         draft = clone(current)
         errors, links = _apply_lead(state, account, draft, item)
         collector.add(request_id, errors)
-        drafts.append((current, draft, links, request_id))
+        drafts.append((item, current, draft, links, request_id))
     collector.raise_if_any()
     updated, events = [], []
-    for before, lead, links, request_id in drafts:
-        lead["updated_at"] = item_updated_at(lead, before, now)
+    for item, before, lead, links, request_id in drafts:
+        # Every write moves updated_at to now, unless the client set it explicitly (amoCRM allows that).
+        if "updated_at" not in item:
+            lead["updated_at"] = now
         lead["updated_by"] = user_id
         if lead["status_id"] != before["status_id"]:
             lead["closed_at"] = None if lead["status_id"] not in (WON_STATUS_ID, LOST_STATUS_ID) else now
@@ -410,12 +410,6 @@ def update_leads(
         updated.append({"id": lead["id"], "updated_at": lead["updated_at"], "request_id": request_id})
         events.extend(_lead_change_events(before, lead))
     return updated, events
-
-
-def item_updated_at(lead: Record, before: Record, now: int) -> int:
-    # A client may set updated_at explicitly (amoCRM allows it); otherwise every write moves it to now.
-    explicit = lead["updated_at"] != before["updated_at"]
-    return int(lead["updated_at"]) if explicit else now
 
 
 def _lead_change_events(before: Record, lead: Record) -> list[WebhookEvent]:

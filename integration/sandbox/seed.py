@@ -196,7 +196,7 @@ def seed_account(
             values.update(NEED=rng.choice(NEEDS), BUDGET=budget, PRODUCT=rng.choice(product_enums))
         if level == "hot":
             values.update(DECISION_DATE=decision_date, DECISION_MAKER=rng.random() < 0.8)
-        lead = new_lead_record(state, account, manager, created_at)
+        lead = new_lead_record(account, manager, created_at)
         lead["id"] = state.ids.take("lead")
         lead["name"] = f"{rng.choice(COMPANIES)}: заявка #{lead['id']}"
         lead["price"] = budget if level != "cold" else 0
