@@ -11,29 +11,25 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from integration.sandbox import routes_activities, routes_api, routes_control, routes_oauth
-from integration.sandbox.accounts import create_account
 from integration.sandbox.config import SandboxConfig
 from integration.sandbox.faults import AccountBlocked, blocked_page
 from integration.sandbox.problems import Problem, problem_response
-from integration.sandbox.seed import seed_account
+from integration.sandbox.seed import new_sandbox_state
 from integration.sandbox.state import SandboxState
-
-DEMO_SUBDOMAIN = "demo"
 
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     """A fresh in-memory amoCRM; with `seed_demo`, a `demo` account holding `demo_leads` leads."""
     config = config or SandboxConfig()
-    state = SandboxState(config)
-    if config.seed_demo:
-        seed_account(state, create_account(state, DEMO_SUBDOMAIN, "LeadPact Demo"), leads=config.demo_leads)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await state.emitter.aclose()
+            # `/_sandbox/reset` may have replaced the state: close whichever is current.
+            current: SandboxState = app.state.sandbox
+            await current.emitter.aclose()
 
     app = FastAPI(
         title="LeadPact amoCRM sandbox",
@@ -42,7 +38,8 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/_sandbox/openapi.json",
     )
-    app.state.sandbox = state
+    app.state.sandbox = new_sandbox_state(config)
+    app.state.sandbox_config = config
     app.include_router(routes_oauth.router)
     app.include_router(routes_control.router)
     app.include_router(routes_api.router)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from integration.sandbox.accounts import new_pipeline, new_user
+from integration.sandbox.accounts import create_account, new_pipeline, new_user
+from integration.sandbox.config import SandboxConfig
 from integration.sandbox.custom_fields import new_field, normalise_field_values
 from integration.sandbox.entities import find_or_create_tag, link_contact, new_contact_record, new_lead_record
 from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
@@ -233,3 +234,14 @@ def seed_account(
         managers=len(account.users),
         pipelines=len(account.pipelines),
     )
+
+
+DEMO_SUBDOMAIN = "demo"
+
+
+def new_sandbox_state(config: SandboxConfig) -> SandboxState:
+    """A fresh world; with `seed_demo`, a `demo` account holding `demo_leads` leads."""
+    state = SandboxState(config)
+    if config.seed_demo:
+        seed_account(state, create_account(state, DEMO_SUBDOMAIN, "LeadPact Demo"), leads=config.demo_leads)
+    return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -61,12 +62,12 @@ class Sandbox:
 
 
 @dataclass
-class Receiver:
-    """An in-process webhook receiver that records what it gets and answers with `status`."""
+class ReceiverServer:
+    """An in-process webhook receiver shared by the session; each test reads only its own path."""
 
     base_url: str = ""
-    status: int = 200
-    received: list[tuple[dict[str, str], list[tuple[str, str]]]] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    received: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> FastAPI:
@@ -76,19 +77,37 @@ class Receiver:
         async def hook(request: Request, name: str) -> Response:
             body = (await request.body()).decode()
             with self.lock:
-                self.received.append(
-                    (dict(request.headers) | {"x-path": name}, parse_qsl(body, keep_blank_values=True))
-                )
-            return Response(status_code=self.status)
+                self.received.append((name, dict(request.headers), parse_qsl(body, keep_blank_values=True)))
+            return Response(status_code=self.statuses.get(name, 200))
 
         return app
 
-    def url(self, name: str = "main") -> str:
-        return f"{self.base_url}/hook/{name}"
+
+@dataclass
+class Receiver:
+    """This test's view of the receiver: its own URL, answer status and received hooks."""
+
+    server: ReceiverServer
+    name: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def status(self) -> int:
+        return self.server.statuses.get(self.name, 200)
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self.server.statuses[self.name] = value
+
+    def url(self) -> str:
+        return f"{self.server.base_url}/hook/{self.name}"
+
+    @property
+    def received(self) -> list[tuple[dict[str, str], list[tuple[str, str]]]]:
+        with self.server.lock:
+            return [(headers, pairs) for name, headers, pairs in self.server.received if name == self.name]
 
     def bodies(self) -> list[dict[str, str]]:
-        with self.lock:
-            return [dict(pairs) for _, pairs in self.received]
+        return [dict(pairs) for _, pairs in self.received]
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, str]]:
         deadline = time.monotonic() + timeout
@@ -97,18 +116,24 @@ class Receiver:
         return self.bodies()
 
 
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[tuple[FastAPI, str]]:
+    """One sandbox server for the session; each test resets it to a fresh world."""
+    app = create_sandbox_app(FAST)
+    with serve_in_thread(app) as base_url:
+        yield app, base_url
+
+
 @pytest.fixture
-def start_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    """Starts sandboxes (FAST config plus overrides) on real ports; all stop when the test ends."""
+def start_sandbox(_sandbox_server: tuple[FastAPI, str]) -> Iterator[Callable[..., Sandbox]]:
+    """Gives a fresh sandbox world (FAST settings plus overrides) on the shared server."""
+    app, base_url = _sandbox_server
     with ExitStack() as stack:
 
         def start(**overrides: Any) -> Sandbox:
-            config = SandboxConfig(
-                **{**{n: getattr(FAST, n) for n in FAST.__dataclass_fields__}, **overrides}
-            )
-            app = create_sandbox_app(config)
-            base_url = stack.enter_context(serve_in_thread(app))
             control = stack.enter_context(httpx.Client(base_url=base_url))
+            answer = control.post("/_sandbox/reset", json=overrides)
+            assert answer.status_code == 200, answer.text
             sandbox = Sandbox(base_url=base_url, state=app.state.sandbox, control=control)
             stack.callback(lambda: [c.close() for c in sandbox._clients])
             return sandbox
@@ -121,12 +146,17 @@ def sandbox(start_sandbox: Callable[..., Sandbox]) -> Sandbox:
     return start_sandbox()
 
 
+@pytest.fixture(scope="session")
+def _receiver_server() -> Iterator[ReceiverServer]:
+    server = ReceiverServer()
+    with serve_in_thread(server.app()) as base_url:
+        server.base_url = base_url
+        yield server
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    recorder = Receiver()
-    with serve_in_thread(recorder.app()) as base_url:
-        recorder.base_url = base_url
-        yield recorder
+def receiver(_receiver_server: ReceiverServer) -> Receiver:
+    return Receiver(_receiver_server)
 
 
 def code_from(location: str) -> str:

@@ -135,6 +135,18 @@ class TestControl:
             == 0
         )
 
+    def test_reset_starts_an_empty_world_with_new_settings(self, sandbox: Sandbox) -> None:
+        """Reset forgets every account and token and applies the given settings; unknown settings are refused."""
+        sandbox.new_account("acme")
+        api = sandbox.api("acme")
+        answer = sandbox.control.post("/_sandbox/reset", json={"rate_limit_per_second": 1, "seed_demo": True})
+        assert answer.json()["accounts"] == 1
+        assert api.get("/api/v4/account").status_code == 401
+        accounts = sandbox.control.get("/_sandbox/accounts").json()
+        assert [a["subdomain"] for a in accounts] == ["demo"]
+        assert sandbox.control.post("/_sandbox/reset", json={"rate_limit": 1}).status_code == 400
+        assert sandbox.control.post("/_sandbox/reset", json={"batch_limit": "many"}).status_code == 400
+
     def test_state_dump_shows_the_account(self, sandbox: Sandbox) -> None:
         """The state dump lists the account's leads, fields and webhooks."""
         account_id = sandbox.new_account("acme", leads=4)
