@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from integration.admin import router
 from integration.admin.reports import reports_router
 from integration.bootstrap import build_services
-from integration.db import session_scope
+from integration.db import make_engine, session_scope
 from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage import accounts as account_store
@@ -59,27 +59,27 @@ def admin_app(settings: Settings) -> FastAPI:
     return app
 
 
-def install_accounts(settings: Settings, *, base_url: str = "https://acme.amocrm.ru") -> None:
-    from integration.db import make_engine
-
+def install_account(settings: Settings, account_id: int, subdomain: str, base_url: str) -> None:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            for account_id, subdomain, url in (
-                (ACCOUNT_ID, SUBDOMAIN, base_url),
-                (OTHER_ACCOUNT_ID, "rival", "https://rival.amocrm.ru"),
-            ):
-                account_store.upsert_account(
-                    session=session,
-                    account_id=account_id,
-                    subdomain=subdomain,
-                    base_url=url,
-                    language="ru",
-                    credential_kind="oauth",
-                    new_webhook_key=f"key-{account_id}",
-                )
+            account_store.upsert_account(
+                session=session,
+                account_id=account_id,
+                subdomain=subdomain,
+                base_url=base_url,
+                language="ru",
+                credential_kind="oauth",
+                new_webhook_key=f"key-{account_id}",
+            )
     finally:
         engine.dispose()
+
+
+def install_accounts(settings: Settings, *, base_url: str = "https://acme.amocrm.ru") -> None:
+    """Our account and a rival one, installed (the rival's data must never show on our pages)."""
+    install_account(settings, ACCOUNT_ID, SUBDOMAIN, base_url)
+    install_account(settings, OTHER_ACCOUNT_ID, "rival", "https://rival.amocrm.ru")
 
 
 def widget_token(
@@ -126,7 +126,10 @@ def admin_client(settings: Settings, base_url: str | None = None) -> Iterator[ht
         with httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as client:
             yield client
         return
-    with admin_server(settings) as url, httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client:
+    with (
+        admin_server(settings) as url,
+        httpx.Client(base_url=url, timeout=30, follow_redirects=True) as client,
+    ):
         yield client
 
 

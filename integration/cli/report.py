@@ -1,0 +1,131 @@
+"""`leadpact report weekly`: the weekly marketing+sales meeting report as Markdown or a self-contained HTML page."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from integration.bootstrap import build_services
+from integration.db import make_engine, session_scope
+from integration.i18n import Language, Text
+from integration.settings import Settings
+from integration.storage import accounts as account_store
+from sync.reports.figures import load_weekly_report, try_fetch_meeting_tasks
+from sync.reports.model import MeetingTask
+from sync.reports.render import render_html, render_markdown
+from sync.reports.weeks import last_full_week, parse_week
+from sync.stats.periods import Period, StatsInputError
+
+app = typer.Typer(help="Отчёты / reports", no_args_is_help=True)
+
+
+@app.callback()
+def report_group() -> None:
+    """Отчёты LeadPact / LeadPact reports."""
+
+
+WHICH_ACCOUNT = Text(
+    ru="Укажите аккаунт (--account): подключено несколько — {ids}.",
+    en="Name the account (--account): several are connected — {ids}.",
+)
+NO_ACCOUNT = Text(ru="Нет подключённых аккаунтов.", en="No account is connected.")
+UNKNOWN_ACCOUNT = Text(ru="Аккаунт {id} не подключён.", en="Account {id} is not connected.")
+WRITTEN = Text(ru="Отчёт записан в {path}", en="Report written to {path}")
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+
+
+class ReportLanguage(StrEnum):
+    ru = "ru"
+    en = "en"
+
+
+def _account(settings: Settings, requested: int | None, lang: Language) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            ids = [account.id for account in account_store.list_accounts(session=session)]
+    finally:
+        engine.dispose()
+    if requested is not None:
+        if requested not in ids:
+            raise typer.BadParameter(UNKNOWN_ACCOUNT(lang, id=requested), param_hint="--account")
+        return requested
+    if not ids:
+        raise typer.BadParameter(NO_ACCOUNT(lang), param_hint="--account")
+    if len(ids) > 1:
+        raise typer.BadParameter(WHICH_ACCOUNT(lang, ids=", ".join(map(str, ids))), param_hint="--account")
+    return ids[0]
+
+
+async def _tasks(settings: Settings, account_id: int) -> list[MeetingTask] | None:
+    async with build_services(settings, migrate=False) as services:
+        return await try_fetch_meeting_tasks(services.connector, account_id)
+
+
+def build_report_text(
+    settings: Settings,
+    *,
+    account_id: int,
+    week: Period,
+    output_format: str,
+    lang: Language,
+    with_tasks: bool,
+    as_of: int | None = None,
+) -> str:
+    """The report of one account and week, rendered (the same figures as `leadpact stats show`)."""
+    tasks = asyncio.run(_tasks(settings, account_id)) if with_tasks else None
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            report = load_weekly_report(
+                session=session,
+                account_id=account_id,
+                week=week,
+                as_of=int(time.time()) if as_of is None else as_of,
+                tasks=tasks,
+            )
+    finally:
+        engine.dispose()
+    return render_html(report, lang) if output_format == "html" else render_markdown(report, lang)
+
+
+@app.command("weekly", help="Отчёт к еженедельной встрече / the weekly meeting report")
+def weekly_command(
+    week: str | None = typer.Option(
+        None, help="ISO-неделя, напр. 2026-W47 (по умолчанию — прошлая) / ISO week"
+    ),
+    output_format: ReportFormat = typer.Option(ReportFormat.md, "--format", help="html | md"),
+    account: int | None = typer.Option(None, help="ID аккаунта amoCRM / amoCRM account id"),
+    lang: ReportLanguage | None = typer.Option(None, help="ru | en"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Файл / write to this file"),
+    tasks: bool = typer.Option(True, help="Читать задачи встречи из amoCRM / read meeting tasks from amoCRM"),
+) -> None:
+    settings = Settings()
+    language: Language = "en" if (lang.value if lang else settings.language) == "en" else "ru"
+    try:
+        period = parse_week(week) if week else last_full_week(datetime.now(UTC).date())
+    except StatsInputError as error:
+        raise typer.BadParameter(error.message(language), param_hint="--week") from None
+    account_id = _account(settings, account, language)
+    text = build_report_text(
+        settings,
+        account_id=account_id,
+        week=period,
+        output_format=output_format.value,
+        lang=language,
+        with_tasks=tasks,
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(WRITTEN(language, path=output))

@@ -1,0 +1,170 @@
+"""The weekly report over a real database: the page, its Markdown and the CLI show the stats figures of the
+week (the same functions as `leadpact stats show`), with charts, for the signed-in admin's account only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from integration.cli.report import app as report_cli
+from integration.db import session_scope
+from integration.settings import Settings
+from sync.reports.weeks import parse_week
+from sync.stats.metrics import PeriodFigures
+from sync.stats.service import figures_for
+from tests.integration.admin.support import admin_client, admin_settings, install_account, sign_in
+from tests.integration.stats.conftest import ACCOUNT, Dataset, seed
+
+WEEK = "2026-W45"  # 2–8 November 2026: the hand-counted dataset's leads arrive on the 5th
+AS_OF = 1_767_225_600  # 2027-01-01, long after the week
+
+
+@pytest.fixture
+def configured(settings: Settings) -> Settings:
+    configured = admin_settings(settings)
+    install_account(configured, ACCOUNT, "acme", "https://acme.amocrm.ru")
+    return configured
+
+
+@pytest.fixture
+def dataset(engine: Engine) -> Dataset:
+    return seed(engine)
+
+
+@pytest.fixture
+def client(configured: Settings, dataset: Dataset) -> Iterator[httpx.Client]:
+    with admin_client(configured) as client:
+        sign_in(client, account_id=ACCOUNT)
+        yield client
+
+
+def week_figures(engine: Engine) -> PeriodFigures:
+    with session_scope(engine) as session:
+        return figures_for(session=session, account_id=ACCOUNT, period=parse_week(WEEK), as_of=AS_OF)
+
+
+class TestReportPage:
+    def test_the_page_shows_the_weeks_figures_per_channel(self, client: httpx.Client, engine: Engine) -> None:
+        """Each channel's row on the page carries the stats engine's leads, qualified and % for the week."""
+        page = client.get("/reports/weekly", params={"week": WEEK, "lang": "en"})
+        assert page.status_code == 200
+        figures = week_figures(engine)
+        assert figures.totals.leads > 0
+        for row in figures.quality:
+            pct = "—" if row.qualified_pct is None else f"{row.qualified_pct:.0%}"
+            cells = f"<td>{row.leads}</td><td>{row.classified}</td><td>{row.qualified}</td><td>{pct}</td>"
+            assert cells in page.text, row.channel
+
+    def test_the_page_draws_its_charts_inline(self, client: httpx.Client) -> None:
+        """The funnel, run-rate and %-qualified charts are SVG inside the page, each with shapes drawn."""
+        page = client.get("/reports/weekly", params={"week": WEEK})
+        charts = re.findall(r"<svg [^>]*data-chart='([^']+)'.*?</svg>", page.text, flags=re.S)
+        assert {"funnel", "qualified", "run-rate-leads"} <= set(charts)
+        for svg in re.findall(r"<svg .*?</svg>", page.text, flags=re.S):
+            assert "<rect" in svg or "<polyline" in svg
+
+    def test_markdown_holds_the_same_totals(self, client: httpx.Client, engine: Engine) -> None:
+        """?format=md gives the report as Markdown with the week's total leads and qualified."""
+        text = client.get("/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en"}).text
+        total = week_figures(engine).quality_total
+        assert f"| Total | {total.leads} | {total.classified} | {total.qualified} |" in text
+
+    def test_tasks_unreadable_from_amocrm_do_not_break_the_page(self, client: httpx.Client) -> None:
+        """With amoCRM unreachable the page still renders and says the tasks could not be read."""
+        page = client.get("/reports/weekly", params={"week": WEEK, "lang": "en"})
+        assert "Could not read the tasks from amoCRM" in page.text
+
+    def test_a_bad_week_is_explained(self, client: httpx.Client) -> None:
+        """?week=soon answers 422 with what a week looks like."""
+        page = client.get("/reports/weekly", params={"week": "soon", "lang": "en"})
+        assert page.status_code == 422 and "2026-W47" in page.text
+
+    def test_another_accounts_admin_sees_only_their_own_figures(
+        self, configured: Settings, dataset: Dataset
+    ) -> None:
+        """An admin of an account without leads sees an empty week, not this account's numbers."""
+        install_account(configured, 424242, "other", "https://other.amocrm.ru")
+        with admin_client(configured) as other:
+            sign_in(other, account_id=424242, subdomain="other", issuer="https://other.amocrm.ru")
+            text = other.get("/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en"}).text
+        assert "| Total | 0 | 0 | 0 |" in text
+
+
+class TestCommandLine:
+    def test_the_cli_prints_the_same_report(
+        self, configured: Settings, dataset: Dataset, engine: Engine
+    ) -> None:
+        """`leadpact report weekly --week … --format md` prints the week's figures."""
+        env = {
+            "DATABASE_URL": configured.database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(configured.data_dir),
+        }
+        result = CliRunner().invoke(
+            report_cli,
+            [
+                "weekly",
+                "--week",
+                WEEK,
+                "--format",
+                "md",
+                "--account",
+                str(ACCOUNT),
+                "--lang",
+                "en",
+                "--no-tasks",
+            ],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        total = week_figures(engine).quality_total
+        assert f"| Total | {total.leads} | {total.classified} | {total.qualified} |" in result.output
+        assert result.output.startswith("# Weekly marketing & sales meeting — 2026-W45")
+
+    def test_the_cli_writes_a_self_contained_html_file(
+        self, configured: Settings, dataset: Dataset, tmp_path: object
+    ) -> None:
+        """--format html -o FILE writes a page whose charts are inline SVG."""
+        target = tmp_path / "week.html"
+        env = {
+            "DATABASE_URL": configured.database_url,
+            "SECRET_KEY": "k",
+            "DATA_DIR": str(configured.data_dir),
+        }
+        result = CliRunner().invoke(
+            report_cli,
+            [
+                "weekly",
+                "--week",
+                WEEK,
+                "--format",
+                "html",
+                "--account",
+                str(ACCOUNT),
+                "--no-tasks",
+                "-o",
+                str(target),
+            ],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        html = target.read_text(encoding="utf-8")
+        assert html.startswith("<!doctype html>") and "data-chart='funnel'" in html
+
+    def test_a_bad_week_on_the_command_line_is_explained(self, configured: Settings) -> None:
+        """A mistyped --week is refused with the expected form."""
+        env = {
+            "DATABASE_URL": configured.database_url,
+            "SECRET_KEY": "k",
+            "DATA_DIR": str(configured.data_dir),
+        }
+        result = CliRunner().invoke(
+            report_cli, ["weekly", "--week", "47", "--lang", "en", "--no-tasks"], env=env
+        )
+        assert result.exit_code != 0 and "2026-W47" in result.output
