@@ -4,8 +4,8 @@ week (the same functions as `leadpact stats show`), with charts, for the signed-
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -128,7 +128,7 @@ class TestCommandLine:
         assert result.output.startswith("# Weekly marketing & sales meeting — 2026-W45")
 
     def test_the_cli_writes_a_self_contained_html_file(
-        self, configured: Settings, dataset: Dataset, tmp_path: object
+        self, configured: Settings, dataset: Dataset, tmp_path: Path
     ) -> None:
         """--format html -o FILE writes a page whose charts are inline SVG."""
         target = tmp_path / "week.html"
