@@ -143,6 +143,78 @@ def list_command(account: AccountOption = None) -> None:
     Console().print(table)
 
 
+SYNCED = Text(
+    ru="Каталог «Акции LeadPact»: получено {pulled}, создано {new}, обновлено {updated}, в архив {archived}, "
+    "новых купонов {coupons}.",
+    en="Catalog “LeadPact promos”: pulled {pulled}, created {new}, updated {updated}, archived {archived}, "
+    "new coupons {coupons}.",
+)
+SKIPPED_ELEMENTS = Text(ru="Пропущены элементы с ошибками:", en="Elements skipped because of errors:")
+CONVERSION_HEADERS = {
+    "ru": ("Канал", "Выдано купонов", "Использовано", "Выиграно", "Использовано и выиграно"),
+    "en": ("Channel", "Coupons issued", "Used", "Won", "Used and won"),
+}
+NO_COUPONS = Text(ru="Купоны ещё не выдавались.", en="No coupons issued yet.")
+
+
+@app.command("sync", help="Синхронизировать с каталогом amoCRM / two-way sync with the amoCRM catalog")
+def sync_command(account: AccountOption = None) -> None:
+    from integration.bootstrap import build_services
+    from sync.promos.catalog import CatalogSyncReport, sync_promo_catalog
+
+    settings = Settings()
+    lang = settings.language
+
+    async def run() -> CatalogSyncReport:
+        async with build_services(settings) as services:
+            with session_scope(services.engine) as session:
+                account_id = resolve_account(session, account, lang)
+            return await sync_promo_catalog(
+                services.connector.api_for(account_id),
+                engine=services.engine,
+                account_id=account_id,
+                lang=lang,
+                now=int(time.time()),
+            )
+
+    report = asyncio.run(run())
+    typer.echo(
+        SYNCED(
+            lang,
+            pulled=report.pulled,
+            new=report.pushed_new,
+            updated=report.pushed_updates,
+            archived=report.archived,
+            coupons=report.coupons_added,
+        )
+    )
+    if report.errors:
+        typer.echo(SKIPPED_ELEMENTS(lang), err=True)
+        for line in report.render_errors(lang):
+            typer.echo(f"  - {line}", err=True)
+
+
+@app.command("coupons", help="Конверсия купонов в выигрыш по каналам / coupon → won conversion per channel")
+def coupons_command(account: AccountOption = None) -> None:
+    settings = Settings()
+    lang = settings.language
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        with session_scope(engine) as session:
+            account_id = resolve_account(session, account, lang)
+            rows = promo_store.coupon_conversion_by_channel(session=session, account_id=account_id)
+    finally:
+        engine.dispose()
+    if not rows:
+        typer.echo(NO_COUPONS(lang))
+        return
+    table = Table(*CONVERSION_HEADERS[lang])
+    for row in rows:
+        table.add_row(row.channel or "—", str(row.issued), str(row.used), str(row.won), str(row.used_and_won))
+    Console().print(table)
+
+
 @events_app.command("import", help="Импорт участников мероприятия из CSV / import event attendees from CSV")
 def events_import_command(
     file: Path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
@@ -34,6 +34,8 @@ from integration.widget.auth import (
     widget_audience,
 )
 from integration.widget.panel import LeadPanel, find_lead, lead_panel
+from sync.promos.importing import parse_promo_items
+from sync.promos.service import import_promos
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,78 @@ def post_coupon_used(
     if not marked:
         raise _not_found(caller)
     return CouponUsedOut(code=body.code.strip(), used=True)
+
+
+class PromoOut(BaseModel):
+    key: str
+    name: str
+    description: str
+    condition: str
+    code: str | None
+    starts_on: date | None
+    ends_on: date | None
+    coupons_total: int
+    coupons_free: int
+
+
+class PromosIn(BaseModel):
+    """Promos as in the YAML import: `key`, `name`, `description`, `condition`, `code`, `coupons`, dates."""
+
+    promos: list[dict[str, Any]]
+
+
+class PromosSaved(BaseModel):
+    promos_saved: int
+    coupons_added: int
+
+
+@router.get("/promos", response_model=list[PromoOut])
+def get_promos(caller: CallerDep, engine: EngineDep, response: Response) -> list[PromoOut]:
+    """The account's promos with what is left in their coupon pools."""
+    _cors(response, caller)
+    with session_scope(engine) as session:
+        records = promo_store.list_promos(session=session, account_id=caller.account_id)
+        pools = promo_store.pool_stats(session=session, account_id=caller.account_id)
+    empty = promo_store.PoolStats(0, 0, 0)
+    return [
+        PromoOut(
+            key=r.key,
+            name=r.name,
+            description=r.description,
+            condition=r.condition,
+            code=r.shared_code,
+            starts_on=r.starts_on,
+            ends_on=r.ends_on,
+            coupons_total=pools.get(r.id or 0, empty).total,
+            coupons_free=pools.get(r.id or 0, empty).free,
+        )
+        for r in records
+    ]
+
+
+@router.put("/promos", response_model=PromosSaved)
+def put_promos(
+    body: PromosIn, caller: CallerDep, engine: EngineDep, request: Request, response: Response
+) -> PromosSaved | JSONResponse:
+    """An account admin saves promos (all or nothing); problems come back by item and field in ru and en."""
+    _cors(response, caller)
+    if not caller.claims.is_admin:
+        raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
+    with session_scope(engine) as session:
+        outcome = import_promos(
+            session=session,
+            account_id=caller.account_id,
+            promo_file=parse_promo_items(body.promos),
+            now=int(_clock(request)()),
+            source=promo_store.PromoSource.API,
+        )
+    if not outcome.ok:
+        errors = [
+            {"item": e.row, "field": e.field, "message": {"ru": e.render("ru"), "en": e.render("en")}}
+            for e in outcome.errors
+        ]
+        return JSONResponse({"errors": errors}, status_code=422, headers=dict(response.headers))
+    return PromosSaved(promos_saved=outcome.promos_saved, coupons_added=outcome.coupons_added)
 
 
 def _origin_is_an_installed_account(engine: Engine, origin: str) -> bool:

@@ -253,6 +253,11 @@ def parse_promo_yaml(data: bytes) -> PromoFile:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         return PromoFile((), (RowError(1, "-", BAD_YAML, {"detail": str(error).splitlines()[0]}),))
     items = document.get("promos") if isinstance(document, dict) else document
+    return parse_promo_items(items)
+
+
+def parse_promo_items(items: Any) -> PromoFile:
+    """Promos from a list of mappings (YAML or the API's JSON); item numbers count from 1."""
     if not isinstance(items, list):
         return PromoFile((), (RowError(1, "promos", NOT_A_MAPPING, {}),))
     rows: list[tuple[int, Mapping[str, Any]]] = []

@@ -198,3 +198,35 @@ class TestRepActions:
             headers={"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN},
         )
         assert response.status_code == 404
+
+
+class TestPromosApi:
+    async def test_rep_lists_promos_with_free_coupons(self, client: httpx.AsyncClient) -> None:
+        """Any rep of the account sees its promos and how many coupons are left."""
+        response = await client.get(
+            "/api/widget/promos", headers={"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN}
+        )
+        assert response.status_code == 200
+        promos = {p["key"]: p for p in response.json()}
+        assert (promos["vip"]["coupons_total"], promos["vip"]["coupons_free"]) == (2, 1)
+        assert promos["spring"]["code"] == "SPRING10"
+
+    async def test_admin_saves_promos_all_or_nothing(self, client: httpx.AsyncClient) -> None:
+        """An admin's save with one bad item stores nothing and names the item and field in both languages."""
+        headers = {"X-Auth-Token": token(is_admin=True), "Origin": ACCOUNT_ORIGIN}
+        bad = {"promos": [{"name": "Autumn", "code": "AUT"}, {"name": "Broken", "ends_on": "31.02.2026"}]}
+        refused = await client.put("/api/widget/promos", json=bad, headers=headers)
+        assert refused.status_code == 422
+        (error,) = refused.json()["errors"]
+        assert (error["item"], error["field"]) == (2, "ends_on") and "строка 2" in error["message"]["ru"]
+        good = {"promos": [{"name": "Autumn", "code": "AUT", "coupons": ["A-1", "A-2"]}]}
+        saved = await client.put("/api/widget/promos", json=good, headers=headers)
+        assert saved.json() == {"promos_saved": 1, "coupons_added": 2}
+        listed = await client.get("/api/widget/promos", headers=headers)
+        assert [p["key"] for p in listed.json()] == ["spring", "vip", "Autumn"]
+
+    async def test_non_admin_cannot_change_promos(self, client: httpx.AsyncClient) -> None:
+        """A rep without admin rights is refused when saving promos."""
+        headers = {"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN}
+        response = await client.put("/api/widget/promos", json={"promos": [{"name": "X"}]}, headers=headers)
+        assert response.status_code == 403

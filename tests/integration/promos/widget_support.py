@@ -140,6 +140,7 @@ def token(
     issued: int = UNIX_NOW - 60,
     ttl: int = 1800,
     user_id: int = 11,
+    is_admin: bool = False,
 ) -> str:
     claims = {
         "iss": iss,
@@ -152,6 +153,6 @@ def token(
         "subdomain": subdomain,
         "client_uuid": "client-uuid",
         "user_id": user_id,
-        "is_admin": False,
+        "is_admin": is_admin,
     }
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -166,3 +166,19 @@ class TestActivePromosText:
         """The "Active promos" field reads `Name: CODE; Other` so the rep can dictate the code."""
         promos = [Promo(key="a", name="Spring", shared_code="SPRING10"), Promo(key="b", name="Webinar")]
         assert format_active_promos(match_promos(promos, None, lead(), NOW)) == "Spring: SPRING10; Webinar"
+
+
+class TestPublicNames:
+    def test_package_exports_exactly_the_documented_names(self) -> None:
+        """The worker and other areas rely on these names; nothing else leaks from `sync.promos`."""
+        import sync.promos
+
+        assert sorted(sync.promos.__all__) == [
+            "Promo",
+            "PromoBook",
+            "PromoMatch",
+            "compile_promos",
+            "format_active_promos",
+            "lead_facts",
+            "match_promos",
+        ]

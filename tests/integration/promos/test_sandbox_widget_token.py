@@ -1,0 +1,46 @@
+"""Tokens the sandbox mints the way amoCRM does are accepted by the widget backend's checks."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from integration.widget.auth import WidgetAuthError, account_origins, check_account, verify_widget_token
+from tests.integration.amocrm.sandbox import CONFIG, running_sandbox
+
+AUDIENCE = "https://leadpact.example.com"
+
+
+class TestSandboxTokens:
+    def test_sandbox_token_passes_and_a_foreign_audience_fails(self) -> None:
+        """A sandbox-minted X-Auth-Token verifies with the client secret; one for another audience does not."""
+        with running_sandbox() as base_url, httpx.Client(timeout=10) as http:
+            created = http.post(f"{base_url}/_sandbox/accounts", json={"subdomain": "widgetco"})
+            created.raise_for_status()
+            account_id = int(created.json()["id"])
+            ours = http.post(
+                f"{base_url}/_sandbox/widget-token", json={"account_id": account_id, "aud": AUDIENCE}
+            )
+            foreign = http.post(
+                f"{base_url}/_sandbox/widget-token",
+                json={"account_id": account_id, "aud": "https://evil.example"},
+            )
+        claims = verify_widget_token(
+            ours.json()["token"], client_secret=CONFIG.client_secret, audience=AUDIENCE, now=int(time.time())
+        )
+        assert (claims.account_id, claims.subdomain) == (account_id, "widgetco")
+        check_account(
+            claims,
+            subdomain="widgetco",
+            allowed_origins=account_origins("widgetco", base_url),
+            request_origin="https://widgetco.amocrm.ru",
+        )
+        with pytest.raises(WidgetAuthError):
+            verify_widget_token(
+                foreign.json()["token"],
+                client_secret=CONFIG.client_secret,
+                audience=AUDIENCE,
+                now=int(time.time()),
+            )
