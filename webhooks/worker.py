@@ -74,6 +74,9 @@ __all__ = [
 ]
 
 PATCH_BATCH = 250
+# The running worker lets a delivery rest this long before claiming it, so the bursts amoCRM sends about one
+# lead (several hooks within a second, a person editing field after field) are read and written once.
+SETTLE_SECONDS = 1.0
 
 
 class Connector(Protocol):
@@ -261,7 +264,7 @@ async def run_worker(services: WorkerServices, stop: asyncio.Event) -> None:
     logger.info("worker %s started", owner)
     while not stop.is_set():
         try:
-            processed = await process_once(services, owner=owner)
+            processed = await process_once(services, owner=owner, settle_seconds=SETTLE_SECONDS)
         except Exception:
             logger.exception("worker pass failed; retrying shortly")
             processed = 0
@@ -271,12 +274,14 @@ async def run_worker(services: WorkerServices, stop: asyncio.Event) -> None:
     logger.info("worker %s stopped", owner)
 
 
-async def process_once(services: WorkerServices, *, owner: str | None = None) -> int:
-    """One pass over one claimed batch; the number of inbox items it completed."""
+async def process_once(
+    services: WorkerServices, *, owner: str | None = None, settle_seconds: float = 0.0
+) -> int:
+    """One pass over one claimed batch (deliveries at least `settle_seconds` old); the items it completed."""
     owner = owner or new_worker_id()
     settings = services.settings
     started = time.perf_counter()
-    items = await anyio.to_thread.run_sync(_claim, services.engine, owner, settings)
+    items = await anyio.to_thread.run_sync(_claim, services.engine, owner, settings, settle_seconds)
     if not items:
         return 0
     by_account: dict[int, list[InboxItem]] = defaultdict(list)
@@ -289,13 +294,14 @@ async def process_once(services: WorkerServices, *, owner: str | None = None) ->
     return sum(done)
 
 
-def _claim(engine: Engine, owner: str, settings: Settings) -> list[InboxItem]:
+def _claim(engine: Engine, owner: str, settings: Settings, settle_seconds: float) -> list[InboxItem]:
     with session_scope(engine) as session:
         return inbox_store.claim_batch(
             session=session,
             owner=owner,
             limit=settings.worker_batch_size,
             lease_seconds=settings.worker_lease_seconds,
+            received_before=time.time() - settle_seconds if settle_seconds > 0 else None,
         )
 
 

@@ -118,6 +118,7 @@ def claim_batch(
     lease_seconds: float,
     now: float | None = None,
     account_id: int | None = None,
+    received_before: float | None = None,
 ) -> list[InboxItem]:
     """Lease up to `limit` due items to `owner`, oldest first; visible to others once the session commits."""
     now = time.time() if now is None else now
@@ -133,6 +134,8 @@ def claim_batch(
     )
     if account_id is not None:
         due = due.where(col(InboxItem.account_id) == account_id)
+    if received_before is not None:
+        due = due.where(col(InboxItem.received_at) <= received_before)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (

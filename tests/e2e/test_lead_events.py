@@ -116,7 +116,7 @@ def start_worker(settings: Settings, sandbox_url: str) -> subprocess.Popen[bytes
         "AMOCRM_BASE_URL": sandbox_url,
         "WORKER_LEASE_SECONDS": "2",
         "WORKER_POLL_SECONDS": "0.05",
-        "WORKER_BATCH_SIZE": "20",
+        "WORKER_BATCH_SIZE": "2",
     }
     return subprocess.Popen(
         [sys.executable, "-c", WORKER_PROGRAM], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -128,9 +128,9 @@ class TestCrash:
     async def test_a_worker_killed_mid_batch_loses_nothing_and_writes_once(self, settings: Settings) -> None:
         """`kill -9` of the worker while it talks to amoCRM: after a restart every lead is applied, once."""
         async with running_system(settings, worker=False) as system:
-            ids = await system.create_leads(60)
+            ids = [lead_id for _ in range(6) for lead_id in await system.create_leads(10)]
             await system.flush_webhooks()
-            await system.faults(latency_ms=250)
+            await system.faults(latency_ms=500)
             first = start_worker(settings, system.sandbox_url)
             try:
 
