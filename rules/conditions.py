@@ -26,6 +26,7 @@ from rules.values import (
     _values_of,
     contact_has,
     lead_tags,
+    read_boolean,
     read_date,
     read_number,
     read_text,
@@ -75,6 +76,19 @@ class FieldSpec:
             entry = facts.by_name(self.name)
         if entry is None:
             return MISSING
+        values = entry.get("values")
+        if type(values) is list and len(values) == 1 and type(values[0]) is dict:
+            # The common case, one plain value: read it without building intermediate lists.
+            raw = values[0].get("value")
+            if raw is not None and not isinstance(raw, list | dict):
+                kind = self.kind
+                if kind == "text":
+                    return read_text(raw)
+                if kind == "number":
+                    return read_number(raw)
+                if kind == "boolean":
+                    return read_boolean(raw)
+                return read_date(raw, facts.zone)
         return read_values(_values_of(entry, self.enums), self.kind, facts.zone)
 
     def _read_builtin(self, facts: LeadFacts) -> FactValue:

@@ -49,12 +49,17 @@ def _shorten(value: Any) -> str:
 
 
 def read_number(raw: Any) -> FactValue:
+    if type(raw) is int and -(2**53) < raw < 2**53:
+        return float(raw)
     if raw is None:
         return MISSING
     if isinstance(raw, bool):
         return Invalid(_shorten(raw))
     if isinstance(raw, int | float):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except OverflowError:
+            return Invalid(_shorten(raw))
         return number if number == number and abs(number) != float("inf") else Invalid(_shorten(raw))
     if isinstance(raw, str):
         cleaned = raw.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
@@ -113,7 +118,7 @@ def read_date(raw: Any, zone: tzinfo) -> FactValue:
     if isinstance(raw, bool):
         return Invalid(_shorten(raw))
     if isinstance(raw, int | float):
-        if raw != raw or abs(raw) == float("inf"):
+        if raw != raw or abs(raw) == float("inf") or abs(raw) > 10**15:
             return Invalid(_shorten(raw))
         return _date_from_timestamp(float(raw), zone)
     if not isinstance(raw, str):
@@ -122,7 +127,7 @@ def read_date(raw: Any, zone: tzinfo) -> FactValue:
     if not text:
         return MISSING
     if text.isdigit():
-        return _date_from_timestamp(float(text), zone)
+        return _date_from_timestamp(float(text), zone) if len(text) <= 15 else Invalid(_shorten(raw))
     if match := _DOTTED_DATE.match(text):
         return _safe_date(int(match[3]), int(match[2]), int(match[1]), raw)
     if len(text) > 10 and (match := _ISO_DATE.match(text)):
@@ -139,6 +144,9 @@ def read_date(raw: Any, zone: tzinfo) -> FactValue:
 
 
 def read_text(raw: Any) -> FactValue:
+    if type(raw) is str:
+        text = raw.strip()
+        return (text,) if text else MISSING
     if raw is None:
         return MISSING
     if isinstance(raw, bool):

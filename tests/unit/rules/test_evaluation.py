@@ -80,6 +80,8 @@ class TestOddValues:
             ("99 999", "failed"),
             ("many", "unknown"),
             (True, "unknown"),
+            (10**400, "unknown"),
+            ("1" * 400, "unknown"),
             ([1, 2], "unknown"),
             (float("nan"), "unknown"),
             (None, "unknown"),
@@ -101,6 +103,8 @@ class TestOddValues:
             ("31.02.2027", "unknown"),
             ("2027-13-01", "unknown"),
             (10**20, "unknown"),
+            (10**400, "unknown"),
+            ("9" * 400, "unknown"),
             (-(10**12), "unknown"),
             ("2030-01-01", "failed"),
         ],
@@ -144,6 +148,7 @@ json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([10**400, -(10**400), 2**63]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(["", " ", "2027-03-01", "01.03.2027", "1700000000", "да", "нет", "500 000"]),
@@ -199,6 +204,8 @@ class TestProperties:
         assert result.channel in pack.channel_names
         assert result.qualified == (result.criteria_met >= result.criteria_required)
         assert result.reason("ru") and result.reason("en")
+        assert all(c.detail["ru"] and c.detail["en"] for c in result.criteria)
+        assert 0.0 <= result.completeness <= 1.0
 
 
 EXPRESSION_RULES = textwrap.dedent(
