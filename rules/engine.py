@@ -49,9 +49,8 @@ def evaluation_day(now: datetime, ruleset: RuleSet) -> date:
 def lead_facts(
     ruleset: RuleSet, lead: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], today: date
 ) -> LeadFacts:
-    if type(contacts) is tuple or type(contacts) is list:
-        safe_contacts = contacts
-    else:
+    safe_contacts: Sequence[Mapping[str, Any]] = contacts
+    if type(contacts) is not tuple and type(contacts) is not list:
         safe_contacts = contacts if isinstance(contacts, Sequence) and not isinstance(contacts, str) else ()
     return LeadFacts(lead, safe_contacts, today, ruleset.timezone)
 
