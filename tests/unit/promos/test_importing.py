@@ -94,3 +94,22 @@ class TestFormat:
         parsed = parse_promo_file(b"name\nA\n", filename="promos.xlsx")
         assert not parsed.ok
         assert ".csv" in parsed.errors[0].render("en")
+
+
+class TestDemoFiles:
+    def test_demo_promos_and_attendees_files_are_valid(self) -> None:
+        """The demo's promo file imports cleanly and its cp1251 attendee list is readable."""
+        from pathlib import Path
+
+        from sync.promos.events import read_attendee_csv
+
+        demo = Path(__file__).resolve().parents[3] / "sync" / "promos" / "demo"
+        parsed = parse_promo_file((demo / "promos.yaml").read_bytes(), filename="promos.yaml")
+        assert parsed.ok, [e.render("en") for e in parsed.errors]
+        assert {d.promo.key for d in parsed.definitions} == {
+            "brand-search-10",
+            "hot-personal",
+            "autumn-retarget",
+        }
+        attendees = read_attendee_csv((demo / "attendees.csv").read_bytes())
+        assert attendees.encoding == "cp1251" and len(attendees.attendees) == 3
