@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import RulesetError
 from rules import FieldCatalog, RuleFileError, RuleIssue, check_ruleset, default_rules_text, load_ruleset
 from rules.backtest import LOST_STATUS, WON_STATUS, BacktestLead, backtest
-from rules.source import MAX_RULE_FILE_BYTES
+from rules.source import MAX_RULE_FILE_BYTES, TOO_LARGE, TOO_LARGE_HINT, with_params
 
 app = typer.Typer(help="Правила классификации / classification rules", no_args_is_help=True)
 
@@ -86,9 +87,20 @@ def _read_rules_file(path: Path, lang: Language) -> str:
     """The file's text, refusing to read more than the size cap (a 10 MB file is an issue, not a hang)."""
     try:
         with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             raw = handle.read(MAX_RULE_FILE_BYTES + 1)
     except OSError as error:
         _fail(CANNOT_READ(lang, file=str(path), error=error.strerror or type(error).__name__))
+    if max(size, len(raw)) > MAX_RULE_FILE_BYTES:
+        issue = RuleIssue(
+            str(path),
+            1,
+            1,
+            with_params(TOO_LARGE, size=max(size, len(raw)), limit=MAX_RULE_FILE_BYTES),
+            TOO_LARGE_HINT,
+        )
+        _print_issues([issue], lang)
+        raise typer.Exit(code=1)
     return raw.decode("utf-8", errors="replace")
 
 

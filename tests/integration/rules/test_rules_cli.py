@@ -96,6 +96,14 @@ class TestCheck:
         assert code == 1
         assert f"{pack}:{line}:3: the account has no field code DECISION_DATE" in output
 
+    def test_ten_megabyte_file_is_refused_with_its_size(self, tmp_path: Path, env: dict[str, str]) -> None:
+        """A 10 MB file is refused at once, naming its real size, without being parsed."""
+        path = tmp_path / "huge.yaml"
+        path.write_bytes(b"# " + b"x" * (10 * 1024 * 1024))
+        code, output = invoke(env, "check", str(path))
+        assert code == 1
+        assert f"{path}:1:1: rule file is too large: {10 * 1024 * 1024 + 2} bytes" in output
+
     def test_missing_file_is_a_clear_error(self, tmp_path: Path, env: dict[str, str]) -> None:
         """A path that does not exist is reported without a traceback."""
         code, output = invoke(env, "check", str(tmp_path / "nope.yaml"))
