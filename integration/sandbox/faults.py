@@ -81,7 +81,7 @@ def _count_429(state: SandboxState, stats: AccountStats) -> None:
 
 def update_faults(faults: Faults, changes: dict[str, object]) -> Faults:
     """Applies the named settings (rates clamped to 0..1); unknown names are refused."""
-    rates = ("rate_429", "rate_5xx", "webhook_duplicate_rate", "webhook_drop_rate")
+    rates = ("rate_429", "rate_5xx", "webhook_duplicate_rate", "webhook_drop_rate", "webhook_sparse_rate")
     counts = ("latency_ms", "webhook_reorder_window")
     for key, value in changes.items():
         if key in rates and isinstance(value, int | float) and not isinstance(value, bool):

@@ -143,6 +143,7 @@ async def set_faults(request: Request, sandbox: StateDep) -> JSONResponse:
             "webhook_duplicate_rate": faults.webhook_duplicate_rate,
             "webhook_reorder_window": faults.webhook_reorder_window,
             "webhook_drop_rate": faults.webhook_drop_rate,
+            "webhook_sparse_rate": faults.webhook_sparse_rate,
         }
     )
 

@@ -152,6 +152,8 @@ class Faults:
     webhook_duplicate_rate: float = 0.0
     webhook_reorder_window: int = 0
     webhook_drop_rate: float = 0.0
+    # Lead hooks carrying only ids (id, status_id, pipeline_id, old_*), as real accounts sometimes send [seen].
+    webhook_sparse_rate: float = 0.0
 
 
 @dataclass(slots=True)

@@ -60,7 +60,12 @@ class WebhookEmitter:
                 continue
             chosen = [event for event in events if event.setting in hook.settings]
             if chosen:
-                self._inject_faults(Delivery(account.id, hook.destination, webhook_body(account, chosen)))
+                faults = self._state.faults
+                sparse = (
+                    bool(faults.webhook_sparse_rate) and self._state.rng.random() < faults.webhook_sparse_rate
+                )
+                body = webhook_body(account, chosen, ids_only=sparse)
+                self._inject_faults(Delivery(account.id, hook.destination, body))
 
     def _inject_faults(self, delivery: Delivery) -> None:
         faults, rng = self._state.faults, self._state.rng

@@ -71,11 +71,11 @@ def _tags(prefix: str, tags: Iterable[Mapping[str, Any]]) -> Pairs:
     return pairs
 
 
-def _lead(prefix: str, event: WebhookEvent) -> Pairs:
+def _lead(prefix: str, event: WebhookEvent, *, ids_only: bool) -> Pairs:
     lead = event.data
-    if event.action == "delete":
-        keys = ("id", "status_id", "pipeline_id")
-        return [(f"{prefix}[{key}]", _text(lead[key])) for key in keys]
+    if event.action == "delete" or ids_only:
+        pairs = [(f"{prefix}[{key}]", _text(lead[key])) for key in ("id", "status_id", "pipeline_id")]
+        return pairs + [(f"{prefix}[{key}]", _text(value)) for key, value in event.previous.items()]
     pairs = [
         (f"{prefix}[id]", _text(lead["id"])),
         (f"{prefix}[name]", _text(lead["name"])),
@@ -147,8 +147,12 @@ def _note(prefix: str, event: WebhookEvent) -> Pairs:
     ]
 
 
-def webhook_pairs(account: Account, events: Sequence[WebhookEvent]) -> Pairs:
-    """Every event in one body, numbered per entity and action, then the account block."""
+def webhook_pairs(account: Account, events: Sequence[WebhookEvent], *, ids_only: bool = False) -> Pairs:
+    """Every event in one body, numbered per entity and action, then the account block.
+
+    `ids_only` gives the sparse lead hooks real accounts sometimes send (`id, status_id, pipeline_id` and the
+    `old_*` values), which make receivers re-fetch the lead [seen].
+    """
     pairs: Pairs = []
     counters: dict[tuple[str, str], int] = {}
     for event in events:
@@ -158,7 +162,7 @@ def webhook_pairs(account: Account, events: Sequence[WebhookEvent]) -> Pairs:
         if event.action == "note":
             pairs += _note(prefix, event)
         elif event.entity == "leads":
-            pairs += _lead(prefix, event)
+            pairs += _lead(prefix, event, ids_only=ids_only)
         else:
             pairs += _contact(prefix, event)
     pairs += [
@@ -182,7 +186,7 @@ def _quote_key(key: str) -> str:
     return key.replace("[", "%5B").replace("]", "%5D")
 
 
-def webhook_body(account: Account, events: Sequence[WebhookEvent]) -> bytes:
+def webhook_body(account: Account, events: Sequence[WebhookEvent], *, ids_only: bool = False) -> bytes:
     """`application/x-www-form-urlencoded`, byte-for-byte what `urllib.parse.urlencode` would give."""
-    pairs = webhook_pairs(account, events)
+    pairs = webhook_pairs(account, events, ids_only=ids_only)
     return "&".join(f"{_quote_key(key)}={_quote(value)}" for key, value in pairs).encode("ascii")

@@ -215,6 +215,19 @@ class TestDeliveryFaults:
         sandbox.flush()
         assert receiver.received == []
 
+    def test_sparse_rate_one_sends_ids_only(self, sandbox: Sandbox, receiver: Receiver) -> None:
+        """With webhook_sparse_rate=1 update hooks carry the lead id but not its name or fields."""
+        sandbox.new_account("acme")
+        api = sandbox.api("acme")
+        lead_id = api.post("/api/v4/leads", json=[{"name": "A"}]).json()["_embedded"]["leads"][0]["id"]
+        subscribe(api, receiver.url(), ["update_lead"])
+        sandbox.control.post("/_sandbox/faults", json={"webhook_sparse_rate": 1.0})
+        api.patch(f"/api/v4/leads/{lead_id}", json={"name": "B"})
+        sandbox.flush()
+        (body,) = receiver.bodies()
+        assert body["leads[update][0][id]"] == str(lead_id)
+        assert "leads[update][0][name]" not in body
+
     def test_reorder_window_shuffles_but_keeps_every_hook(self, sandbox: Sandbox, receiver: Receiver) -> None:
         """With a reorder window, hooks arrive in a different order but none is lost."""
         sandbox.new_account("acme")

@@ -126,6 +126,21 @@ class TestLeadBody:
         ]
         assert len(pairs) == 6
 
+    def test_ids_only_hooks_carry_just_ids_and_old_values(self) -> None:
+        """A sparse status hook has id, status_id, pipeline_id and the old_* values, nothing else about the lead."""
+        event = snapshot(
+            "leads", "status", lead(status_id=142), old_status_id=50000002, old_pipeline_id=5000001
+        )
+        pairs = webhook_pairs(ACCOUNT, [event], ids_only=True)
+        assert pairs[:5] == [
+            ("leads[status][0][id]", "20000001"),
+            ("leads[status][0][status_id]", "142"),
+            ("leads[status][0][pipeline_id]", "5000001"),
+            ("leads[status][0][old_status_id]", "50000002"),
+            ("leads[status][0][old_pipeline_id]", "5000001"),
+        ]
+        assert [key for key, _ in pairs[5:]] == ["account[subdomain]", "account[id]", "account[_links][self]"]
+
     def test_snapshot_is_not_changed_by_later_writes(self) -> None:
         """A queued event keeps the lead as it was when the change happened."""
         record = lead()
