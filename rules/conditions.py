@@ -253,6 +253,9 @@ class Compare:
         actual = show_value(value, lang)
         if self.op == "equals" and outcome:
             return f"{self.spec.label(lang)} = {actual}"
+        if self.op == "equals":
+            needed = "нужно" if lang == "ru" else "needs"
+            return f"{self.spec.label(lang)} = {actual} ({needed} {shown})"
         return f"{self.spec.label(lang)} {actual} {_SYMBOL[op]} {shown}"
 
 
@@ -397,7 +400,7 @@ class Within:
             return f"{label} {shown} уже прошла" if lang == "ru" else f"{label} {shown} has passed"
         if self.ahead:
             return (
-                f"{label} {shown} — дальше чем {span}"
+                f"{label} {shown} — позже чем через {span}"
                 if lang == "ru"
                 else f"{label} {shown} is more than {span} away"
             )

@@ -53,6 +53,8 @@ class TestUnknownIsNotFailed:
         ticked_no = classify_lead(pack, make_lead(DECISION_MAKER=False), now=NOW)
         absent = classify_lead(pack, make_lead(), now=NOW)
         assert criterion(ticked_no, "authority").status == "failed"
+        assert criterion(ticked_no, "authority").detail["en"] == "decision maker = no (needs yes)"
+        assert criterion(ticked_no, "authority").detail["ru"] == "ЛПР = нет (нужно да)"
         assert criterion(absent, "authority").status == "unknown"
 
     def test_completeness_counts_filled_criteria(self, pack: RuleSet) -> None:
