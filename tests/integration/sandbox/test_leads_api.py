@@ -359,3 +359,54 @@ class TestTags:
         found = api.get("/api/v4/leads/tags", params={"query": "гор"}).json()["_embedded"]["tags"]
         assert [tag["name"] for tag in found] == ["Горячий"]
         assert api.get("/api/v4/leads/tags", params={"filter[name]": "нет"}).status_code == 204
+
+
+class TestContacts:
+    def test_contacts_link_to_leads_both_ways(self, sandbox: Sandbox) -> None:
+        """A lead created with `_embedded.contacts` shows the contact, and the contact lists the lead."""
+        sandbox.new_account("acme")
+        api = sandbox.api("acme")
+        created = api.post("/api/v4/contacts", json=[{"first_name": "Ольга", "last_name": "Орлова"}]).json()
+        contact_id = created["_embedded"]["contacts"][0]["id"]
+        (lead_id,) = create_leads(api, [{"name": "L", "_embedded": {"contacts": [{"id": contact_id}]}}])
+        lead = api.get(f"/api/v4/leads/{lead_id}", params={"with": "contacts"}).json()
+        assert [(c["id"], c["is_main"]) for c in lead["_embedded"]["contacts"]] == [(contact_id, True)]
+        contact = api.get(f"/api/v4/contacts/{contact_id}", params={"with": "leads"}).json()
+        assert contact["name"] == "Ольга Орлова"
+        assert contact["_embedded"]["leads"] == [{"id": lead_id}]
+
+    def test_contacts_are_found_by_phone_digits(self, sandbox: Sandbox) -> None:
+        """Searching contacts by a phone number finds them whatever the formatting."""
+        sandbox.new_account("acme")
+        api = sandbox.api("acme")
+        api.post(
+            "/api/v4/contacts",
+            json=[
+                {
+                    "name": "Иван",
+                    "custom_fields_values": [
+                        {"field_code": "PHONE", "values": [{"value": "+7 (999) 123-45-67"}]}
+                    ],
+                },
+                {
+                    "name": "Пётр",
+                    "custom_fields_values": [{"field_code": "EMAIL", "values": [{"value": "p@example.ru"}]}],
+                },
+            ],
+        )
+        found = api.get("/api/v4/contacts", params={"query": "79991234567"}).json()["_embedded"]["contacts"]
+        assert [c["name"] for c in found] == ["Иван"]
+        phone = found[0]["custom_fields_values"][0]["values"][0]
+        assert phone["enum_code"] == "WORK"
+
+    def test_contact_patch_with_unknown_responsible_is_refused(self, sandbox: Sandbox) -> None:
+        """Assigning a contact to a user who does not exist is a validation error and changes nothing."""
+        sandbox.new_account("acme")
+        api = sandbox.api("acme")
+        contact_id = api.post("/api/v4/contacts", json=[{"name": "A"}]).json()["_embedded"]["contacts"][0][
+            "id"
+        ]
+        answer = api.patch(f"/api/v4/contacts/{contact_id}", json={"name": "B", "responsible_user_id": 1})
+        assert answer.status_code == 400
+        assert answer.json()["validation-errors"][0]["errors"][0]["path"] == "responsible_user_id"
+        assert api.get(f"/api/v4/contacts/{contact_id}").json()["name"] == "A"
