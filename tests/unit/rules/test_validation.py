@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules import (
     CatalogField,
@@ -247,3 +249,29 @@ class TestAccountFields:
         assert catalog.fields == (
             CatalogField(id=5, name="Продукт", type="select", code=None, enums={7: "Pro"}),
         )
+
+
+class TestAnyText:
+    @settings(max_examples=150, deadline=None)
+    @given(text=st.text(max_size=300))
+    def test_any_text_gives_issues_or_loads(self, text: str) -> None:
+        """Whatever text is checked, the answer is a list of issues with positions, never an exception."""
+        for issue in check_ruleset(text, source="r.yaml"):
+            assert issue.line >= 1 and issue.column >= 1
+            assert issue.message("ru") and issue.hint("en")
+
+    @settings(max_examples=150, deadline=None)
+    @given(data=st.data())
+    def test_damaged_default_pack_gives_issues_or_loads(self, data: st.DataObject) -> None:
+        """Deleting or garbling a line of a real rule file yields issues or a working rule set, never a crash."""
+        lines = default_rules_text().splitlines()
+        index = data.draw(st.integers(min_value=0, max_value=len(lines) - 1))
+        replacement = data.draw(
+            st.sampled_from(["", "  - ", "x: [", "  when: {}", "    - {field: budget}", "\t"])
+        )
+        lines[index] = replacement
+        text = "\n".join(lines)
+        issues = check_ruleset(text, source="r.yaml")
+        if not issues:
+            assert load_ruleset(text).channel_names
+        assert all(issue.line <= len(lines) + 1 for issue in issues)
