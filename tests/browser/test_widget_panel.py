@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
 from integration.widget.build import build_widget
-from tests.integration.promos.widget_support import LEAD_ID, seed, token, widget_app
+from tests.integration.promos.widget_support import ACCOUNT_ID, LEAD_ID, seed, token, widget_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,7 +49,11 @@ HOST_PAGE = """<!doctype html>
   #widgets_block {{ width: 300px; background: #fff; border-left: 1px solid #e0e0e0; min-height: 600px; }}
 </style>
 <script>
-  window.AMOCRM = {{ data: {{ current_card: {{ id: {lead_id} }} }}, lang_id: "ru" }};
+  window.AMOCRM = {{
+    data: {{ current_card: {{ id: {lead_id} }} }},
+    lang_id: "ru",
+    constant: function (name) {{ return name === "account" ? {{ id: {account_id} }} : null; }}
+  }};
   window.define = function (deps, factory) {{ window.__widgetFactory = factory; }};
   window.define.amd = {{}};
 </script>
@@ -92,8 +96,10 @@ def host_app(widget_dir: Path, backend: str) -> FastAPI:
     i18n = json.loads((widget_dir / "i18n" / "ru.json").read_text(encoding="utf-8"))
 
     @app.get("/")
-    def page() -> HTMLResponse:
-        return HTMLResponse(HOST_PAGE.format(lead_id=LEAD_ID, i18n=json.dumps(i18n), backend=backend))
+    def page(lead: int = LEAD_ID) -> HTMLResponse:
+        return HTMLResponse(
+            HOST_PAGE.format(lead_id=lead, account_id=ACCOUNT_ID, i18n=json.dumps(i18n), backend=backend)
+        )
 
     @app.get("/widget/script.js")
     def script() -> Response:
@@ -179,5 +185,19 @@ class TestWidgetInChromium:
                 page.locator(".lp-dispute-reason").fill("Это конкурент")
                 page.locator(".lp-dispute-send").click()
                 page.locator("#leadpact-panel", has_text="Отмечено: Это конкурент").wait_for(timeout=10_000)
+            finally:
+                browser.close()
+
+    def test_lead_not_yet_processed_says_so(self, lead_card: str) -> None:
+        """A lead LeadPact has not seen yet shows a clear message instead of an empty panel."""
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{lead_card}/?lead=999999")
+                page.locator("#leadpact-panel[data-state='error']").wait_for(timeout=10_000)
+                assert page.locator("#leadpact-panel").inner_text() == "LeadPact ещё не обработал эту сделку"
             finally:
                 browser.close()

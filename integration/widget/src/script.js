@@ -45,6 +45,16 @@ define(['jquery'], function () {
       return card.id;
     }
 
+    // The backend refuses a token of another account than the one the card belongs to.
+    function accountQuery() {
+      try {
+        var account = AMOCRM.constant('account');
+        return account && account.id ? '?account_id=' + encodeURIComponent(account.id) : '';
+      } catch (ignored) {
+        return '';
+      }
+    }
+
     function node(tag, className, text) {
       var element = document.createElement(tag);
       if (className) { element.className = className; }
@@ -189,7 +199,7 @@ define(['jquery'], function () {
       if (!backendUrl()) { showMessage(t('no_backend')); return; }
       showMessage(t('loading'));
       if (panel()) { panel().setAttribute('data-state', 'loading'); }
-      call('GET', '/api/widget/leads/' + encodeURIComponent(id)).then(render, function (failure) {
+      call('GET', '/api/widget/leads/' + encodeURIComponent(id) + accountQuery()).then(render, function (failure) {
         var status = failure && failure.status;
         showMessage(status === 404 ? t('not_synced') : t('error'));
         var container = panel();
