@@ -19,6 +19,14 @@ from integration.sandbox.entities import find_or_create_tag, link_contact, new_c
 from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
 
 DAY = 86400
+MOSCOW_OFFSET = 3 * 3600  # the demo account's timezone (datetime_settings): Europe/Moscow, UTC+3, no DST
+
+
+def moscow_midnight(moment: int) -> int:
+    """Date fields hold the start of the day in the account's timezone."""
+    return (moment + MOSCOW_OFFSET) // DAY * DAY - MOSCOW_OFFSET
+
+
 MANAGERS = (
     ("Анна Смирнова", "anna"),
     ("Иван Петров", "ivan"),
@@ -184,7 +192,7 @@ def seed_account(
         if level == "hot":
             # Most hot leads decide within six months; some later, so rules can tell the two apart.
             horizon_days = rng.uniform(7, 170) if rng.random() < 0.75 else rng.uniform(200, 400)
-            decision_date = (created_at + int(horizon_days * DAY)) // DAY * DAY
+            decision_date = moscow_midnight(created_at + int(horizon_days * DAY))
         values: dict[str, object] = {
             "UTM_SOURCE": channel.source,
             "UTM_MEDIUM": channel.medium,
