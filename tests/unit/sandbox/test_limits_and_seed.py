@@ -94,3 +94,15 @@ class TestPublicNames:
     def test_exports_are_pinned(self) -> None:
         """The package exports exactly the factory, the config and the state."""
         assert sorted(public_names) == ["SandboxConfig", "SandboxState", "create_sandbox_app"]
+
+
+class TestSecrets:
+    def test_reprs_hide_the_client_secret_and_tokens(self) -> None:
+        """Printing the config or the state never shows the client secret or issued tokens."""
+        config = SandboxConfig(client_secret="s3cr3t-value")
+        state = SandboxState(config, clock=lambda: NOW)
+        account = create_account(state, "acme")
+        token = state.tokens.issue_long_lived(account, now=NOW, ttl=60)
+        for text in (repr(config), repr(state), repr(state.tokens)):
+            assert "s3cr3t-value" not in text
+            assert token not in text
