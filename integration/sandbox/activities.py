@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.entities import check_batch, page_of, request_id_of
+from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.entities import page_of
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from integration.sandbox.batch import check_batch, request_id_of
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
-from integration.sandbox.entities import check_batch, link_contact, page_of, request_id_of
+from integration.sandbox.entities import link_contact, page_of
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams
 from integration.sandbox.state import Account, Record, SandboxState, clone

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.problems import FieldError
-from integration.sandbox.state import Account, IdSequences, Record
+from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.problems import FieldError, ValidationCollector
+from integration.sandbox.state import Account, IdSequences, Record, SandboxState
 
 FIELD_TYPES = frozenset(
     {
@@ -96,7 +97,7 @@ def new_field(
     return field
 
 
-def check_new_field(account: Account, entity: str, payload: Any, index: int) -> list[FieldError]:
+def check_new_field(account: Account, entity: str, payload: Any) -> list[FieldError]:
     """Errors that stop a field from being created (type, name, a `code` already used on this entity)."""
     if not isinstance(payload, dict):
         return [FieldError("InvalidType", "", "Field must be an object")]
@@ -271,3 +272,47 @@ def merge_field_values(current: list[Record] | None, written: list[Record]) -> l
         else:
             merged.pop(item["field_id"], None)
     return list(merged.values()) or None
+
+
+def create_fields(state: SandboxState, account: Account, entity: str, payload: Any) -> list[Record]:
+    """Creates a batch of fields, or none when any is invalid (codes must be unique, within the batch too)."""
+    items = check_batch(state, payload)
+    collector = ValidationCollector()
+    codes: set[str] = set()
+    for index, item in enumerate(items):
+        errors = check_new_field(account, entity, item)
+        code = item.get("code") if isinstance(item, dict) else None
+        if isinstance(code, str) and code in codes:
+            errors.append(FieldError("NotUnique", "code", f"Field with code {code} already exists"))
+        if isinstance(code, str):
+            codes.add(code)
+        collector.add(request_id_of(item, index), errors)
+    collector.raise_if_any()
+    created = []
+    for index, item in enumerate(items):
+        field = new_field(
+            ids=state.ids,
+            account=account,
+            entity=entity,
+            name=item["name"],
+            field_type=item["type"],
+            code=item.get("code"),
+            sort=item.get("sort", 500),
+            enums=item.get("enums"),
+            is_api_only=bool(item.get("is_api_only", False)),
+        )
+        created.append({**field, "request_id": request_id_of(item, index)})
+    return created
+
+
+def update_fields(state: SandboxState, account: Account, entity: str, payload: Any) -> list[Record]:
+    items = check_batch(state, payload)
+    fields = account.fields_of(entity)
+    collector = ValidationCollector()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("id") not in fields:
+            collector.add(request_id_of(item, index), [FieldError("NotFound", "id", "Field not found")])
+    collector.raise_if_any()
+    for item in items:
+        update_field(state.ids, fields[item["id"]], item)
+    return [fields[item["id"]] for item in items]

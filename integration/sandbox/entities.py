@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from integration.sandbox.batch import check_batch, request_id_of
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
@@ -20,20 +21,6 @@ from integration.sandbox.query import ListParams, in_range
 from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState, clone
 
 TAG_COLORS = ("DDEBB5", "FFC8C8", "C1E0FF", "E6E8EA", "FFDC7F")
-
-
-def check_batch(state: SandboxState, payload: Any) -> list[Any]:
-    if not isinstance(payload, list) or not payload:
-        raise Problem(400, "Request body must be a non-empty JSON array")
-    if len(payload) > state.config.batch_limit:
-        raise Problem(400, f"Too many entities in one request: at most {state.config.batch_limit}")
-    return payload
-
-
-def request_id_of(item: Any, index: int) -> str:
-    if isinstance(item, dict) and item.get("request_id") is not None:
-        return str(item["request_id"])
-    return str(index)
 
 
 # --- tags -------------------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from integration.sandbox import entities
+from integration.sandbox import custom_fields, entities
 from integration.sandbox.accounts import account_json
-from integration.sandbox.custom_fields import check_new_field, new_field, update_field
-from integration.sandbox.deps import BodyDep, CallerDep, ParamsDep, batch_response, page_response
-from integration.sandbox.entities import check_batch, page_of, request_id_of
-from integration.sandbox.problems import FieldError, Problem, ValidationCollector
+from integration.sandbox.deps import BodyDep, Caller, CallerDep, ParamsDep, batch_response, page_response
+from integration.sandbox.entities import page_of
+from integration.sandbox.problems import Problem
+from integration.sandbox.query import ListParams
 from integration.sandbox.state import Record
 
 router = APIRouter(prefix="/api/v4")
@@ -83,54 +83,14 @@ def _check_entity(entity: str) -> None:
         raise Problem(404, "Not Found")
 
 
-def _fields_page(request: Request, fields: dict[int, Record], params: ParamsDep) -> Response:
+def _fields_answer(fields: list[Record]) -> JSONResponse:
+    return JSONResponse({"_total_items": len(fields), "_embedded": {"custom_fields": fields}})
+
+
+def _fields_page(request: Request, fields: dict[int, Record], params: ListParams) -> Response:
     ids = params.ints("id")
     chosen, has_next = page_of((f for f in fields.values() if ids is None or f["id"] in ids), params)
     return page_response(request, "custom_fields", chosen, has_next, params)
-
-
-def _create_fields(caller: CallerDep, entity: str, body: object) -> JSONResponse:
-    items = check_batch(caller.state, body)
-    collector = ValidationCollector()
-    codes: set[str] = set()
-    for index, item in enumerate(items):
-        errors = check_new_field(caller.account, entity, item, index)
-        code = item.get("code") if isinstance(item, dict) else None
-        if isinstance(code, str) and code in codes:
-            errors.append(FieldError("NotUnique", "code", f"Field with code {code} already exists"))
-        if isinstance(code, str):
-            codes.add(code)
-        collector.add(request_id_of(item, index), errors)
-    collector.raise_if_any()
-    created = []
-    for index, item in enumerate(items):
-        field = new_field(
-            ids=caller.state.ids,
-            account=caller.account,
-            entity=entity,
-            name=item["name"],
-            field_type=item["type"],
-            code=item.get("code"),
-            sort=item.get("sort", 500),
-            enums=item.get("enums"),
-            is_api_only=bool(item.get("is_api_only", False)),
-        )
-        created.append({**field, "request_id": request_id_of(item, index)})
-    return JSONResponse({"_total_items": len(created), "_embedded": {"custom_fields": created}})
-
-
-def _update_fields(caller: CallerDep, entity: str, body: object) -> JSONResponse:
-    items = check_batch(caller.state, body)
-    fields = caller.account.fields_of(entity)
-    collector = ValidationCollector()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("id") not in fields:
-            collector.add(request_id_of(item, index), [FieldError("NotFound", "id", "Field not found")])
-    collector.raise_if_any()
-    for item in items:
-        update_field(caller.state.ids, fields[item["id"]], item)
-    updated = [fields[item["id"]] for item in items]
-    return JSONResponse({"_total_items": len(updated), "_embedded": {"custom_fields": updated}})
 
 
 @router.get("/{entity}/custom_fields")
@@ -151,13 +111,13 @@ async def get_field(caller: CallerDep, entity: str, field_id: int) -> JSONRespon
 @router.post("/{entity}/custom_fields")
 async def create_fields(caller: CallerDep, body: BodyDep, entity: str) -> JSONResponse:
     _check_entity(entity)
-    return _create_fields(caller, entity, body)
+    return _fields_answer(custom_fields.create_fields(caller.state, caller.account, entity, body))
 
 
 @router.patch("/{entity}/custom_fields")
 async def update_fields(caller: CallerDep, body: BodyDep, entity: str) -> JSONResponse:
     _check_entity(entity)
-    return _update_fields(caller, entity, body)
+    return _fields_answer(custom_fields.update_fields(caller.state, caller.account, entity, body))
 
 
 @router.get("/catalogs/{catalog_id:int}/custom_fields")
@@ -171,16 +131,20 @@ async def list_catalog_fields(
 @router.post("/catalogs/{catalog_id:int}/custom_fields")
 async def create_catalog_fields(caller: CallerDep, body: BodyDep, catalog_id: int) -> JSONResponse:
     _known_catalog(caller, catalog_id)
-    return _create_fields(caller, f"catalogs/{catalog_id}", body)
+    return _fields_answer(
+        custom_fields.create_fields(caller.state, caller.account, f"catalogs/{catalog_id}", body)
+    )
 
 
 @router.patch("/catalogs/{catalog_id:int}/custom_fields")
 async def update_catalog_fields(caller: CallerDep, body: BodyDep, catalog_id: int) -> JSONResponse:
     _known_catalog(caller, catalog_id)
-    return _update_fields(caller, f"catalogs/{catalog_id}", body)
+    return _fields_answer(
+        custom_fields.update_fields(caller.state, caller.account, f"catalogs/{catalog_id}", body)
+    )
 
 
-def _known_catalog(caller: CallerDep, catalog_id: int) -> None:
+def _known_catalog(caller: Caller, catalog_id: int) -> None:
     if catalog_id not in caller.account.catalogs:
         raise Problem(404, f"Catalog {catalog_id} not found")
 

@@ -1,0 +1,22 @@
+"""Batch writes: at most `batch_limit` entities per request [seen], each named by its `request_id`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integration.sandbox.problems import Problem
+from integration.sandbox.state import SandboxState
+
+
+def check_batch(state: SandboxState, payload: Any) -> list[Any]:
+    if not isinstance(payload, list) or not payload:
+        raise Problem(400, "Request body must be a non-empty JSON array")
+    if len(payload) > state.config.batch_limit:
+        raise Problem(400, f"Too many entities in one request: at most {state.config.batch_limit}")
+    return payload
+
+
+def request_id_of(item: Any, index: int) -> str:
+    if isinstance(item, dict) and item.get("request_id") is not None:
+        return str(item["request_id"])
+    return str(index)
