@@ -126,6 +126,11 @@ def overview(request: Request, admin: AdminDep) -> Response:
 # --- rules ---------------------------------------------------------------------------------------------------
 
 
+def _form_text(form: Any) -> str:
+    # Browsers send a textarea's line breaks as CRLF; stored rule files use LF so diffs show real changes.
+    return str(form.get("text", "")).replace("\r\n", "\n")
+
+
 def _issues(text: str, lang: Language, account_id: int) -> list[dict[str, Any]]:
     return [
         {
@@ -179,7 +184,7 @@ def rules_editor(request: Request, admin: AdminDep, version: int | None = None) 
 def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Validation with line/column, and when valid a backtest preview against the running rules."""
     lang = language(request)
-    text = str(form.get("text", ""))
+    text = _form_text(form)
     base = int(str(form.get("base", "0")) or 0)
     issues = _issues(text, lang, admin.account_id)
     services = services_of(request)
@@ -230,7 +235,7 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
 def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Stores a valid file as a draft for sign-off; a file with errors is shown again and never stored."""
     lang = language(request)
-    text = str(form.get("text", ""))
+    text = _form_text(form)
     services = services_of(request)
     try:
         with session_scope(services.engine) as session:

@@ -97,7 +97,6 @@ def run_rate_chart(rate: RunRate, lang: Language) -> str:
             f"<polyline class='plan' fill='none' stroke='{MUTED}' stroke-width='2' "
             f"points='{point(0, 0)} {point(rate.total_days, rate.plan)}'/>"
         )
-        legend.append((LEGEND_PLAN(lang), MUTED))
     on_pace = rate.pace is None or rate.pace >= 0.9
     colour = GOOD if on_pace else BAD
     parts.append(
@@ -116,7 +115,7 @@ def run_rate_chart(rate: RunRate, lang: Language) -> str:
         legend.append((NO_PLAN(lang), MUTED))
     else:
         legend.append((f"{LEGEND_PLAN(lang)} {amount(rate.plan)}", MUTED))
-    for index, (label, fill) in enumerate(legend[-3:]):
+    for index, (label, fill) in enumerate(legend):
         parts.append(_text(left + 8, top + 14 + index * 14, label, fill=fill))
     return _svg(f"run-rate-{rate.metric}", title, width, height, "".join(parts))
 

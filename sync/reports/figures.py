@@ -3,11 +3,14 @@ show`), the stage names, and the meeting tasks read from amoCRM."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session
 
+from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
 from integration.storage import stats as stats_store
 from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, meeting_tasks_due
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Tasks are read newest first; the meeting's own tasks are recent, so older pages are not worth the budget.
 MAX_TASKS_SCANNED = 2_000
+# The page must not hang on amoCRM: without the tasks the rest of the report still stands.
+TASKS_TIMEOUT_SECONDS = 5.0
 
 
 def stage_names(*, session: Session, account_id: int) -> dict[int, str]:
@@ -73,14 +78,16 @@ async def fetch_meeting_tasks(api: AccountApi) -> list[MeetingTask]:
     return found
 
 
-async def try_fetch_meeting_tasks(api: AccountApi | None) -> list[MeetingTask] | None:
-    """Meeting tasks, or None when the account cannot be reached — the report then says so."""
-    if api is None:
-        return None
+async def try_fetch_meeting_tasks(
+    connector: Any, account_id: int, *, wait_seconds: float = TASKS_TIMEOUT_SECONDS
+) -> list[MeetingTask] | None:
+    """Meeting tasks, or None when the account cannot be reached in time — the report then says so."""
     try:
-        return await fetch_meeting_tasks(api)
-    except AmoError as error:
-        log.warning("meeting tasks unavailable: %s", type(error).__name__)
+        api: AccountApi = connector.api_for(account_id)
+        async with asyncio.timeout(wait_seconds):
+            return await fetch_meeting_tasks(api)
+    except (AmoError, AccountNotConnected, TimeoutError) as error:
+        log.warning("meeting tasks of account %s unavailable: %s", account_id, type(error).__name__)
         return None
 
 

@@ -210,8 +210,11 @@ def funnels_of(conversions: Sequence[StageConversion], stage_names: Mapping[int,
             FunnelStep(status_id=None, name="", reached=rows[-1].reached_to, conversion_to_next=None)
         )
         funnels.append(Funnel(pipeline_id=pipeline_id, steps=tuple(steps)))
-    # The pipeline with the most leads first: that is the funnel the meeting talks about.
-    return tuple(sorted(funnels, key=lambda f: (-f.steps[0].reached, f.pipeline_id or 0)))
+    # The pipeline with the most leads first: that is the funnel the meeting talks about. Pipelines no lead
+    # of the week entered are left out (one empty funnel stays, so the section still shows the stages).
+    ordered = sorted(funnels, key=lambda f: (-f.steps[0].reached, f.pipeline_id or 0))
+    used = [funnel for funnel in ordered if funnel.steps[0].reached > 0]
+    return tuple(used or ordered[:1])
 
 
 def run_rate_findings(run_rates: Sequence[RunRate]) -> list[tuple[RunRate, Direction]]:

@@ -38,7 +38,7 @@ async def post_weekly_report(
     """
     moment = int(time.time()) if now is None else now
     api: AccountApi = services.connector.api_for(account_id)
-    tasks = await try_fetch_meeting_tasks(api)
+    tasks = await try_fetch_meeting_tasks(services.connector, account_id)
     with session_scope(services.engine) as session:
         report = load_weekly_report(
             session=session, account_id=account_id, week=week, as_of=moment, tasks=tasks

@@ -131,6 +131,15 @@ class TestFunnel:
         assert funnel.steps[0].conversion_to_next == pytest.approx(0.6)
         assert funnel.steps[-1].conversion_to_next is None
 
+    def test_pipelines_no_lead_entered_are_left_out(self) -> None:
+        """Only pipelines with leads this week get a funnel; with none at all, one empty funnel remains."""
+        rows = [
+            StageConversion(7, 10, None, reached_from=5, reached_to=1, conversion=0.2),
+            StageConversion(8, 40, None, reached_from=0, reached_to=0, conversion=None),
+        ]
+        assert [funnel.pipeline_id for funnel in funnels_of(rows, {})] == [7]
+        assert [funnel.pipeline_id for funnel in funnels_of(rows[1:], {})] == [8]
+
     def test_a_stage_with_too_few_leads_is_not_blamed(self) -> None:
         """A 0 % step with 3 leads entering is ignored in favour of one with enough leads."""
         rows = [

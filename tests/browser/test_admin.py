@@ -1,0 +1,200 @@
+"""The admin page and the weekly report in a real Chromium against the amoCRM sandbox: sign in with the token
+amoCRM mints, fix a rule file the editor flagged at its line, preview, sign off, activate, watch a sandbox lead
+get re-classified by the worker; then the weekly report's charts render."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from integration.db import session_scope
+from integration.settings import Settings
+from integration.storage.leads import LeadSnapshot
+from rules import default_rules_text
+from sync.reports.weeks import week_label, week_of
+from sync.stats.backfill import backfill_account
+from tests.integration.admin.support import admin_server
+from tests.live import Live, live_installation, own_services
+from webhooks.worker import run_worker
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+# A misspelt field name: the editor must point at line 50, column 19.
+BROKEN_RULES = default_rules_text().replace(
+    "{field: utm_source, in: [tiktok]}", "{field: utm_sorce, in: [tiktok]}"
+)
+# Lower bar for "qualified": two criteria of four instead of three.
+CANDIDATE_RULES = default_rules_text().replace("min_met: 3", "min_met: 2")
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Live]:
+    with live_installation(settings, background=(run_worker,)) as installation:
+        yield installation
+
+
+def _token(live: Live, account_id: int, user_id: int | None) -> str:
+    body: dict[str, Any] = {"account_id": account_id, "is_admin": True}
+    if user_id is not None:
+        body["user_id"] = user_id
+    return str(live.sandbox("POST", "/_sandbox/widget-token", json=body)["token"])
+
+
+async def _backfill(live: Live, account_id: int) -> None:
+    """What `leadpact backfill` does after an install: stage order, leads classified by v0, status history."""
+    async with own_services(live) as services:
+        api = services.connector.api_for(account_id)
+        await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)
+
+
+def _rule_versions(engine: Engine, account_id: int, lead_ids: list[int]) -> dict[int, int | None]:
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(LeadSnapshot.lead_id, LeadSnapshot.rule_version).where(
+                LeadSnapshot.account_id == account_id
+            )
+        ).all()
+    return {int(lead_id): version for lead_id, version in rows if lead_id in lead_ids}
+
+
+def _shot(page: Any, name: str, docs_name: str | None = None) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / name
+    page.screenshot(path=str(target), full_page=True)
+    if docs_name is not None:
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, DOCS_SCREENSHOTS / docs_name)
+
+
+class TestAdminInChromium:
+    def test_fix_a_rule_preview_sign_off_activate_and_see_the_report(self, live: Live) -> None:
+        """An admin fixes a flagged rule, two departments sign off, a sandbox lead is re-classified, charts render."""
+        from playwright.sync_api import sync_playwright
+
+        account_id = live.create_account("acme", leads=40)
+        assert live.install("acme").status_code == 200
+        state = live.state(account_id)
+        leads = [lead for lead in state["leads"] if lead.get("status_id") not in (142, 143)]
+        assert leads, "the sandbox seeds open demo leads"
+        asyncio.run(_backfill(live, account_id))
+        lead_ids = [lead["id"] for lead in leads]
+        users = [user["id"] for user in state.get("users", [])]
+        marketing_user = users[0] if users else None
+        sales_user = users[1] if len(users) > 1 else None
+
+        with admin_server(live.settings) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, marketing_user)}")
+                page.locator("#inbox-health").wait_for()
+                _shot(page, "admin-overview.png", "admin.png")
+
+                # 1. A rule file with an error: the error is shown at its line, nothing is stored.
+                page.goto(f"{base_url}/admin/rules?lang=en")
+                page.fill("textarea[name=text]", BROKEN_RULES)
+                page.click("#check")
+                issue = page.locator('.issue[data-line="50"][data-column="19"]')
+                issue.wait_for()
+                assert "line 50, column 19" in issue.inner_text()
+                assert page.locator("#L50.bad").inner_text().strip().startswith("when: {field: utm_sorce")
+                assert page.locator("#propose").count() == 0
+                _shot(page, "admin-rule-error.png")
+
+                # 2. Fixed: valid, with a backtest preview, then proposed.
+                page.fill("textarea[name=text]", CANDIDATE_RULES)
+                page.click("#check")
+                page.locator("#preview").wait_for()
+                assert "Leads checked:" in page.locator("#preview").inner_text()
+                _shot(page, "admin-rule-preview.png")
+                page.click("#propose")
+                page.locator("#approvals").wait_for()
+                version_url = page.url
+
+                # 3. Marketing signs off here; sales in another admin's browser; then activation.
+                page.check("input[name=role][value=marketing]")
+                page.click("#approve")
+                page.locator("#message").wait_for()
+                if sales_user is not None:
+                    sales = browser.new_context().new_page()
+                    sales.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, sales_user)}")
+                    sales.goto(version_url)
+                    sales.check("input[name=role][value=sales]")
+                    sales.click("#approve")
+                    sales.locator("#message").wait_for()
+                else:
+                    page.check("#emergency")
+                page.click("#activate")
+                message = page.locator("#message")
+                message.wait_for()
+                assert "is now running" in message.inner_text()
+                assert f"re-classification: {len(lead_ids)}" in message.inner_text()
+                _shot(page, "admin-rule-activated.png")
+
+                # 4. The worker re-classifies the sandbox leads with the new version.
+                deadline = time.monotonic() + 15
+                versions = _rule_versions(live.services.engine, account_id, lead_ids)
+                while time.monotonic() < deadline and set(versions.values()) != {1}:
+                    time.sleep(0.2)
+                    versions = _rule_versions(live.services.engine, account_id, lead_ids)
+                assert set(versions.values()) == {1}, versions
+
+                # 5. A plan for the busiest week, entered on the plans page, then that week's report.
+                busiest = Counter(
+                    week_of(datetime.fromtimestamp(lead["created_at"], UTC).date()) for lead in leads
+                )
+                report_week = busiest.most_common(1)[0][0]
+                page.goto(f"{base_url}/admin/plans?lang=en")
+                page.fill("input[name=period]", f"{report_week.start}..{report_week.end}")
+                page.fill("input[name=leads]", str(busiest[report_week] + 2))
+                page.fill("input[name=qualified]", str(busiest[report_week]))
+                page.click("form[action^='/admin/plans/plan'] button")
+                assert "Saved." in page.locator("#message").inner_text()
+                busiest = Counter(
+                    week_of(datetime.fromtimestamp(lead["created_at"], UTC).date()) for lead in leads
+                )
+                week = week_label(busiest.most_common(1)[0][0])
+                page.goto(f"{base_url}/reports/weekly?lang=en&week={week}")
+                charts = page.locator("svg.chart")
+                charts.first.wait_for()
+                assert charts.count() >= 3
+                for index in range(charts.count()):
+                    chart = charts.nth(index)
+                    box = chart.bounding_box()
+                    assert box is not None and box["width"] > 100 and box["height"] > 40
+                    assert chart.locator("rect, polyline").count() > 0
+                assert page.locator("svg[data-chart='funnel']").count() >= 1
+                assert page.locator("svg[data-chart='qualified']").count() == 1
+                assert page.locator("svg[data-chart='run-rate-leads'] polyline.plan").count() == 1
+                _shot(page, "weekly-report.png", "weekly-report.png")
+            finally:
+                browser.close()
