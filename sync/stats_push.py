@@ -10,10 +10,11 @@ differ from what LeadPact wrote last time are written, so a re-push with nothing
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -24,7 +25,9 @@ from integration.db import session_scope
 from integration.i18n import Language, Text
 from integration.provisioning import load_provisioned_fields
 from integration.storage import stats as storage
+from integration.storage.accounts import AccountStatus, list_accounts
 from sync.stats import queries
+from sync.stats.bonus import freeze_bonus_base
 from sync.stats.metrics import PeriodFigures
 from sync.stats.periods import Period
 from sync.stats.service import StatsOptions, figures_for, rules_context
@@ -36,6 +39,7 @@ ELEMENT_TARGET = "element"
 LEAD_TARGET = "lead"
 AS_OF_CODE = "LEADPACT_AS_OF"
 LEAD_AS_OF_CODE = "LEADPACT_CHANNEL_PCT_AS_OF"
+logger = logging.getLogger(__name__)
 LEAD_AS_OF_NAME = Text(
     ru="% целевых в канале: на дату (LeadPact)", en="Channel % qualified: as of (LeadPact)"
 )
@@ -400,3 +404,61 @@ def current_period(*, engine: Engine, account_id: int, now: int) -> Period:
     with session_scope(engine) as session:
         tz = rules_context(session=session, account_id=account_id).timezone
     return Period.containing(datetime.fromtimestamp(now, tz))
+
+
+class ApiSource(Protocol):
+    """Where the scheduled push gets each account's API (`integration.accounts.AmoConnector`)."""
+
+    def api_for(self, account_id: int) -> Any: ...
+
+
+def previous_period(period: Period) -> Period:
+    last_day = period.start - timedelta(days=1)
+    return Period.month(last_day.year, last_day.month)
+
+
+async def push_all_accounts(
+    *, engine: Engine, connector: ApiSource, now: int | None = None, options: StatsOptions = StatsOptions()
+) -> dict[int, PushResult | None]:
+    """The scheduled job: freezes last month's bonus base once it has ended, then pushes this month's figures.
+
+    One account failing (revoked token, amoCRM down) is logged and does not stop the others (None in the result).
+    """
+    moment = int(time.time()) if now is None else now
+    with session_scope(engine) as session:
+        accounts = [
+            (a.id, a.language) for a in list_accounts(session=session) if a.status == AccountStatus.ACTIVE
+        ]
+    results: dict[int, PushResult | None] = {}
+    for account_id, language in accounts:
+        lang: Language = "en" if language == "en" else "ru"
+        try:
+            period = current_period(engine=engine, account_id=account_id, now=moment)
+            closed = previous_period(period)
+            with session_scope(engine) as session:
+                tz = rules_context(session=session, account_id=account_id).timezone
+                planned = any(
+                    Period(plan.period_start, plan.period_end).overlaps(closed)
+                    for plan in storage.list_plans(session=session, account_id=account_id)
+                )
+                # Only a planned period has a bonus to pay; freezing an unplanned (e.g. pre-install) month would
+                # fix an empty base forever.
+                if planned:
+                    freeze_bonus_base(
+                        session=session, account_id=account_id, period=closed, now=moment, tz=tz
+                    )
+            api = connector.api_for(account_id)
+            results[account_id] = await push_stats(
+                api=api,
+                engine=engine,
+                account_id=account_id,
+                period=period,
+                now=moment,
+                lang=lang,
+                options=options,
+            )
+        except Exception:
+            # The job runs unattended; the account's next run retries. Exception texts carry no tokens.
+            logger.exception("stats push failed for account %s", account_id, extra={"account_id": account_id})
+            results[account_id] = None
+    return results
