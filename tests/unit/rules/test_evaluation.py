@@ -155,11 +155,15 @@ json_scalars = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["", " ", "2027-03-01", "01.03.2027", "1700000000", "да", "нет", "500 000"]),
 )
+
+
+def json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+
+
 json_values = st.recursive(
     json_scalars,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    json_containers,
     max_leaves=8,
 )
 custom_field = st.fixed_dictionaries(
