@@ -7,12 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from integration.sandbox import activities, catalogs
+from integration.sandbox import activities, catalogs, subscriptions
 from integration.sandbox.deps import BodyDep, CallerDep, ParamsDep, batch_response, page_response
 from integration.sandbox.entities import page_of
-from integration.sandbox.events import KNOWN_SETTINGS
 from integration.sandbox.problems import Problem
-from integration.sandbox.state import Webhook
 
 router = APIRouter(prefix="/api/v4")
 
@@ -133,50 +131,21 @@ async def link_lead(caller: CallerDep, body: BodyDep, lead_id: int) -> JSONRespo
 # --- webhooks ---------------------------------------------------------------------------------------------
 
 
-def _destination(body: Any) -> str:
-    destination = body.get("destination") if isinstance(body, dict) else None
-    if not isinstance(destination, str) or not destination.startswith(("http://", "https://")):
-        raise Problem(400, "destination must be an http(s) URL")
-    return destination
-
-
 @router.get("/webhooks")
 async def list_webhooks(caller: CallerDep, params: ParamsDep) -> Response:
-    wanted = params.filters.get("destination")
-    hooks = [
-        h.as_json() for h in caller.account.webhooks.values() if wanted is None or h.destination in wanted
-    ]
+    hooks = subscriptions.listed(caller.account, params.filters.get("destination"))
     if not hooks:
         return Response(status_code=204)
-    return JSONResponse({"_total_items": len(hooks), "_embedded": {"webhooks": hooks}})
+    return JSONResponse({"_total_items": len(hooks), "_embedded": {"webhooks": [h.as_json() for h in hooks]}})
 
 
 @router.post("/webhooks")
 async def subscribe_webhook(caller: CallerDep, body: BodyDep) -> JSONResponse:
-    destination = _destination(body)
-    settings = body.get("settings")
-    if not isinstance(settings, list) or not settings or not all(s in KNOWN_SETTINGS for s in settings):
-        raise Problem(400, "settings must be a non-empty list of known events")
-    hooks = caller.account.webhooks
-    hook = hooks.get(destination)
-    if hook is None:
-        hook = Webhook(
-            id=caller.state.ids.take("webhook"),
-            destination=destination,
-            settings=list(settings),
-            created_at=caller.state.now(),
-        )
-        hooks[destination] = hook
-    else:
-        hook.settings = list(settings)
-        hook.disabled = False
-        hook.failures = 0
+    hook = subscriptions.subscribe(caller.state, caller.account, body)
     return JSONResponse(hook.as_json(), status_code=201)
 
 
 @router.delete("/webhooks")
 async def unsubscribe_webhook(caller: CallerDep, body: BodyDep) -> Response:
-    destination = _destination(body)
-    if caller.account.webhooks.pop(destination, None) is None:
-        raise Problem(404, "Webhook not found")
+    subscriptions.unsubscribe(caller.account, body)
     return Response(status_code=204)

@@ -150,23 +150,7 @@ async def set_faults(request: Request, sandbox: StateDep) -> JSONResponse:
 
 @router.get("/state")
 async def dump_state(sandbox: StateDep, account_id: int | None = None) -> JSONResponse:
-    account = _account_of(sandbox, account_id)
-    return JSONResponse(
-        {
-            "account": {"id": account.id, "subdomain": account.subdomain, "name": account.name},
-            "users": list(account.users.values()),
-            "pipelines": list(account.pipelines.values()),
-            "leads": list(account.leads.values()),
-            "contacts": list(account.contacts.values()),
-            "fields": {entity: list(fields.values()) for entity, fields in account.fields.items()},
-            "tags": {entity: list(tags.values()) for entity, tags in account.tags.items()},
-            "webhooks": [hook.as_json() | {"failures": hook.failures} for hook in account.webhooks.values()],
-            "notes": list(account.notes.values()),
-            "tasks": list(account.tasks.values()),
-            "catalogs": list(account.catalogs.values()),
-            "catalog_elements": {str(k): list(v.values()) for k, v in account.catalog_elements.items()},
-        }
-    )
+    return JSONResponse(_account_of(sandbox, account_id).dump())
 
 
 @router.get("/stats")
@@ -174,20 +158,7 @@ async def stats(sandbox: StateDep, account_id: int | None = None) -> JSONRespons
     if account_id is not None:
         sandbox.account(account_id)
         return JSONResponse(sandbox.stats_for(account_id).as_json())
-    totals: dict[str, Any] = {
-        "requests_total": 0,
-        "by_route": {},
-        "responses_429": 0,
-        "webhooks_sent": 0,
-        "webhooks_failed": 0,
-    }
-    for item in sandbox.stats.values():
-        data = item.as_json()
-        for key in ("requests_total", "responses_429", "webhooks_sent", "webhooks_failed"):
-            totals[key] += data[key]
-        for route, count in data["by_route"].items():
-            totals["by_route"][route] = totals["by_route"].get(route, 0) + count
-    return JSONResponse(totals)
+    return JSONResponse(sandbox.total_stats().as_json())
 
 
 @router.post("/stats/reset")

@@ -135,6 +135,23 @@ class Account:
                 return pipeline
         return next(iter(self.pipelines.values()))
 
+    def dump(self) -> Record:
+        """Everything in the account, for `/_sandbox/state`."""
+        return {
+            "account": {"id": self.id, "subdomain": self.subdomain, "name": self.name},
+            "users": list(self.users.values()),
+            "pipelines": list(self.pipelines.values()),
+            "leads": list(self.leads.values()),
+            "contacts": list(self.contacts.values()),
+            "fields": {entity: list(fields.values()) for entity, fields in self.fields.items()},
+            "tags": {entity: list(tags.values()) for entity, tags in self.tags.items()},
+            "webhooks": [hook.as_json() | {"failures": hook.failures} for hook in self.webhooks.values()],
+            "notes": list(self.notes.values()),
+            "tasks": list(self.tasks.values()),
+            "catalogs": list(self.catalogs.values()),
+            "catalog_elements": {str(k): list(v.values()) for k, v in self.catalog_elements.items()},
+        }
+
     def lead(self, lead_id: int) -> Record:
         lead = self.leads.get(lead_id)
         if lead is None or lead["is_deleted"]:
@@ -214,6 +231,18 @@ class SandboxState:
 
     def account_by_subdomain(self, subdomain: str) -> Account | None:
         return next((a for a in self.accounts.values() if a.subdomain == subdomain), None)
+
+    def total_stats(self) -> AccountStats:
+        """Every account's counters added up."""
+        total = AccountStats()
+        for item in self.stats.values():
+            total.requests_total += item.requests_total
+            total.responses_429 += item.responses_429
+            total.webhooks_sent += item.webhooks_sent
+            total.webhooks_failed += item.webhooks_failed
+            for route, count in item.by_route.items():
+                total.by_route[route] = total.by_route.get(route, 0) + count
+        return total
 
     def reset_stats(self) -> None:
         # A blocked account stays blocked: only the counters start again.

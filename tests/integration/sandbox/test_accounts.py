@@ -180,3 +180,15 @@ class TestControl:
         assert claims["is_admin"] is True
         assert claims["exp"] - claims["iat"] == 600
         assert {"jti", "nbf", "client_uuid"} <= set(claims)
+
+    def test_stats_without_account_add_up_all_accounts(self, sandbox: Sandbox) -> None:
+        """Counters asked for without an account are the sum over every account."""
+        sandbox.new_account("alpha")
+        sandbox.new_account("beta")
+        sandbox.api("alpha").get("/api/v4/leads")
+        beta = sandbox.api("beta")
+        beta.get("/api/v4/leads")
+        beta.get("/api/v4/account")
+        totals = sandbox.control.get("/_sandbox/stats").json()
+        assert totals["requests_total"] == 3
+        assert totals["by_route"] == {"GET /api/v4/leads": 2, "GET /api/v4/account": 1}
