@@ -9,7 +9,9 @@ answer tells amoCRM what to do next:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,7 +28,7 @@ from integration.i18n import Text
 from integration.observability import Metrics, metrics_of
 from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
-from integration.storage.inbox import add_item
+from integration.storage.inbox import NewInboxItem, add_items
 from webhooks.parse import WebhookParseError, event_to_dict, parse_webhook
 
 logger = logging.getLogger(__name__)
@@ -43,16 +45,17 @@ STORAGE_DOWN = Text(
 
 @dataclass(frozen=True, slots=True)
 class ReceiverContext:
-    engine: Engine
     settings: Settings
     metrics: Metrics
+    writer: InboxWriter
 
 
 def receiver_context(request: Request) -> ReceiverContext:
-    services = request.app.state.services
-    return ReceiverContext(
-        engine=services.engine, settings=services.settings, metrics=metrics_of(request.app.state)
-    )
+    state = request.app.state
+    writer = getattr(state, "inbox_writer", None)
+    if not isinstance(writer, InboxWriter):
+        writer = state.inbox_writer = InboxWriter(lambda: state.services.engine)
+    return ReceiverContext(settings=state.services.settings, metrics=metrics_of(state), writer=writer)
 
 
 Context = Annotated[ReceiverContext, Depends(receiver_context)]
@@ -69,7 +72,6 @@ class _Outcome:
 class _Stored:
     outcome: str
     account_id: int | None = None
-    item_id: int | None = None
 
 
 router = APIRouter(tags=["webhooks"])
@@ -83,7 +85,7 @@ async def receive_amocrm_webhook(account_key: str, request: Request, context: Co
         context.metrics.webhooks_received.labels(outcome="too_large").inc()
         return _problem(413, TOO_LARGE(lang))
     try:
-        stored = await anyio.to_thread.run_sync(_store, context.engine, account_key, body)
+        stored = await context.writer.store(account_key, body)
     except (OperationalError, DBAPIError, PoolTimeout) as exc:
         context.metrics.webhooks_received.labels(outcome="db_unavailable").inc()
         logger.error("webhook not stored, database unavailable: %s", type(exc).__name__)
@@ -112,39 +114,96 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _store(engine: Engine, account_key: str, body: bytes) -> _Stored:
-    """Parse and store in one transaction; runs in a worker thread so the event loop keeps accepting."""
+_Pending = tuple[str, bytes, "asyncio.Future[_Stored]"]
+
+
+class InboxWriter:
+    """Group commit: deliveries arriving together are parsed and stored in one transaction.
+
+    Each request still gets its answer only after the transaction holding its delivery has committed (or a 503
+    when it failed), so a 200 always means stored. One writer per app, created on the first delivery; it runs
+    on the app's event loop and does the database work in a worker thread.
+    """
+
+    def __init__(self, engine: Callable[[], Engine], *, max_batch: int = 256) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"InboxWriter(max_batch={self._max_batch})"
+
+    async def store(self, account_key: str, body: bytes) -> _Stored:
+        loop = asyncio.get_running_loop()
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain(self._queue), name="inbox-writer")
+        done: asyncio.Future[_Stored] = loop.create_future()
+        self._queue.put_nowait((account_key, body, done))
+        return await done
+
+    async def _drain(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                outcomes = await anyio.to_thread.run_sync(
+                    _store_batch, self._engine(), [(key, body) for key, body, _ in batch]
+                )
+            except BaseException as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, done), outcome in zip(batch, outcomes, strict=True):
+                if not done.done():
+                    done.set_result(outcome)
+
+
+def _store_batch(engine: Engine, deliveries: list[tuple[str, bytes]]) -> list[_Stored]:
+    """Parse and store a batch of deliveries in one transaction (runs in a worker thread)."""
+    keys = {key for key, _ in deliveries if key and len(key) <= 200}
+    outcomes: list[_Stored] = []
+    rows: list[NewInboxItem] = []
     with session_scope(engine) as session:
-        account_id = _account_for_key(session, account_key)
-        if account_id is None:
-            return _Stored(_Outcome.UNKNOWN_KEY)
-        text = body.decode("utf-8", errors="replace")
-        try:
-            payload = parse_webhook(body)
-        except WebhookParseError as exc:
-            item = add_item(
-                session=session, account_id=account_id, body=text, events=[], parse_error=exc.reason
-            )
-            logger.warning(
-                "webhook for account %s kept as failed item %s: %s", account_id, item.id, exc.reason
-            )
-            return _Stored(_Outcome.FAILED_PARSE, account_id, item.id)
-        if payload.claimed_account_ids - {account_id}:
-            return _Stored(_Outcome.FORBIDDEN, account_id)
-        events: list[dict[str, Any]] = [event_to_dict(event) for event in payload.events]
-        item = add_item(session=session, account_id=account_id, body=text, events=events)
-        return _Stored(_Outcome.STORED, account_id, item.id)
+        accounts = _accounts_for_keys(session, keys)
+        for key, body in deliveries:
+            account_id = accounts.get(key)
+            if account_id is None:
+                outcomes.append(_Stored(_Outcome.UNKNOWN_KEY))
+                continue
+            text = body.decode("utf-8", errors="replace")
+            try:
+                payload = parse_webhook(body)
+            except WebhookParseError as exc:
+                rows.append(NewInboxItem(account_id=account_id, body=text, events=(), parse_error=exc.reason))
+                logger.warning("webhook for account %s kept as a failed item: %s", account_id, exc.reason)
+                outcomes.append(_Stored(_Outcome.FAILED_PARSE, account_id))
+                continue
+            if payload.claimed_account_ids - {account_id}:
+                outcomes.append(_Stored(_Outcome.FORBIDDEN, account_id))
+                continue
+            events: list[dict[str, Any]] = [event_to_dict(event) for event in payload.events]
+            rows.append(NewInboxItem(account_id=account_id, body=text, events=events))
+            outcomes.append(_Stored(_Outcome.STORED, account_id))
+        add_items(session=session, items=rows)
+    return outcomes
 
 
-def _account_for_key(session: Session, account_key: str) -> int | None:
-    if not account_key or len(account_key) > 200:
-        return None
-    found = session.exec(
-        select(col(Account.id)).where(
-            col(Account.webhook_key) == account_key, col(Account.status) != AccountStatus.REMOVED
+def _accounts_for_keys(session: Session, keys: set[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = session.exec(
+        select(col(Account.webhook_key), col(Account.id)).where(
+            col(Account.webhook_key).in_(sorted(keys)), col(Account.status) != AccountStatus.REMOVED
         )
-    ).first()
-    return int(found) if found is not None else None
+    ).all()
+    return {key: int(account_id) for key, account_id in rows}
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -156,4 +215,4 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
     )
 
 
-__all__ = ["ReceiverContext", "receiver_context", "router"]
+__all__ = ["InboxWriter", "ReceiverContext", "receiver_context", "router"]
