@@ -8,11 +8,15 @@ import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
@@ -36,6 +40,7 @@ DOCS_SCREENSHOT = REPO / "docs" / "screenshots" / "widget.png"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
 
@@ -112,6 +117,28 @@ def host_app(widget_dir: Path, backend: str) -> FastAPI:
     return app
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module: launching it costs more than a test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 900, "height": 800})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def widget_dir(tmp_path: Path) -> Path:
     """The widget exactly as uploaded to amoCRM: built into a zip and unpacked."""
@@ -136,68 +163,45 @@ def lead_card(settings: Settings, engine: Engine, widget_dir: Path) -> Iterator[
 
 
 class TestWidgetInChromium:
-    def test_panel_shows_channel_level_promos_and_coupon_within_300px(self, lead_card: str) -> None:
+    def test_panel_shows_channel_level_promos_and_coupon_within_300px(
+        self, lead_card: str, page: Page
+    ) -> None:
         """In the lead card the rep sees channel, level with its reason, the promos with codes and the coupon."""
-        from playwright.sync_api import sync_playwright
-
         ARTIFACTS.mkdir(exist_ok=True)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 900, "height": 800})
-                page.goto(lead_card)
-                panel = page.locator("#leadpact-panel[data-state='ready']")
-                panel.wait_for(timeout=10_000)
-                text = panel.inner_text()
-                assert "Канал: ads" in text
-                assert "горячий" in text and "Бюджет ≥ 100 000 ₽ и ЛПР на связи" in text
-                assert "Весна-2026" in text and "SPRING10" in text
-                assert "Персональный купон" in text and "VIP-001" in text
-                assert "Выставка Expo-2026" in text
-                box = panel.bounding_box()
-                assert box is not None and box["width"] <= 300
-                overflow = page.evaluate(
-                    "() => { const p = document.getElementById('leadpact-panel');"
-                    " return p.scrollWidth - p.clientWidth; }"
-                )
-                assert overflow <= 0, "the panel must fit the card's 300 px column"
-                page.locator("#widgets_block").screenshot(path=str(ARTIFACTS / "widget.png"))
-            finally:
-                browser.close()
+        page.goto(lead_card)
+        panel = page.locator("#leadpact-panel[data-state='ready']")
+        panel.wait_for(timeout=10_000)
+        text = panel.inner_text()
+        assert "Канал: ads" in text
+        assert "горячий" in text and "Бюджет ≥ 100 000 ₽ и ЛПР на связи" in text
+        assert "Весна-2026" in text and "SPRING10" in text
+        assert "Персональный купон" in text and "VIP-001" in text
+        assert "Выставка Expo-2026" in text
+        box = panel.bounding_box()
+        assert box is not None and box["width"] <= 300
+        overflow = page.evaluate(
+            "() => { const p = document.getElementById('leadpact-panel'); return p.scrollWidth - p.clientWidth; }"
+        )
+        assert overflow <= 0, "the panel must fit the card's 300 px column"
+        page.locator("#widgets_block").screenshot(path=str(ARTIFACTS / "widget.png"))
         if os.environ.get("LEADPACT_UPDATE_DOCS_SCREENSHOT"):
             DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ARTIFACTS / "widget.png", DOCS_SCREENSHOT)
 
-    def test_rep_marks_coupon_used_and_flags_misqualification(self, lead_card: str) -> None:
+    def test_rep_marks_coupon_used_and_flags_misqualification(self, lead_card: str, page: Page) -> None:
         """Clicking "coupon used" and sending a dispute reason are saved and shown back in the panel."""
-        from playwright.sync_api import sync_playwright
+        page.goto(lead_card)
+        page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
+        page.locator(".lp-mark-used").click()
+        page.locator(".lp-mark-used").wait_for(state="detached", timeout=10_000)
+        page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
+        assert "VIP-001 — использован" in page.locator(".lp-coupon").inner_text()
+        page.locator(".lp-dispute-reason").fill("Это конкурент")
+        page.locator(".lp-dispute-send").click()
+        page.locator("#leadpact-panel", has_text="Отмечено: Это конкурент").wait_for(timeout=10_000)
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(lead_card)
-                page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
-                page.locator(".lp-mark-used").click()
-                page.locator(".lp-mark-used").wait_for(state="detached", timeout=10_000)
-                page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
-                assert "VIP-001 — использован" in page.locator(".lp-coupon").inner_text()
-                page.locator(".lp-dispute-reason").fill("Это конкурент")
-                page.locator(".lp-dispute-send").click()
-                page.locator("#leadpact-panel", has_text="Отмечено: Это конкурент").wait_for(timeout=10_000)
-            finally:
-                browser.close()
-
-    def test_lead_not_yet_processed_says_so(self, lead_card: str) -> None:
+    def test_lead_not_yet_processed_says_so(self, lead_card: str, page: Page) -> None:
         """A lead LeadPact has not seen yet shows a clear message instead of an empty panel."""
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"{lead_card}/?lead=999999")
-                page.locator("#leadpact-panel[data-state='error']").wait_for(timeout=10_000)
-                assert page.locator("#leadpact-panel").inner_text() == "LeadPact ещё не обработал эту сделку"
-            finally:
-                browser.close()
+        page.goto(f"{lead_card}/?lead=999999")
+        page.locator("#leadpact-panel[data-state='error']").wait_for(timeout=10_000)
+        assert page.locator("#leadpact-panel").inner_text() == "LeadPact ещё не обработал эту сделку"
