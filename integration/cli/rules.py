@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -19,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from integration.amocrm import AccountApi
 from integration.db import make_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
@@ -62,6 +64,7 @@ BAD_DATE = Text(
     ru="не понимаю дату «{value}», нужен формат 2026-01-31", en="cannot read date '{value}', use 2026-01-31"
 )
 READING = Text(ru="Проверка сделок", en="Checking leads")
+PULLING = Text(ru="Загрузка сделок из amoCRM", en="Pulling leads from amoCRM")
 
 AccountOption = Annotated[int, typer.Option("--account", "-a", help="amoCRM account id")]
 LangOption = Annotated[str | None, typer.Option("--lang", help="ru | en (default: LANGUAGE setting)")]
@@ -340,6 +343,40 @@ def _stored_leads(engine: Engine, account: int, since: int | None) -> tuple[int,
     return total, stream()
 
 
+async def pull_backtest_leads(
+    api: AccountApi, *, since: int | None = None, progress: Callable[[int], None] | None = None
+) -> list[BacktestLead]:
+    """The account's leads straight from amoCRM (paged, through the client's rate limiter).
+
+    Contacts are not fetched, so rules on `has_phone`/`has_email` see them as absent in this mode.
+    """
+    params = [("filter[created_at][from]", since)] if since is not None else None
+    leads: list[BacktestLead] = []
+    async for lead in api.iter_leads(params=params):
+        leads.append(BacktestLead.from_lead(lead.model_dump(mode="json", by_alias=True)))
+        if progress is not None:
+            progress(1)
+    return leads
+
+
+def _pulled_leads(
+    settings: Settings, account: int, since: int | None, language: Language
+) -> list[BacktestLead]:
+    from integration.bootstrap import build_services
+
+    async def run() -> list[BacktestLead]:
+        async with build_services(settings, migrate=False) as services:
+            api = services.connector.api_for(account)
+            columns = (TextColumn("{task.description}"), MofNCompleteColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task(PULLING(language), total=None)
+                return await pull_backtest_leads(
+                    api, since=since, progress=lambda done: progress.advance(task, done)
+                )
+
+    return asyncio.run(run())
+
+
 @app.command("backtest")
 def backtest_command(
     file: Path,
@@ -347,6 +384,10 @@ def backtest_command(
     since: Annotated[str | None, typer.Option(help="only leads created from this date (2026-01-31)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     sample: Annotated[int, typer.Option(help="how many changed leads to show")] = 10,
+    from_amocrm: Annotated[
+        bool,
+        typer.Option("--from-amocrm", help="pull the leads from amoCRM (rate-limited) instead of storage"),
+    ] = False,
     lang: LangOption = None,
 ) -> None:
     """Бэктест / how a candidate rule file would reclassify the stored leads, compared to the active rules."""
@@ -360,7 +401,12 @@ def backtest_command(
     try:
         with session_scope(engine) as session:
             _, active = rulesets.active_ruleset(session=session, account_id=account)
-        total, leads = _stored_leads(engine, account, _since_seconds(since, language))
+        since_seconds = _since_seconds(since, language)
+        if from_amocrm:
+            pulled = _pulled_leads(settings, account, since_seconds, language)
+            total, leads = len(pulled), iter(pulled)
+        else:
+            total, leads = _stored_leads(engine, account, since_seconds)
         now = datetime.now(UTC)
         if as_json:
             report = backtest(candidate, active, leads, now, sample_size=sample)
