@@ -3,7 +3,9 @@ meeting tasks in amoCRM from it."""
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as day_time
 from typing import Literal
@@ -11,14 +13,20 @@ from typing import Literal
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
+from sqlalchemy.engine import Engine
 
 from integration.accounts import AccountNotConnected
 from integration.admin import texts
 from integration.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
 from integration.amocrm import AmoError
 from integration.db import session_scope
-from sync.reports.figures import load_weekly_report, meeting_task_body, try_fetch_meeting_tasks
-from sync.reports.model import MeetingTask, WeeklyReport
+from sync.reports.figures import (
+    data_fingerprint,
+    load_weekly_report,
+    meeting_task_body,
+    try_fetch_meeting_tasks,
+)
+from sync.reports.model import WeeklyReport, with_meeting_tasks
 from sync.reports.render import render_html_fragment, render_markdown
 from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
 from sync.stats.periods import Period, StatsInputError
@@ -32,11 +40,71 @@ def _week(text: str | None) -> Period:
     return last_full_week(datetime.now(UTC).date())
 
 
-def _load(engine: object, account_id: int, week: Period, tasks: list[MeetingTask] | None) -> WeeklyReport:
-    with session_scope(engine) as session:  # type: ignore[arg-type]
-        return load_weekly_report(
-            session=session, account_id=account_id, week=week, as_of=int(time.time()), tasks=tasks
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    fingerprint: tuple[object, ...]
+    fresh_until: float
+    report: WeeklyReport
+
+
+class WeeklyReportCache:
+    """Computed reports per (account, week), reused while nothing they are computed from has changed.
+
+    Computing a week's figures reads the account's whole closed history (win rates) — seconds on a million
+    leads — while checking whether anything changed is one indexed aggregate. Owned by the app
+    (`app.state`), never module-global; bounded, and an open week is recomputed every minute as it runs on.
+    """
+
+    OPEN_WEEK_SECONDS = 60.0
+    CLOSED_WEEK_SECONDS = 3600.0
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._entries: dict[tuple[int, Period], _Entry] = {}
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def lookup(
+        self, key: tuple[int, Period], fingerprint: tuple[object, ...], now: float
+    ) -> WeeklyReport | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry.fingerprint != fingerprint or now >= entry.fresh_until:
+            return None
+        return entry.report
+
+    def store(
+        self, key: tuple[int, Period], fingerprint: tuple[object, ...], report: WeeklyReport, now: float
+    ) -> None:
+        week_over = now >= report.week_bounds[1]
+        ttl = self.CLOSED_WEEK_SECONDS if week_over else self.OPEN_WEEK_SECONDS
+        with self._lock:
+            if len(self._entries) >= self._max_entries and key not in self._entries:
+                oldest = min(self._entries, key=lambda k: self._entries[k].fresh_until)
+                del self._entries[oldest]
+            self._entries[key] = _Entry(fingerprint, now + ttl, report)
+
+
+def _cache(request: Request) -> WeeklyReportCache:
+    cache: WeeklyReportCache | None = getattr(request.app.state, "weekly_reports", None)
+    if cache is None:
+        cache = WeeklyReportCache()
+        request.app.state.weekly_reports = cache
+    return cache
+
+
+def _load(engine: Engine, cache: WeeklyReportCache, account_id: int, week: Period) -> WeeklyReport:
+    now = time.time()
+    key = (account_id, week)
+    with session_scope(engine) as session:
+        fingerprint = data_fingerprint(session=session, account_id=account_id)
+        cached = cache.lookup(key, fingerprint, now)
+        if cached is not None:
+            return cached
+        report = load_weekly_report(
+            session=session, account_id=account_id, week=week, as_of=int(now), tasks=None
         )
+    cache.store(key, fingerprint, report, now)
+    return report
 
 
 @reports_router.get("/weekly")
@@ -62,7 +130,10 @@ async def weekly_report(
             session=admin,
         )
     tasks = await try_fetch_meeting_tasks(services.connector, admin.account_id)
-    report = await anyio.to_thread.run_sync(_load, services.engine, admin.account_id, period, tasks)
+    computed = await anyio.to_thread.run_sync(
+        _load, services.engine, _cache(request), admin.account_id, period
+    )
+    report = with_meeting_tasks(computed, tasks)
     if format == "md":
         return PlainTextResponse(render_markdown(report, lang), media_type="text/markdown; charset=utf-8")
     message = None

@@ -8,15 +8,18 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
 
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
 from integration.storage import stats as stats_store
-from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, meeting_tasks_due
+from integration.storage.leads import LeadSnapshot
+from integration.storage.rulesets import active_version
+from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, with_meeting_tasks
 from sync.reports.weeks import next_week, week_label
 from sync.stats.periods import Period
-from sync.stats.service import figures_for, rules_context
+from sync.stats.service import StatsOptions, figures_for, rules_context
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,10 @@ def stage_names(*, session: Session, account_id: int) -> dict[int, str]:
     }
 
 
+# The report does not show field completeness, so it does not ask the stats engine for it (the slowest part).
+REPORT_OPTIONS = StatsOptions(completeness_fields=())
+
+
 def load_weekly_report(
     *,
     session: Session,
@@ -43,17 +50,53 @@ def load_weekly_report(
     tasks: Sequence[MeetingTask] | None,
 ) -> WeeklyReport:
     """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable)."""
-    figures = figures_for(session=session, account_id=account_id, period=week, as_of=as_of)
+    figures = figures_for(
+        session=session, account_id=account_id, period=week, as_of=as_of, options=REPORT_OPTIONS
+    )
     rules = rules_context(session=session, account_id=account_id)
-    start, end = week.bounds(rules.timezone)
-    return build_weekly_report(
+    report = build_weekly_report(
         figures,
         account_id=account_id,
         week_label=week_label(week),
         rule_version=rules.version,
         stage_names=stage_names(session=session, account_id=account_id),
-        last_week_tasks=None if tasks is None else meeting_tasks_due(tasks, start=start, end=end),
+        last_week_tasks=None,
         next_week_due=next_week(week).end,
+        week_bounds=week.bounds(rules.timezone),
+    )
+    return with_meeting_tasks(report, tasks)
+
+
+def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]:
+    """Changes whenever anything the report is computed from changes: leads (stored, re-classified or
+    deleted), the running rules, plans, spend and the stage order. Cheap next to computing the figures."""
+    leads = session.exec(
+        select(
+            func.count(),
+            func.max(col(LeadSnapshot.updated_at)),
+            func.max(col(LeadSnapshot.classified_at)),
+            func.sum(case((col(LeadSnapshot.is_deleted), 1), else_=0)),
+        ).where(col(LeadSnapshot.account_id) == account_id)
+    ).one()
+    plans = session.exec(
+        select(func.count(), func.max(col(stats_store.StatsPlan.updated_at))).where(
+            col(stats_store.StatsPlan.account_id) == account_id
+        )
+    ).one()
+    spend = session.exec(
+        select(func.count(), func.max(col(stats_store.StatsSpend.updated_at))).where(
+            col(stats_store.StatsSpend.account_id) == account_id
+        )
+    ).one()
+    stages = session.exec(
+        select(func.count()).where(col(stats_store.StatsPipelineStage.account_id) == account_id)
+    ).one()
+    return (
+        tuple(leads),
+        tuple(plans),
+        tuple(spend),
+        stages,
+        active_version(session=session, account_id=account_id),
     )
 
 

@@ -9,7 +9,7 @@ exactly what `leadpact stats show` shows for the same week.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
@@ -81,6 +81,8 @@ class WeeklyReport:
     # None: the tasks could not be read from amoCRM (the rest of the report still stands).
     last_week_tasks: tuple[MeetingTask, ...] | None
     next_week_due: date
+    # [start, end) of the week in unix seconds in the account's time zone: which tasks were due in it.
+    week_bounds: tuple[int, int] = (0, 0)
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:
@@ -389,6 +391,7 @@ def build_weekly_report(
     stage_names: Mapping[int, str],
     last_week_tasks: tuple[MeetingTask, ...] | None,
     next_week_due: date,
+    week_bounds: tuple[int, int] | None = None,
 ) -> WeeklyReport:
     """The report of one week from that week's figures (as `leadpact stats show` computes them)."""
     findings, hypotheses = explain(figures, stage_names)
@@ -403,4 +406,12 @@ def build_weekly_report(
         hypotheses=tuple(dict.fromkeys(hypotheses)),
         last_week_tasks=last_week_tasks,
         next_week_due=next_week_due,
+        week_bounds=week_bounds or figures.period.bounds(),
     )
+
+
+def with_meeting_tasks(report: WeeklyReport, tasks: Sequence[MeetingTask] | None) -> WeeklyReport:
+    """The same report with the meeting tasks due in its week (None: amoCRM could not be read)."""
+    start, end = report.week_bounds
+    due = None if tasks is None else meeting_tasks_due(tasks, start=start, end=end)
+    return replace(report, last_week_tasks=due)

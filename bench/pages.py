@@ -1,0 +1,203 @@
+"""Benchmark: server time of `/admin` and `/reports/weekly` with 1 000 000 leads stored.
+
+    .venv/bin/python bench/pages.py                                  # SQLite, 1M leads
+    .venv/bin/python bench/pages.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/pages.py --leads 100000 --repeat 3
+
+The leads are bulk-inserted into a freshly migrated database (executemany on SQLite, COPY on PostgreSQL, with
+the generator of bench/stats.py: November 2026, 8 channels, stage walks, won/lost/open); the admin app is
+served by uvicorn on a real port and an admin signs in with a widget token. Each page is fetched once to warm
+up (`first_s`: the report computed from scratch), then `--repeat` times (`median_s`: the page as every later
+visitor gets it — the computed week is reused until a lead, the rules, a plan or spend change); times are from
+request to last byte on loopback (an upper bound of the server time). Goal: < 1 s per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import httpx
+import jwt
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stats import ACCOUNT, fill_postgres, fill_sqlite, seed_settings
+from integration.admin import router
+from integration.admin.reports import reports_router
+from integration.bootstrap import build_services
+from integration.db import make_engine, session_scope, upgrade
+from integration.servers import serve_in_thread
+from integration.settings import Settings
+from integration.storage import accounts as account_store
+
+CLIENT_SECRET = "bench-client-secret-0123456789abcdef0123456789"  # noqa: S105 - a throwaway bench value
+REDIRECT_URI = "https://leadpact.example.com/oauth/callback"
+WEEK = "2026-W47"
+PAGES = (
+    "/admin",
+    "/admin/inbox",
+    f"/reports/weekly?week={WEEK}",
+    f"/reports/weekly?week={WEEK}&format=md",
+)
+
+
+@contextmanager
+def fresh_database(url: str | None, workdir: Path) -> Iterator[str]:
+    """A new, migrated database: a file in `workdir`, or a new database on the given PostgreSQL server."""
+    if url is None:
+        path = workdir / "bench-pages.db"
+        database = f"sqlite:///{path}"
+        engine = make_engine(database)
+        upgrade(engine)
+        engine.dispose()
+        yield database
+        return
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://"))
+    name = f"lp_bench_pages_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database = server.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(database)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield database
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def install_account(database: str) -> None:
+    engine = make_engine(database)
+    with session_scope(engine) as session:
+        account_store.upsert_account(
+            session=session,
+            account_id=ACCOUNT,
+            subdomain="bench",
+            base_url="https://bench.amocrm.ru",
+            language="ru",
+            credential_kind="oauth",
+            new_webhook_key="bench-key",
+        )
+    engine.dispose()
+
+
+def admin_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_services(settings, migrate=False) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    app.include_router(reports_router)
+    return app
+
+
+def admin_token() -> str:
+    now = int(time.time())
+    claims = {
+        "iss": "https://bench.amocrm.ru",
+        "aud": "https://leadpact.example.com",
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 1800,
+        "account_id": ACCOUNT,
+        "subdomain": "bench",
+        "client_uuid": "bench",
+        "user_id": 1,
+        "is_admin": True,
+    }
+    return jwt.encode(claims, CLIENT_SECRET, algorithm="HS256")
+
+
+def measure(base_url: str, repeat: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        login = client.get("/admin/login", params={"token": admin_token()})
+        assert login.status_code == 303, login.text
+        for path in PAGES:
+            started = time.perf_counter()
+            warm = client.get(path)
+            first = time.perf_counter() - started
+            assert warm.status_code == 200, (path, warm.status_code, warm.text[:300])
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = client.get(path)
+                times.append(time.perf_counter() - started)
+                assert response.status_code == 200
+            results[path] = {
+                "first_s": round(first, 3),
+                "median_s": round(statistics.median(times), 3),
+                "max_s": round(max(times), 3),
+                "bytes": len(response.content),
+            }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--events-per-lead", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL"),
+        help="PostgreSQL server (default: SQLite)",
+    )
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        fresh_database(args.database_url, Path(workdir)) as database,
+    ):
+        started = time.perf_counter()
+        if database.startswith("postgresql"):
+            fill_postgres(database, args.leads, args.events_per_lead)
+        else:
+            fill_sqlite(database, args.leads, args.events_per_lead)
+        seed_settings(database)
+        install_account(database)
+        filled = time.perf_counter() - started
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=database,
+            data_dir=Path(workdir) / "data",
+            secret_key=SecretStr("bench-secret-key"),
+            amocrm_client_id="bench",
+            amocrm_client_secret=SecretStr(CLIENT_SECRET),
+            amocrm_redirect_uri=REDIRECT_URI,
+        )
+        with serve_in_thread(admin_app(settings)) as base_url:
+            pages = measure(base_url, args.repeat)
+    backend = "postgresql" if database.startswith("postgresql") else "sqlite"
+    print(
+        json.dumps(
+            {"backend": backend, "leads": args.leads, "fill_s": round(filled, 1), "pages": pages},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
