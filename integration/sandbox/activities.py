@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.batch import check_batch, contains, request_id_of
 from integration.sandbox.entities import page_of
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
@@ -62,7 +62,7 @@ def add_notes(
             target = entity_id if entity_id is not None else item.get("entity_id")
             if not isinstance(target, int) or target not in store:
                 errors.append(FieldError("NotSupportedChoice", "entity_id", "Entity not found"))
-            if item.get("note_type") not in NOTE_TYPES:
+            if not contains(NOTE_TYPES, item.get("note_type")):
                 errors.append(FieldError("NotSupportedChoice", "note_type", "Unknown note type"))
             if not isinstance(item.get("params", {}), dict):
                 errors.append(FieldError("InvalidType", "params", "This value should be of type object."))
@@ -121,13 +121,13 @@ def _apply_task(account: Account, task: Record, item: Any, *, creating: bool) ->
         errors.append(FieldError("NotBlank", "text", "This value should not be blank."))
     if creating and not isinstance(item.get("complete_till"), int):
         errors.append(FieldError("NotBlank", "complete_till", "This value should not be blank."))
-    if "entity_type" in item and item["entity_type"] not in NOTE_ENTITIES:
+    if "entity_type" in item and not contains(NOTE_ENTITIES, item["entity_type"]):
         errors.append(FieldError("NotSupportedChoice", "entity_type", "Unknown entity type"))
     elif "entity_id" in item:
         store = _entity_store(account, str(item.get("entity_type") or task["entity_type"] or "leads"))
-        if item["entity_id"] not in store:
+        if not contains(store, item["entity_id"]):
             errors.append(FieldError("NotSupportedChoice", "entity_id", "Entity not found"))
-    if "responsible_user_id" in item and item["responsible_user_id"] not in account.users:
+    if "responsible_user_id" in item and not contains(account.users, item["responsible_user_id"]):
         errors.append(FieldError("NotSupportedChoice", "responsible_user_id", "User not found"))
     if errors:
         return errors

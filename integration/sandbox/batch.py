@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from integration.sandbox.problems import Problem
@@ -20,3 +21,11 @@ def request_id_of(item: Any, index: int) -> str:
     if isinstance(item, dict) and item.get("request_id") is not None:
         return str(item["request_id"])
     return str(index)
+
+
+def contains(container: Container[Any], value: Any) -> bool:
+    """`value in container`, False for values that cannot be keys (a client may send a list where an id goes)."""
+    try:
+        return value in container
+    except TypeError:
+        return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.batch import check_batch, contains, request_id_of
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
 from integration.sandbox.entities import link_contact, page_of
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
@@ -63,7 +63,7 @@ def update_catalogs(state: SandboxState, account: Account, payload: Any, *, user
     items = check_batch(state, payload)
     collector = ValidationCollector()
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("id") not in account.catalogs:
+        if not isinstance(item, dict) or not contains(account.catalogs, item.get("id")):
             collector.add(request_id_of(item, index), [FieldError("NotFound", "id", "Entity not found")])
     collector.raise_if_any()
     updated = []
@@ -175,13 +175,13 @@ def link_lead(account: Account, lead: Record, payload: Any) -> list[Record]:
         if to_type == "catalog_elements":
             catalog_id = metadata.get("catalog_id")
             elements = account.catalog_elements.get(catalog_id) if isinstance(catalog_id, int) else None
-            if elements is None or to_id not in elements:
+            if elements is None or not contains(elements, to_id):
                 raise Problem(400, "Catalog element not found")
             embedded: list[Record] = lead["_embedded"]["catalog_elements"]
             embedded[:] = [e for e in embedded if e["id"] != to_id]
             embedded.append({"id": to_id, "metadata": {"catalog_id": catalog_id, **metadata}})
         elif to_type == "contacts":
-            if to_id not in account.contacts:
+            if not isinstance(to_id, int) or to_id not in account.contacts:
                 raise Problem(400, "Contact not found")
             link_contact(account, lead, to_id, bool(metadata.get("is_main", False)))
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.batch import check_batch, contains, request_id_of
 from integration.sandbox.problems import FieldError, ValidationCollector
 from integration.sandbox.state import Account, IdSequences, Record, SandboxState
 
@@ -104,7 +104,7 @@ def check_new_field(account: Account, entity: str, payload: Any) -> list[FieldEr
     errors: list[FieldError] = []
     if not isinstance(payload.get("name"), str) or not payload["name"].strip():
         errors.append(FieldError("NotBlank", "name", "This value should not be blank."))
-    if payload.get("type") not in FIELD_TYPES:
+    if not contains(FIELD_TYPES, payload.get("type")):
         errors.append(
             FieldError("NotSupportedChoice", "type", "The value you selected is not a valid choice.")
         )
@@ -128,8 +128,10 @@ def update_field(ids: IdSequences, field: Record, payload: Record) -> None:
     if "enums" in payload and field["type"] in ENUM_TYPES and isinstance(payload["enums"], list):
         known = {e["id"]: e for e in field["enums"] or []}
         enums: list[Record] = []
-        for i, item in enumerate(payload["enums"]):
-            enum = known.get(item.get("id")) or {"id": ids.take("enum")}
+        for i, item in enumerate(e for e in payload["enums"] if isinstance(e, dict)):
+            enum = (known.get(item["id"]) if contains(known, item.get("id")) else None) or {
+                "id": ids.take("enum")
+            }
             enum = {
                 **enum,
                 "value": str(item.get("value", enum.get("value", ""))),
@@ -227,7 +229,9 @@ def normalise_field_values(
         if not isinstance(entry, dict):
             errors.append(FieldError("InvalidType", path, "This value should be of type object."))
             continue
-        field = fields.get(entry["field_id"]) if "field_id" in entry else by_code.get(entry.get("field_code"))
+        key = entry.get("field_id") if "field_id" in entry else entry.get("field_code")
+        source: dict[Any, Record] = fields if "field_id" in entry else by_code
+        field = source[key] if contains(source, key) else None
         if field is None:
             key = "field_id" if "field_id" in entry else "field_code"
             errors.append(
@@ -310,7 +314,7 @@ def update_fields(state: SandboxState, account: Account, entity: str, payload: A
     fields = account.fields_of(entity)
     collector = ValidationCollector()
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("id") not in fields:
+        if not isinstance(item, dict) or not contains(fields, item.get("id")):
             collector.add(request_id_of(item, index), [FieldError("NotFound", "id", "Field not found")])
     collector.raise_if_any()
     for item in items:

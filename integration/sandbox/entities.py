@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.batch import check_batch, contains, request_id_of
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
@@ -84,8 +84,8 @@ def _apply_tags(
         if not isinstance(items, list):
             errors.append(FieldError("InvalidType", "tags_to_delete", "This value should be of type array."))
             return
-        ids = {i["id"] for i in items if isinstance(i, dict) and "id" in i}
-        names = {i["name"] for i in items if isinstance(i, dict) and "name" in i}
+        ids = {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)}
+        names = {i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)}
         record["_embedded"]["tags"] = [t for t in current if t["id"] not in ids and t["name"] not in names]
 
 
@@ -196,7 +196,7 @@ def _apply_field_values(
 def _apply_user(account: Account, record: Record, payload: Record, errors: list[FieldError]) -> None:
     if "responsible_user_id" in payload:
         user_id = payload["responsible_user_id"]
-        if user_id not in account.users:
+        if not contains(account.users, user_id):
             errors.append(FieldError("NotSupportedChoice", "responsible_user_id", "User not found"))
         else:
             record["responsible_user_id"] = user_id

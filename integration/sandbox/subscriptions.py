@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from integration.sandbox.batch import contains
 from integration.sandbox.events import KNOWN_SETTINGS
 from integration.sandbox.problems import Problem
 from integration.sandbox.state import Account, SandboxState, Webhook
@@ -21,7 +22,11 @@ def destination_of(body: Any) -> str:
 def subscribe(state: SandboxState, account: Account, body: Any) -> Webhook:
     destination = destination_of(body)
     settings = body.get("settings")
-    if not isinstance(settings, list) or not settings or not all(s in KNOWN_SETTINGS for s in settings):
+    if (
+        not isinstance(settings, list)
+        or not settings
+        or not all(contains(KNOWN_SETTINGS, s) for s in settings)
+    ):
         raise Problem(400, "settings must be a non-empty list of known events")
     hook = account.webhooks.get(destination)
     if hook is None:
