@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from integration.sandbox.accounts import first_account
-from integration.sandbox.deps import BodyDep, StateDep
+from integration.sandbox.deps import StateDep, json_body
 from integration.sandbox.oauth import exchange
 from integration.sandbox.problems import Problem
 from integration.sandbox.state import SandboxState
@@ -50,8 +50,15 @@ async def consent(
     return RedirectResponse(consent_redirect(sandbox, client_id, oauth_state, account), status_code=302)
 
 
+async def token_request_body(request: Request) -> Any:
+    """JSON as amoCRM documents it; OAuth libraries (league/oauth2-client) send a form, which amoCRM also takes."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    return await json_body(request)
+
+
 @router.post("/oauth2/access_token")
-async def access_token(sandbox: StateDep, body: BodyDep) -> JSONResponse:
+async def access_token(sandbox: StateDep, body: Annotated[Any, Depends(token_request_body)]) -> JSONResponse:
     return JSONResponse(
         exchange(sandbox.tokens, sandbox.account, body, now=sandbox.now(), config=sandbox.config)
     )

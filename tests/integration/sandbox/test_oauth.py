@@ -44,6 +44,21 @@ class TestTokens:
         account = sandbox.control.get("/api/v4/account", headers=headers)
         assert account.json()["id"] == account_id
 
+    def test_token_endpoint_also_takes_a_form(self, sandbox: Sandbox) -> None:
+        """A form-encoded token request, as OAuth libraries send it, works like the JSON one."""
+        sandbox.new_account("acme")
+        code = sandbox.consent("acme")["code"]
+        config = sandbox.state.config
+        form = {
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+            "grant_type": "authorization_code",
+            "code": code,
+        }
+        answer = sandbox.control.post("/oauth2/access_token", data=form)
+        assert answer.status_code == 200
+        assert answer.json()["token_type"] == "Bearer"
+
     def test_code_is_single_use(self, sandbox: Sandbox) -> None:
         """An authorization code cannot be traded twice."""
         sandbox.new_account("acme")
