@@ -96,7 +96,8 @@ class RuleSet:
 
     @property
     def channel_names(self) -> tuple[str, ...]:
-        return (*(c.name for c in self.channels), self.fallback_channel.name)
+        """Every channel a lead can land in, in rule order (the fallback last unless a rule shares its name)."""
+        return tuple(dict.fromkeys((*(c.name for c in self.channels), self.fallback_channel.name)))
 
     def channel_title(self, name: str) -> Text:
         for channel in (*self.channels, self.fallback_channel):
@@ -714,7 +715,7 @@ class _Reader:
                 if shadows(earlier, condition):
                     self.problems.add(
                         node,
-                        SHADOWED_TEXT(earlier_name, earlier_node.start_mark.line + 1),
+                        _shadowed_text(earlier_name, earlier_node.start_mark.line + 1),
                         SHADOWED_HINT,
                     )
                     break
@@ -791,7 +792,7 @@ class _Reader:
         return result
 
 
-def SHADOWED_TEXT(earlier: str, line: int) -> Text:
+def _shadowed_text(earlier: str, line: int) -> Text:
     return with_params(SHADOWED, earlier=earlier, line=line)
 
 
@@ -827,9 +828,8 @@ def _parse(text: str, source: str, catalog: FieldCatalog | None) -> tuple[RuleSe
 
     channels = reader.channels(top["channels"][1]) if "channels" in top else []
     reader.check_shadowing([(c.name, c.when, node) for c, node in channels])
+    # The fallback may reuse a named channel's name: leads no rule matched are counted there too.
     fallback = _fallback_channel(reader, top)
-    if fallback is not None and fallback.name in {c.name for c, _ in channels}:
-        pass  # a fallback may reuse a named channel: unmatched leads land there too
     levels = reader.levels(top["levels"][1]) if "levels" in top else []
     reader.check_shadowing([(rule.level, rule.when, node) for rule, node in levels])
     fallback_level: LevelName = "unknown"
