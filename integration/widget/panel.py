@@ -22,6 +22,8 @@ class PanelPromo(BaseModel):
     code: str | None
     coupon: str | None
     coupon_used: bool
+    # The promo hands out unique coupons but none was left for this lead: marketing must add codes.
+    coupon_pool_empty: bool = False
     ends_on: date | None
 
 
@@ -79,6 +81,7 @@ def lead_panel(*, session: Session, snapshot: LeadSnapshot, today: date) -> Lead
         coupon.promo_key: coupon
         for coupon in promo_store.coupons_for_lead(session=session, account_id=account_id, lead_id=lead_id)
     }
+    pools = promo_store.pool_stats(session=session, account_id=account_id)
     promos = []
     for record in promo_store.promos_of_lead(session=session, account_id=account_id, lead_id=lead_id):
         if record.archived or not record.to_promo().is_running_on(today):
@@ -92,6 +95,11 @@ def lead_panel(*, session: Session, snapshot: LeadSnapshot, today: date) -> Lead
                 code=record.shared_code,
                 coupon=coupon.code if coupon else None,
                 coupon_used=bool(coupon and coupon.used_at),
+                coupon_pool_empty=bool(
+                    record.uses_coupon_pool
+                    and coupon is None
+                    and (record.id not in pools or pools[record.id].free == 0)
+                ),
                 ends_on=record.ends_on,
             )
         )

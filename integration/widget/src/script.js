@@ -22,6 +22,7 @@ define(['jquery'], function () {
     '#leadpact-panel .lp-promo{border-left:3px solid #1f4e79;padding:4px 0 4px 8px;margin:6px 0;}',
     '#leadpact-panel .lp-code{font-family:monospace;background:#eef3f8;padding:0 4px;border-radius:3px;}',
     '#leadpact-panel .lp-muted{color:#8a8f98;}',
+    '#leadpact-panel .lp-warning{color:#b5541a;}',
     '#leadpact-panel textarea{width:100%;min-height:48px;margin:4px 0;resize:vertical;}',
     '#leadpact-panel button{cursor:pointer;padding:2px 8px;margin-top:2px;}'
   ].join('');
@@ -145,6 +146,8 @@ define(['jquery'], function () {
             coupon.appendChild(button);
           }
           item.appendChild(coupon);
+        } else if (promo.coupon_pool_empty) {
+          item.appendChild(node('div', 'lp-warning', t('pool_empty')));
         }
         if (promo.ends_on) {
           item.appendChild(node('div', 'lp-muted', t('valid_until') + ' ' + promo.ends_on.split('-').reverse().join('.')));

@@ -11,14 +11,19 @@ from sqlalchemy.engine import Engine
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import promos as promo_store
+from integration.storage.leads import LeadSnapshot
+from sync.promos.service import promo_fields_for_lead
 from tests.integration.promos.widget_support import (
     ACCOUNT_ID,
     ACCOUNT_ORIGIN,
     LEAD_ID,
+    NOW,
     OTHER_ACCOUNT_ID,
     OTHER_LEAD_ID,
     OTHER_SUBDOMAIN,
     UNIX_NOW,
+    Classification,
+    lead_json,
     seed,
     token,
     widget_app,
@@ -230,3 +235,27 @@ class TestPromosApi:
         headers = {"X-Auth-Token": token(), "Origin": ACCOUNT_ORIGIN}
         response = await client.put("/api/widget/promos", json={"promos": [{"name": "X"}]}, headers=headers)
         assert response.status_code == 403
+
+
+class TestEmptyPool:
+    async def test_panel_warns_when_the_lead_got_no_coupon_because_the_pool_ran_out(
+        self, client: httpx.AsyncClient, engine: Engine
+    ) -> None:
+        """A lead matching a coupon promo after the pool ran out shows a warning instead of a coupon."""
+        with session_scope(engine) as session:
+            for lead_id in (8001, 8002):
+                session.add(
+                    LeadSnapshot(account_id=ACCOUNT_ID, lead_id=lead_id, data=lead_json(lead_id), level="hot")
+                )
+                promo_fields_for_lead(
+                    session=session,
+                    account_id=ACCOUNT_ID,
+                    lead_id=lead_id,
+                    classification=Classification(),
+                    lead=lead_json(lead_id),
+                    now=NOW,
+                )
+        vip = {p["key"]: p for p in (await get_panel(client, token(), lead_id=8002)).json()["promos"]}["vip"]
+        assert (vip["coupon"], vip["coupon_pool_empty"]) == (None, True)
+        ours = {p["key"]: p for p in (await get_panel(client, token())).json()["promos"]}["vip"]
+        assert (ours["coupon"], ours["coupon_pool_empty"]) == ("VIP-001", False)
