@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,6 +23,7 @@ from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage import promos as promo_store
+from integration.storage.leads import LeadSnapshot
 from integration.widget.auth import (
     AMOCRM_DOMAINS,
     WidgetAuthError,
@@ -51,8 +52,19 @@ class Unauthorized(HTTPException):
         super().__init__(status_code=401, detail=UNAUTHORIZED["detail"])
 
 
-def _services(request: Request) -> Any:
-    return request.app.state.services
+class WidgetServices(Protocol):
+    """What the widget backend needs from `integration.bootstrap.Services`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+def _services(request: Request) -> WidgetServices:
+    services: WidgetServices = request.app.state.services
+    return services
 
 
 def _clock(request: Request) -> Callable[[], float]:
@@ -79,7 +91,7 @@ def authorize(
     account_id: int | None = None,
 ) -> WidgetCaller:
     services = _services(request)
-    settings: Settings = services.settings
+    settings = services.settings
     secret = settings.amocrm_client_secret.get_secret_value() if settings.amocrm_client_secret else ""
     audience = widget_audience(settings.amocrm_redirect_uri or "")
     origin = request.headers.get("origin")
@@ -105,8 +117,7 @@ CallerDep = Annotated[WidgetCaller, Depends(authorize)]
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = _services(request).engine
-    return engine
+    return _services(request).engine
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]
@@ -128,7 +139,7 @@ def _not_found(caller: WidgetCaller) -> HTTPException:
     return HTTPException(status_code=404, detail="Not found", headers=headers)
 
 
-def _lead_or_404(session: Session, caller: WidgetCaller, lead_id: int) -> Any:
+def _lead_or_404(session: Session, caller: WidgetCaller, lead_id: int) -> LeadSnapshot:
     snapshot = find_lead(session=session, account_id=caller.account_id, lead_id=lead_id)
     if snapshot is None:
         raise _not_found(caller)
