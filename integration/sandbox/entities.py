@@ -18,7 +18,7 @@ from integration.sandbox.custom_fields import merge_field_values, normalise_fiel
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams, in_range
-from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState, clone
+from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
 
 TAG_COLORS = ("DDEBB5", "FFC8C8", "C1E0FF", "E6E8EA", "FFDC7F")
 
@@ -118,6 +118,14 @@ def create_tags(state: SandboxState, account: Account, entity: str, payload: Any
             tag["color"] = item["color"]
         created.append({**tag, "request_id": request_id_of(item, index)})
     return created
+
+
+def draft_of(record: Record) -> Record:
+    """A copy to change: the record and its `_embedded` lists are new; the items inside are shared, so nothing
+    may edit an item in place (changes build new items). Far cheaper than a deep copy for batch PATCHes."""
+    draft = dict(record)
+    draft["_embedded"] = {key: list(items) for key, items in record["_embedded"].items()}
+    return draft
 
 
 # --- shared -----------------------------------------------------------------------------------------------
@@ -222,16 +230,20 @@ def _apply_name(record: Record, payload: Record, keys: tuple[str, ...], errors: 
 
 
 def link_contact(account: Account, lead: Record, contact_id: int, is_main: bool) -> None:
+    """Links a contact to the lead (the first or an `is_main` one becomes main) and the lead to the contact.
+
+    Builds new link lists rather than editing link dicts, so drafts made by `draft_of` stay independent.
+    """
     links: list[Record] = lead["_embedded"]["contacts"]
-    if is_main or not links:
-        for link in links:
-            link["is_main"] = False
-        is_main = True
-    existing = next((link for link in links if link["id"] == contact_id), None)
-    if existing is None:
-        links.append({"id": contact_id, "is_main": is_main})
-    else:
-        existing["is_main"] = existing["is_main"] or is_main
+    main = is_main or not links
+    known = any(link["id"] == contact_id for link in links)
+    updated = [
+        {"id": link["id"], "is_main": (link["is_main"] and not main) or (link["id"] == contact_id and main)}
+        for link in links
+    ]
+    if not known:
+        updated.append({"id": contact_id, "is_main": main})
+    lead["_embedded"]["contacts"] = updated
     contact_leads: list[Record] = account.contacts[contact_id]["_embedded"]["leads"]
     if all(item["id"] != lead["id"] for item in contact_leads):
         contact_leads.append({"id": lead["id"]})
@@ -378,7 +390,7 @@ def update_leads(
         if current is None or current["is_deleted"]:
             collector.add(request_id, [FieldError("NotFound", "id", "Entity not found")])
             continue
-        draft = clone(current)
+        draft = draft_of(current)
         errors, links = _apply_lead(state, account, draft, item)
         collector.add(request_id, errors)
         drafts.append((item, current, draft, links, request_id))
@@ -552,7 +564,7 @@ def update_contacts(
         if current is None:
             collector.add(request_id, [FieldError("NotFound", "id", "Entity not found")])
             continue
-        draft = clone(current)
+        draft = draft_of(current)
         collector.add(request_id, _apply_contact(state, account, draft, item))
         drafts.append((draft, request_id))
     collector.raise_if_any()
