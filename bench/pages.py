@@ -180,7 +180,7 @@ def main() -> None:
         install_account(database)
         filled = time.perf_counter() - started
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=database,
             data_dir=Path(workdir) / "data",
             secret_key=SecretStr("bench-secret-key"),

@@ -51,12 +51,12 @@ class WeeklyReportCache:
     """Computed reports per (account, week), reused while nothing they are computed from has changed.
 
     Computing a week's figures reads the account's whole closed history (win rates) — seconds on a million
-    leads — while checking whether anything changed is one indexed aggregate. Owned by the app
-    (`app.state`), never module-global; bounded, and an open week is recomputed every minute as it runs on.
+    leads — while checking whether anything changed takes a few indexed aggregates. Owned by the app
+    (`app.state`), never module-global; bounded; an open week is recomputed every minute as it runs on, a closed one every ten.
     """
 
     OPEN_WEEK_SECONDS = 60.0
-    CLOSED_WEEK_SECONDS = 3600.0
+    CLOSED_WEEK_SECONDS = 600.0
 
     def __init__(self, max_entries: int = 64) -> None:
         self._entries: dict[tuple[int, Period], _Entry] = {}

@@ -8,13 +8,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
 from integration.storage import stats as stats_store
-from integration.storage.leads import LeadSnapshot
+from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
 from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, with_meeting_tasks
 from sync.reports.weeks import next_week, week_label
@@ -68,15 +68,19 @@ def load_weekly_report(
 
 
 def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]:
-    """Changes whenever anything the report is computed from changes: leads (stored, re-classified or
-    deleted), the running rules, plans, spend and the stage order. Cheap next to computing the figures."""
+    """Changes when what the report is computed from changes: leads stored or updated, status moves, the
+    running rules, plans, spend and the stage order. Only indexed aggregates, so it costs milliseconds where
+    the figures cost seconds. A re-classification that changes nothing in amoCRM keeps `updated_at`, which
+    is why reused reports also expire (see `WeeklyReportCache`)."""
     leads = session.exec(
-        select(
-            func.count(),
-            func.max(col(LeadSnapshot.updated_at)),
-            func.max(col(LeadSnapshot.classified_at)),
-            func.sum(case((col(LeadSnapshot.is_deleted), 1), else_=0)),
-        ).where(col(LeadSnapshot.account_id) == account_id)
+        select(func.count(), func.max(col(LeadSnapshot.updated_at))).where(
+            col(LeadSnapshot.account_id) == account_id
+        )
+    ).one()
+    moves = session.exec(
+        select(func.max(col(LeadStatusEvent.occurred_at))).where(
+            col(LeadStatusEvent.account_id) == account_id
+        )
     ).one()
     plans = session.exec(
         select(func.count(), func.max(col(stats_store.StatsPlan.updated_at))).where(
@@ -93,6 +97,7 @@ def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]
     ).one()
     return (
         tuple(leads),
+        moves,
         tuple(plans),
         tuple(spend),
         stages,

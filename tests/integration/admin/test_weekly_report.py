@@ -3,6 +3,7 @@ week (the same functions as `leadpact stats show`), with charts, for the signed-
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from integration.cli.report import app as report_cli
 from integration.db import session_scope
 from integration.settings import Settings
+from integration.storage.leads import LeadSnapshot
 from sync.reports.weeks import parse_week
 from sync.stats.metrics import PeriodFigures
 from sync.stats.service import figures_for
@@ -168,3 +170,65 @@ class TestCommandLine:
             report_cli, ["weekly", "--week", "47", "--lang", "en", "--no-tasks"], env=env
         )
         assert result.exit_code != 0 and "2026-W47" in result.output
+
+
+class TestSameAsStatsShow:
+    def test_the_report_matches_leadpact_stats_show_for_the_week(
+        self, client: httpx.Client, configured: Settings
+    ) -> None:
+        """Every channel row and run-rate actual of the report equals `leadpact stats show --json` for that week."""
+        from integration.cli.stats import app as stats_cli
+
+        env = {
+            "DATABASE_URL": configured.database_url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(configured.data_dir),
+        }
+        week = parse_week(WEEK)
+        shown = CliRunner().invoke(
+            stats_cli,
+            ["show", "--period", f"{week.start}..{week.end}", "--account", str(ACCOUNT), "--json"],
+            env=env,
+        )
+        assert shown.exit_code == 0, shown.output
+        stats = json.loads(shown.output)
+        report = client.get("/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en"}).text
+        assert stats["quality"], "the week has leads"
+        for row in stats["quality"]:
+            name = (row["channel"] or "(no channel)") + (" *" if row["experimental"] else "")
+            pct = "—" if row["qualified_pct"] is None else f"{row['qualified_pct']:.0%}"
+            assert f"| {name} | {row['leads']} | {row['classified']} | {row['qualified']} | {pct} |" in report
+        names = {"leads": "Leads", "qualified": "Qualified leads", "deals": "Deals", "revenue": "Revenue"}
+        rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in report.splitlines()}
+        for rate in stats["run_rates"]:
+            cells = rows[names[rate["metric"]]]
+            assert cells[3] == f"{rate['actual']:,.0f}".replace(",", "\u202f"), rate["metric"]
+
+
+class TestFreshness:
+    def test_a_lead_stored_after_a_visit_shows_on_the_next_one(
+        self, client: httpx.Client, engine: Engine
+    ) -> None:
+        """The page reuses a computed week only while its data is unchanged: a new lead is counted at once."""
+        params = {"week": WEEK, "format": "md", "lang": "en"}
+        before = week_figures(engine).quality_total
+        first = client.get("/reports/weekly", params=params).text
+        assert f"| Total | {before.leads} |" in first
+        week_start, _ = parse_week(WEEK).bounds()
+        with session_scope(engine) as session:
+            session.add(
+                LeadSnapshot(
+                    account_id=ACCOUNT,
+                    lead_id=99_999,
+                    name="late arrival",
+                    status_id=10,
+                    pipeline_id=7,
+                    created_at=week_start + 86_400,
+                    updated_at=AS_OF,
+                    channel="yandex",
+                    qualified=True,
+                    rule_version=3,
+                )
+            )
+        second = client.get("/reports/weekly", params=params).text
+        assert f"| Total | {before.leads + 1} |" in second
