@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from integration.sandbox.batch import check_batch, contains, request_id_of
-from integration.sandbox.entities import page_of
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams
+from integration.sandbox.records import page_of
 from integration.sandbox.state import Account, Record, SandboxState
 
 NOTE_TYPES = frozenset(

@@ -9,9 +9,9 @@ from typing import Any
 
 from integration.sandbox.batch import check_batch, contains, request_id_of
 from integration.sandbox.custom_fields import merge_field_values, normalise_field_values
-from integration.sandbox.entities import link_contact, page_of
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams
+from integration.sandbox.records import link_contact, page_of
 from integration.sandbox.state import Account, Record, SandboxState, clone
 
 CATALOG_KEYS = ("name", "sort", "can_add_elements", "can_show_in_cards", "can_link_multiple", "type")

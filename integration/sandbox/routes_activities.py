@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse, Response
 
 from integration.sandbox import activities, catalogs, subscriptions
 from integration.sandbox.deps import BodyDep, CallerDep, ParamsDep, batch_response, page_response
-from integration.sandbox.entities import page_of
 from integration.sandbox.problems import Problem
+from integration.sandbox.records import page_of
 
 router = APIRouter(prefix="/api/v4")
 

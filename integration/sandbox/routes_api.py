@@ -9,12 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from integration.sandbox import custom_fields, entities
+from integration.sandbox import contacts, custom_fields, leads, tags
 from integration.sandbox.accounts import account_json
 from integration.sandbox.deps import BodyDep, Caller, CallerDep, ParamsDep, batch_response, page_response
-from integration.sandbox.entities import page_of
 from integration.sandbox.problems import Problem
 from integration.sandbox.query import ListParams
+from integration.sandbox.records import page_of
 from integration.sandbox.state import Record
 
 router = APIRouter(prefix="/api/v4")
@@ -64,15 +64,15 @@ async def list_statuses(caller: CallerDep, pipeline_id: int) -> JSONResponse:
 @router.get("/{entity}/tags")
 async def list_tags(request: Request, caller: CallerDep, params: ParamsDep, entity: str) -> Response:
     _check_entity(entity)
-    tags, has_next = entities.list_tags(caller.account, entity, params)
-    return page_response(request, "tags", tags, has_next, params)
+    found, has_next = tags.list_tags(caller.account, entity, params)
+    return page_response(request, "tags", found, has_next, params)
 
 
 @router.post("/{entity}/tags")
 async def create_tags(caller: CallerDep, body: BodyDep, entity: str) -> JSONResponse:
     _check_entity(entity)
-    tags = entities.create_tags(caller.state, caller.account, entity, body)
-    return JSONResponse({"_embedded": {"tags": tags}})
+    created = tags.create_tags(caller.state, caller.account, entity, body)
+    return JSONResponse({"_embedded": {"tags": created}})
 
 
 # --- custom fields ----------------------------------------------------------------------------------------
@@ -154,27 +154,27 @@ def _known_catalog(caller: Caller, catalog_id: int) -> None:
 
 @router.get("/leads")
 async def list_leads(request: Request, caller: CallerDep, params: ParamsDep) -> Response:
-    leads, has_next = entities.list_leads(caller.account, params)
-    rendered = [entities.render_lead(lead, params.with_, caller.base_url) for lead in leads]
+    page, has_next = leads.list_leads(caller.account, params)
+    rendered = [leads.render_lead(lead, params.with_, caller.base_url) for lead in page]
     return page_response(request, "leads", rendered, has_next, params)
 
 
 @router.get("/leads/{lead_id:int}")
 async def get_lead(caller: CallerDep, params: ParamsDep, lead_id: int) -> JSONResponse:
     lead = caller.account.lead(lead_id)
-    return JSONResponse(entities.render_lead(lead, params.with_, caller.base_url))
+    return JSONResponse(leads.render_lead(lead, params.with_, caller.base_url))
 
 
 @router.post("/leads")
 async def create_leads(caller: CallerDep, body: BodyDep) -> JSONResponse:
-    created, events = entities.create_leads(caller.state, caller.account, body, user_id=caller.user_id)
+    created, events = leads.create_leads(caller.state, caller.account, body, user_id=caller.user_id)
     caller.state.emitter.emit(caller.account, events)
     return batch_response(caller, "/api/v4/leads", "leads", created)
 
 
 @router.patch("/leads")
 async def update_leads(caller: CallerDep, body: BodyDep) -> JSONResponse:
-    updated, events = entities.update_leads(caller.state, caller.account, body, user_id=caller.user_id)
+    updated, events = leads.update_leads(caller.state, caller.account, body, user_id=caller.user_id)
     caller.state.emitter.emit(caller.account, events)
     return batch_response(caller, "/api/v4/leads", "leads", updated)
 
@@ -184,7 +184,7 @@ async def update_lead(caller: CallerDep, body: BodyDep, lead_id: int) -> JSONRes
     if not isinstance(body, dict):
         raise Problem(400, "Request body must be a JSON object")
     caller.account.lead(lead_id)
-    updated, events = entities.update_leads(
+    updated, events = leads.update_leads(
         caller.state, caller.account, [{**body, "id": lead_id}], user_id=caller.user_id
     )
     caller.state.emitter.emit(caller.account, events)
@@ -203,27 +203,27 @@ async def update_lead(caller: CallerDep, body: BodyDep, lead_id: int) -> JSONRes
 
 @router.get("/contacts")
 async def list_contacts(request: Request, caller: CallerDep, params: ParamsDep) -> Response:
-    contacts, has_next = entities.list_contacts(caller.account, params)
-    rendered = [entities.render_contact(c, params.with_, caller.base_url) for c in contacts]
+    page, has_next = contacts.list_contacts(caller.account, params)
+    rendered = [contacts.render_contact(c, params.with_, caller.base_url) for c in page]
     return page_response(request, "contacts", rendered, has_next, params)
 
 
 @router.get("/contacts/{contact_id:int}")
 async def get_contact(caller: CallerDep, params: ParamsDep, contact_id: int) -> JSONResponse:
-    found = entities.contact(caller.account, contact_id)
-    return JSONResponse(entities.render_contact(found, params.with_, caller.base_url))
+    found = contacts.contact(caller.account, contact_id)
+    return JSONResponse(contacts.render_contact(found, params.with_, caller.base_url))
 
 
 @router.post("/contacts")
 async def create_contacts(caller: CallerDep, body: BodyDep) -> JSONResponse:
-    created, events = entities.create_contacts(caller.state, caller.account, body, user_id=caller.user_id)
+    created, events = contacts.create_contacts(caller.state, caller.account, body, user_id=caller.user_id)
     caller.state.emitter.emit(caller.account, events)
     return batch_response(caller, "/api/v4/contacts", "contacts", created)
 
 
 @router.patch("/contacts")
 async def update_contacts(caller: CallerDep, body: BodyDep) -> JSONResponse:
-    updated, events = entities.update_contacts(caller.state, caller.account, body, user_id=caller.user_id)
+    updated, events = contacts.update_contacts(caller.state, caller.account, body, user_id=caller.user_id)
     caller.state.emitter.emit(caller.account, events)
     return batch_response(caller, "/api/v4/contacts", "contacts", updated)
 
@@ -232,8 +232,8 @@ async def update_contacts(caller: CallerDep, body: BodyDep) -> JSONResponse:
 async def update_contact(caller: CallerDep, body: BodyDep, contact_id: int) -> JSONResponse:
     if not isinstance(body, dict):
         raise Problem(400, "Request body must be a JSON object")
-    entities.contact(caller.account, contact_id)
-    updated, events = entities.update_contacts(
+    contacts.contact(caller.account, contact_id)
+    updated, events = contacts.update_contacts(
         caller.state, caller.account, [{**body, "id": contact_id}], user_id=caller.user_id
     )
     caller.state.emitter.emit(caller.account, events)

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from integration.sandbox.accounts import create_account
 from integration.sandbox.config import SandboxConfig
 from integration.sandbox.deps import StateDep
-from integration.sandbox.entities import set_lead_deleted
 from integration.sandbox.faults import update_faults
+from integration.sandbox.leads import set_lead_deleted
 from integration.sandbox.oauth import widget_token
 from integration.sandbox.problems import Problem
 from integration.sandbox.seed import new_sandbox_state, seed_account

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 from integration.sandbox.accounts import create_account, new_pipeline, new_user
 from integration.sandbox.config import SandboxConfig
+from integration.sandbox.contacts import new_contact_record
 from integration.sandbox.custom_fields import new_field, normalise_field_values
-from integration.sandbox.entities import find_or_create_tag, link_contact, new_contact_record, new_lead_record
+from integration.sandbox.leads import new_lead_record
+from integration.sandbox.records import link_contact
 from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
+from integration.sandbox.tags import find_or_create_tag
 
 DAY = 86400
 MOSCOW_OFFSET = 3 * 3600  # the demo account's timezone (datetime_settings): Europe/Moscow, UTC+3, no DST

@@ -6,7 +6,8 @@ import pytest
 
 from integration.sandbox import SandboxConfig, SandboxState
 from integration.sandbox.accounts import create_account
-from integration.sandbox.entities import create_contacts, create_leads, update_leads
+from integration.sandbox.contacts import create_contacts
+from integration.sandbox.leads import create_leads, update_leads
 from integration.sandbox.problems import Problem
 from integration.sandbox.state import Account, clone
 

@@ -11,17 +11,13 @@ from integration.sandbox import SandboxConfig, SandboxState
 from integration.sandbox.accounts import create_account
 from integration.sandbox.activities import add_notes, create_tasks, update_tasks
 from integration.sandbox.catalogs import create_catalogs, create_elements, link_lead, update_catalogs
+from integration.sandbox.contacts import create_contacts, update_contacts
 from integration.sandbox.custom_fields import create_fields, update_fields
-from integration.sandbox.entities import (
-    create_contacts,
-    create_leads,
-    create_tags,
-    update_contacts,
-    update_leads,
-)
+from integration.sandbox.leads import create_leads, update_leads
 from integration.sandbox.problems import Problem
 from integration.sandbox.seed import seed_account
 from integration.sandbox.subscriptions import subscribe, unsubscribe
+from integration.sandbox.tags import create_tags
 
 KEYS = st.sampled_from(
     [
