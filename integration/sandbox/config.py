@@ -6,7 +6,9 @@ settings here rather than constants, so tests and benches can change them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
 
@@ -46,3 +48,27 @@ class SandboxConfig:
             f"SandboxConfig(client_id={self.client_id!r}, redirect_uri={self.redirect_uri!r}, "
             f"rate_limit_per_second={self.rate_limit_per_second}, batch_limit={self.batch_limit})"
         )
+
+
+# JSON types accepted for each annotation used in SandboxConfig.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "int | None": (int, type(None)),
+}
+
+
+def with_overrides(base: SandboxConfig, changes: dict[str, Any]) -> SandboxConfig:
+    """`base` with the named settings changed (as sent in JSON); ValueError names an unknown or mistyped one."""
+    annotations = {field.name: str(field.type) for field in dataclasses.fields(SandboxConfig)}
+    for key, value in changes.items():
+        if key not in annotations:
+            raise ValueError(f"Unknown sandbox setting: {key}")
+        annotation = annotations[key]
+        if isinstance(value, bool) != (annotation == "bool") or not isinstance(
+            value, _JSON_TYPES[annotation]
+        ):
+            raise ValueError(f"Invalid value for {key}")
+    return dataclasses.replace(base, **changes)

@@ -6,7 +6,6 @@ long-lived tokens, lead delete/restore (API v4 has no lead DELETE) and minting t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from integration.sandbox.accounts import create_account
-from integration.sandbox.config import SandboxConfig
+from integration.sandbox.config import with_overrides
 from integration.sandbox.deps import StateDep
 from integration.sandbox.faults import update_faults
 from integration.sandbox.leads import set_lead_deleted
@@ -57,34 +56,14 @@ def _account_of(sandbox: SandboxState, account_id: int | None) -> Account:
     return sandbox.account(account_id)
 
 
-# JSON types accepted for each annotation used in SandboxConfig.
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "bool": (bool,),
-    "int": (int,),
-    "float": (int, float),
-    "int | None": (int, type(None)),
-}
-
-
-def _config_overrides(base: SandboxConfig, body: dict[str, Any]) -> SandboxConfig:
-    annotations = {f.name: str(f.type) for f in dataclasses.fields(SandboxConfig)}
-    for key, value in body.items():
-        if key not in annotations:
-            raise Problem(400, f"Unknown sandbox setting: {key}")
-        annotation = annotations[key]
-        if isinstance(value, bool) != (annotation == "bool") or not isinstance(
-            value, _JSON_TYPES[annotation]
-        ):
-            raise Problem(400, f"Invalid value for {key}")
-    return dataclasses.replace(base, **body)
-
-
 @router.post("/reset")
 async def reset(request: Request) -> JSONResponse:
     """Starts a new, empty world (the app's settings with the given overrides); the old one's webhooks stop."""
     overrides = await _body(request)
-    config = _config_overrides(request.app.state.sandbox_config, overrides)
+    try:
+        config = with_overrides(request.app.state.sandbox_config, overrides)
+    except ValueError as error:
+        raise Problem(400, str(error)) from None
     old: SandboxState = request.app.state.sandbox
     await old.emitter.aclose()
     request.app.state.sandbox = new_sandbox_state(config)
