@@ -16,6 +16,7 @@ from integration.sandbox.problems import Problem
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
 DEFAULT_LIMIT = 50
+TIME_FILTERS = frozenset({"created_at", "updated_at", "closed_at", "closest_task_at"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,10 @@ def parse_list_params(
             head, rest = parts[0], parts[1:]
             if head == "statuses" and len(rest) == 2:
                 statuses.setdefault(rest[0], {})[rest[1]] = _int(value, key)
+            elif head in TIME_FILTERS and not rest:
+                # A single time instead of a range means exactly that second [doc].
+                moment = _int(value, key)
+                ranges[head] = (moment, moment)
             elif rest and rest[0] in ("from", "to"):
                 low, high = ranges.get(head, (None, None))
                 bound = _int(value, key)

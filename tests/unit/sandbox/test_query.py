@@ -42,6 +42,10 @@ class TestParse:
         assert params.with_ == {"contacts", "catalog_elements"}
         assert params.offset() == 20
 
+    def test_a_single_time_filter_is_an_exact_range(self) -> None:
+        """`filter[updated_at]=T` without from/to means updated exactly at T."""
+        assert parse(("filter[updated_at]", "150")).ranges["updated_at"] == (150, 150)
+
     @pytest.mark.parametrize(
         "items", [(("limit", "251"),), (("limit", "0"),), (("page", "0"),), (("page", "x"),)]
     )
