@@ -99,7 +99,7 @@ def parse_list_params(
             if head == "statuses" and len(rest) == 2:
                 statuses.setdefault(rest[0], {})[rest[1]] = _int(value, key)
             elif head in TIME_FILTERS and not rest:
-                # A single time instead of a range means exactly that second [doc].
+                # A single time instead of a range: taken as exactly that second [assumed].
                 moment = _int(value, key)
                 ranges[head] = (moment, moment)
             elif rest and rest[0] in ("from", "to"):
