@@ -259,7 +259,7 @@ def _split_key(key: str) -> list[str]:
     if rest.endswith("]"):
         # The regular shape `a[b][c]`: a plain split, much cheaper than the regular expression below.
         parts = rest[:-1].split("][")
-        if not any("[" in part or "]" in part for part in parts):
+        if rest.count("[") == len(parts) - 1 and rest.count("]") == len(parts):
             if len(parts) + 1 > MAX_KEY_DEPTH:
                 raise WebhookParseError(f"key nested too deeply: {key[:80]!r}")
             return [head, *parts]
@@ -306,6 +306,8 @@ def _items(group: Nested, where: str) -> list[tuple[str, dict[str, Nested]]]:
 
 
 def _index_order(index: str) -> tuple[int, int, str]:
+    if index.isascii() and index.isdigit():
+        return (0, int(index), "")
     return (0, int(index), "") if _WHOLE_NUMBER.fullmatch(index) else (1, 0, index)
 
 
