@@ -3,9 +3,7 @@ meeting tasks in amoCRM from it."""
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as day_time
 from typing import Literal
@@ -17,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from integration.accounts import AccountNotConnected
 from integration.admin import texts
+from integration.admin.report_cache import WeeklyReportCache
 from integration.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
 from integration.amocrm import AmoError
 from integration.db import session_scope
@@ -40,50 +39,6 @@ def _week(text: str | None) -> Period:
     return last_full_week(datetime.now(UTC).date())
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    fingerprint: tuple[object, ...]
-    fresh_until: float
-    report: WeeklyReport
-
-
-class WeeklyReportCache:
-    """Computed reports per (account, week), reused while nothing they are computed from has changed.
-
-    Computing a week's figures reads the account's whole closed history (win rates) — seconds on a million
-    leads — while checking whether anything changed takes a few indexed aggregates. Owned by the app
-    (`app.state`), never module-global; bounded; an open week is recomputed every minute as it runs on, a closed one every ten.
-    """
-
-    OPEN_WEEK_SECONDS = 60.0
-    CLOSED_WEEK_SECONDS = 600.0
-
-    def __init__(self, max_entries: int = 64) -> None:
-        self._entries: dict[tuple[int, Period], _Entry] = {}
-        self._max_entries = max_entries
-        self._lock = threading.Lock()
-
-    def lookup(
-        self, key: tuple[int, Period], fingerprint: tuple[object, ...], now: float
-    ) -> WeeklyReport | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is None or entry.fingerprint != fingerprint or now >= entry.fresh_until:
-            return None
-        return entry.report
-
-    def store(
-        self, key: tuple[int, Period], fingerprint: tuple[object, ...], report: WeeklyReport, now: float
-    ) -> None:
-        week_over = now >= report.week_bounds[1]
-        ttl = self.CLOSED_WEEK_SECONDS if week_over else self.OPEN_WEEK_SECONDS
-        with self._lock:
-            if len(self._entries) >= self._max_entries and key not in self._entries:
-                oldest = min(self._entries, key=lambda k: self._entries[k].fresh_until)
-                del self._entries[oldest]
-            self._entries[key] = _Entry(fingerprint, now + ttl, report)
-
-
 def _cache(request: Request) -> WeeklyReportCache:
     cache: WeeklyReportCache | None = getattr(request.app.state, "weekly_reports", None)
     if cache is None:
@@ -92,17 +47,26 @@ def _cache(request: Request) -> WeeklyReportCache:
     return cache
 
 
-def _load(engine: Engine, cache: WeeklyReportCache, account_id: int, week: Period) -> WeeklyReport:
+def _compute(engine: Engine, account_id: int, week: Period) -> tuple[tuple[object, ...], WeeklyReport, float]:
     now = time.time()
-    key = (account_id, week)
     with session_scope(engine) as session:
         fingerprint = data_fingerprint(session=session, account_id=account_id)
-        cached = cache.lookup(key, fingerprint, now)
-        if cached is not None:
-            return cached
         report = load_weekly_report(
             session=session, account_id=account_id, week=week, as_of=int(now), tasks=None
         )
+    return fingerprint, report, now
+
+
+def _load(engine: Engine, cache: WeeklyReportCache, account_id: int, week: Period) -> WeeklyReport:
+    key = (account_id, week)
+    with session_scope(engine) as session:
+        fingerprint = data_fingerprint(session=session, account_id=account_id)
+    cached, current = cache.lookup(key, fingerprint, time.time())
+    if cached is not None:
+        if not current:
+            cache.refresh_in_background(key, lambda: _compute(engine, account_id, week))
+        return cached
+    fingerprint, report, now = _compute(engine, account_id, week)
     cache.store(key, fingerprint, report, now)
     return report
 
