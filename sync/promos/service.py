@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from integration.db import session_scope
 from integration.i18n import Language, Text
+from integration.storage import inbox as inbox_store
 from integration.storage import promos as store
 from sync.promos.importing import CODE_TAKEN, PromoFile, RowError
 from sync.promos.matching import PromoBook, compile_promos, format_active_promos, match_promos
@@ -196,3 +199,31 @@ def promo_fields_for_lead(
         coupons_by_promo=coupons,
         warnings=tuple(warnings),
     )
+
+
+# Leads per inbox item, like the reconciler's batches: one claim re-evaluates a chunk.
+REEVALUATE_CHUNK = 250
+
+
+def enqueue_leads_with_ended_promos(*, engine: Engine, account_id: int, now: datetime) -> int:
+    """Asks the worker to re-evaluate leads still showing an ended or archived promo; returns how many.
+
+    Run on a schedule (e.g. daily just after midnight): the events carry no timestamp, so the worker never
+    mistakes them for stale duplicates and always re-reads the lead, dropping the ended promo from its fields.
+    """
+    with session_scope(engine) as session:
+        lead_ids = store.leads_with_ended_promos(session=session, account_id=account_id, today=today_of(now))
+        for start in range(0, len(lead_ids), REEVALUATE_CHUNK):
+            events = [
+                {"kind": "lead", "action": "update", "lead_id": lead_id}
+                for lead_id in lead_ids[start : start + REEVALUATE_CHUNK]
+            ]
+            inbox_store.add_item(
+                session=session,
+                account_id=account_id,
+                body="",
+                events=events,
+                source="promos",
+                now=now.timestamp(),
+            )
+    return len(lead_ids)

@@ -11,9 +11,16 @@ from sqlmodel import select
 
 from integration.db import session_scope
 from integration.storage import promos as store
+from integration.storage.inbox import InboxItem
 from integration.storage.leads import LeadSnapshot
 from sync.promos.importing import parse_promo_file
-from sync.promos.service import import_promos, load_promo_book, promo_fields_for_lead
+from sync.promos.service import (
+    enqueue_leads_with_ended_promos,
+    import_promos,
+    load_promo_book,
+    promo_fields_for_lead,
+)
+from webhooks.parse import event_from_dict
 
 ACCOUNT = 31000001
 OTHER_ACCOUNT = 31000002
@@ -180,6 +187,23 @@ class TestLeadFields:
             assert fields.active_promos == "VIP coupon"
         with session_scope(engine) as session:
             assert store.leads_with_ended_promos(session=session, account_id=ACCOUNT, today=june.date()) == []
+
+
+class TestEndedPromoSchedule:
+    def test_ended_promo_leads_are_queued_for_the_worker(self, engine: Engine) -> None:
+        """The schedule hands the worker every lead still showing an ended promo, as events it cannot skip."""
+        import_text(engine, PROMOS_CSV)
+        fields_for(engine, 11)
+        fields_for(engine, 12, level="cold")
+        june = datetime(2026, 6, 1, 0, 5, tzinfo=UTC)
+        assert enqueue_leads_with_ended_promos(engine=engine, account_id=ACCOUNT, now=NOW) == 0
+        assert enqueue_leads_with_ended_promos(engine=engine, account_id=ACCOUNT, now=june) == 2
+        with session_scope(engine) as session:
+            items = session.exec(select(InboxItem).where(InboxItem.account_id == ACCOUNT)).all()
+        (item,) = items
+        events = [event_from_dict(data) for data in item.events]
+        assert sorted(e.lead_id for e in events) == [11, 12]
+        assert all(e.occurred_at is None and e.action == "update" for e in events)
 
 
 class TestCouponUseAndDisputes:
