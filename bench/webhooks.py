@@ -343,6 +343,9 @@ class EndToEnd:
     leads: int
     leads_classified: int
     first_lead_seconds: float
+    burst_events: int
+    burst_seconds: float
+    burst_calls: int
 
     @property
     def events_per_second(self) -> float:
@@ -425,18 +428,7 @@ async def _drive_people(
                 chosen = rng.sample(lead_ids, 30)
                 await api.update_leads([{"id": i, "status_id": rng.choice(statuses)} for i in chosen])
                 people_events += len(chosen)
-        await sandbox.post("/_sandbox/webhooks/flush", params={"wait_seconds": 60})
-        quiet_since = None
-        while True:  # settled: nothing pending for a second and the sandbox has nothing left to send
-            await sandbox.post("/_sandbox/webhooks/flush", params={"wait_seconds": 60})
-            if pending_count(database_url) == 0:
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 1.5:
-                    break
-            else:
-                quiet_since = None
-            await asyncio.sleep(0.1)
-        seconds = (quiet_since or time.monotonic()) - started
+        seconds = await _settle(sandbox, database_url) - started
         calls = _leadpact_calls(app_url) - calls_before
         state = (await sandbox.get("/_sandbox/state", params={"account_id": installed.account_id})).json()
         classified = sum(
@@ -445,7 +437,25 @@ async def _drive_people(
             if any(t["name"].startswith("level:") for t in lead["_embedded"]["tags"])
         )
         _deliveries, events = inbox_counts(database_url)
+
+        # A burst: every lead's price changes 8 times in quick succession (imports, mass edits); levels flip
+        # between rounds, so LeadPact really has to write. Applied events per second, end to end.
+        burst_started = time.monotonic()
+        burst_calls_before = _leadpact_calls(app_url)
+        burst_events = 0
+        for round_ in range(8):
+            price = 500_000 if round_ % 2 else 5_000
+            for start in range(0, len(lead_ids), 250):
+                chunk = lead_ids[start : start + 250]
+                await api.update_leads([{"id": i, "price": price} for i in chunk])
+                burst_events += len(chunk)
+        await _settle(sandbox, database_url)
+        burst_seconds = time.monotonic() - burst_started - 1.5
+        burst_calls = _leadpact_calls(app_url) - burst_calls_before
         return EndToEnd(
+            burst_events=burst_events,
+            burst_seconds=burst_seconds,
+            burst_calls=burst_calls,
             people_events=people_events,
             events_delivered=events,
             seconds=seconds,
@@ -454,6 +464,20 @@ async def _drive_people(
             leads_classified=classified,
             first_lead_seconds=first_lead_seconds,
         )
+
+
+async def _settle(sandbox: httpx.AsyncClient, database_url: str) -> float:
+    """Wait until the sandbox has delivered everything and the inbox stayed empty for 1.5 s; when it emptied."""
+    quiet_since = None
+    while True:
+        await sandbox.post("/_sandbox/webhooks/flush", params={"wait_seconds": 60})
+        if pending_count(database_url) == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 1.5:
+                return quiet_since
+        else:
+            quiet_since = None
+        await asyncio.sleep(0.1)
 
 
 def bench_end_to_end(database_url: str, workdir: Path) -> EndToEnd:
@@ -510,6 +534,11 @@ def main() -> None:
         print(
             f"amoCRM API calls by LeadPact: {e2e.leadpact_calls} = {e2e.calls_per_1000_events:.1f} per 1000 events "
             f"delivered ({e2e.calls_per_1000_people_events:.1f} per 1000 people's events; naive GET+PATCH: 2000)"
+        )
+        print(
+            f"burst: {e2e.burst_events} price edits on {e2e.leads} leads applied in {e2e.burst_seconds:.1f} s = "
+            f"{e2e.burst_events / e2e.burst_seconds:.0f} events/s end to end, {e2e.burst_calls} amoCRM calls "
+            f"({e2e.burst_calls * 1000 / e2e.burst_events:.1f} per 1000 events)"
         )
 
 
