@@ -15,11 +15,14 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 # Run as a script, this file's folder comes first on sys.path and its name would hide the `rules` package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -106,6 +109,48 @@ def snapshots(pool: list[dict[str, Any]], count: int) -> Iterator[BacktestLead]:
         yield BacktestLead.from_lead(lead)
 
 
+def database_backtest(
+    pool: list[dict[str, Any]], count: int, candidate: Any, active: Any
+) -> tuple[float, int]:
+    """Wall seconds of `rules backtest`'s storage path: `count` snapshots in a fresh SQLite file, streamed back."""
+    from integration.cli.rules import stored_backtest_leads
+    from integration.db import make_engine, upgrade
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/bench.db")
+        upgrade(engine)
+        rows = (
+            {
+                "account_id": 1,
+                "lead_id": i + 1,
+                "data": json.dumps({**pool[i % len(pool)], "id": i + 1}),
+                "status_id": pool[i % len(pool)]["status_id"],
+                "created_at": pool[i % len(pool)]["created_at"],
+            }
+            for i in range(count)
+        )
+        insert = text(
+            "INSERT INTO lead_snapshots (account_id, lead_id, name, data, status_id, created_at, updated_at, "
+            "is_deleted) VALUES (:account_id, :lead_id, '', :data, :status_id, :created_at, 0, 0)"
+        )
+        with engine.begin() as connection:
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) == 10_000:
+                    connection.execute(insert, batch)
+                    batch = []
+            if batch:
+                connection.execute(insert, batch)
+        started = time.perf_counter()
+        total, leads = stored_backtest_leads(engine, 1, None)
+        report = backtest(candidate, active, leads, NOW)
+        seconds = time.perf_counter() - started
+        engine.dispose()
+    assert report.total == total == count
+    return seconds, report.total
+
+
 def best_of(runs: int, work: Callable[[], None]) -> float:
     """CPU seconds of the fastest run: other processes on a shared machine only ever make a run slower."""
     timings = []
@@ -122,6 +167,7 @@ def main() -> None:
     )
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--backtest", type=int, default=1_000_000)
+    parser.add_argument("--db-snapshots", type=int, default=0, help="also time the SQLite storage path")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -152,6 +198,10 @@ def main() -> None:
     backtest_seconds = time.process_time() - started
     backtest_wall_seconds = time.perf_counter() - wall_started
 
+    db_seconds, db_total = (
+        database_backtest(leads, args.db_snapshots, candidate, active) if args.db_snapshots else (0.0, 0)
+    )
+
     figures = {
         "leads": args.leads,
         "classifications_per_second": round(args.leads / full_seconds),
@@ -161,6 +211,8 @@ def main() -> None:
         "backtest_seconds": round(backtest_seconds, 1),
         "backtest_wall_seconds": round(backtest_wall_seconds, 1),
         "backtest_changed_qualified": report.changed_qualified,
+        "database_backtest_snapshots": db_total,
+        "database_backtest_wall_seconds": round(db_seconds, 1),
     }
     if args.json:
         print(json.dumps(figures))
@@ -177,6 +229,8 @@ def main() -> None:
         f"{backtest_wall_seconds:.1f} s wall (goal < 60 s)"
     )
     print(f"  qualified changed for {report.changed_qualified:,} leads")
+    if db_total:
+        print(f"backtest reading {db_total:,} snapshots from SQLite: {db_seconds:.1f} s wall")
 
 
 if __name__ == "__main__":

@@ -321,7 +321,9 @@ def _since_seconds(since: str | None, language: Language) -> int | None:
     return int(moment.timestamp())
 
 
-def _stored_leads(engine: Engine, account: int, since: int | None) -> tuple[int, Iterator[BacktestLead]]:
+def stored_backtest_leads(
+    engine: Engine, account: int, since: int | None
+) -> tuple[int, Iterator[BacktestLead]]:
     """How many snapshots match, and a stream of them read in chunks (millions fit in memory)."""
     conditions = [LeadSnapshot.account_id == account, LeadSnapshot.is_deleted == False]  # noqa: E712
     if since is not None:
@@ -406,7 +408,7 @@ def backtest_command(
             pulled = _pulled_leads(settings, account, since_seconds, language)
             total, leads = len(pulled), iter(pulled)
         else:
-            total, leads = _stored_leads(engine, account, since_seconds)
+            total, leads = stored_backtest_leads(engine, account, since_seconds)
         now = datetime.now(UTC)
         if as_json:
             report = backtest(candidate, active, leads, now, sample_size=sample)
