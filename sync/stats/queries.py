@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, not_, select, text, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, select, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
@@ -60,54 +61,242 @@ def _live(account_id: int) -> ColumnElement[bool]:
     return and_(leads.c.account_id == account_id, leads.c.is_deleted == false())
 
 
-def _count_if(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
+class _Params:
+    """Bound parameters for the hand-written SQL below: every value is bound, none is spliced into the text."""
+
+    def __init__(self, **initial: Any) -> None:
+        self.values: dict[str, Any] = dict(initial)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f":{name}"
 
 
-def cohort_counts(
-    connection: Connection, *, account_id: int, start: int, end: int
-) -> tuple[tuple[ChannelCounts, ...], tuple[ManagerCounts, ...]]:
-    """Leads created in [start, end): per channel (leads, classified, qualified) and per manager (leads, won).
+def _rank_case(column: str, stage_order: Mapping[int, Sequence[int]], params: _Params) -> str:
+    """SQL: a status id → its index in its pipeline's stage order; won → WON_RANK; lost or unknown → NULL."""
+    ranks: dict[int, int] = {WON_STATUS: WON_RANK}
+    for statuses in stage_order.values():
+        for index, status_id in enumerate(statuses):
+            ranks.setdefault(status_id, index)
+    whens = " ".join(f"WHEN {params.bind(status)} THEN {params.bind(rank)}" for status, rank in ranks.items())
+    return f"CASE {column} {whens} END"
 
-    Deals and revenue per channel count wins closed in the period (`deals_by_channel`), not this cohort's.
+
+def _filled_mask(field_codes: Sequence[str], params: _Params) -> str:
+    """SQLite: a bit per qualification field the lead has filled (bit i ↔ field_codes[i])."""
+    if not field_codes:
+        return "0"
+    if len(field_codes) > 30:
+        raise ValueError("at most 30 qualification fields")
+    whens = " ".join(f"WHEN {params.bind(code)} THEN {1 << i}" for i, code in enumerate(field_codes))
+    return f"""COALESCE((
+        SELECT SUM(DISTINCT CASE json_extract(f.value, '$.field_code') {whens} ELSE 0 END)
+        FROM json_each(l.data, '$.custom_fields_values') AS f
+        WHERE COALESCE(CAST(json_extract(f.value, '$.values[0].value') AS TEXT), '') <> ''), 0)"""
+
+
+def _live_sql(dialect: str) -> str:
+    deleted = "NOT l.is_deleted" if dialect == "postgresql" else "l.is_deleted = 0"
+    return f"l.account_id = :account_id AND {deleted}"
+
+
+# SQLite would otherwise flatten the per-lead subquery into the GROUP BY and evaluate its correlated
+# subqueries several times per lead; a LIMIT keeps it a single pass (PostgreSQL needs no such hint).
+def _no_flatten(dialect: str) -> str:
+    return "" if dialect == "postgresql" else "LIMIT -1"
+
+
+def cohort_facts(
+    connection: Connection, *, account_id: int, start: int, end: int, field_codes: Sequence[str] = ()
+) -> tuple[
+    dict[str | None, tuple[int, int, int]],
+    tuple[ManagerCounts, ...],
+    tuple[CompletenessCounts, ...],
+    tuple[CompletenessCounts, ...],
+]:
+    """One pass over the leads created in [start, end): per channel (leads, classified, qualified), per manager
+    (leads, won by now), and how many of them have each qualification field filled per channel and manager."""
+    dialect = connection.dialect.name
+    params = _Params(account_id=account_id, start=start, end=end)
+    # SQLite sorts every row it groups, so the fields filled ride along as a bitmask in the same pass;
+    # PostgreSQL hashes, and unnests the field lists faster in a query of their own.
+    postgres = dialect == "postgresql"
+    mask = "0" if postgres else _filled_mask(field_codes, params)
+    sql = f"""
+        SELECT channel, manager_id, qualified, won, mask, COUNT(*) AS leads FROM (
+            SELECT l.channel AS channel,
+                   CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager_id,
+                   l.qualified AS qualified,
+                   CASE WHEN l.status_id = {params.bind(WON_STATUS)} THEN 1 ELSE 0 END AS won,
+                   {mask} AS mask
+            FROM lead_snapshots AS l
+            WHERE {_live_sql(dialect)} AND l.created_at >= :start AND l.created_at < :end
+            {_no_flatten(dialect)}
+        ) AS cohort
+        GROUP BY channel, manager_id, qualified, won, mask
     """
-    manager = case((leads.c.responsible_user_id > 0, leads.c.responsible_user_id), else_=None)
-    # Grouping by a labelled column of a subquery, not by the CASE itself: PostgreSQL would see the CASE's
-    # bound parameters twice under different names and refuse the GROUP BY.
-    per_lead = (
-        select(
-            leads.c.channel,
-            manager.label("manager_id"),
-            leads.c.qualified,
-            leads.c.status_id,
+    channels: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    managers: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+    filled_by_channel: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    filled_by_manager: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in connection.execute(text(sql), params.values):
+        leads_ = _int(row.leads)
+        channel_sums = channels[row.channel]
+        channel_sums[0] += leads_
+        channel_sums[1] += leads_ if row.qualified is not None else 0
+        channel_sums[2] += leads_ if row.qualified else 0
+        manager_sums = managers[row.manager_id]
+        manager_sums[0] += leads_
+        manager_sums[1] += leads_ if row.won else 0
+        mask_value = _int(row.mask)
+        for bit, code in enumerate(field_codes):
+            if mask_value & (1 << bit):
+                filled_by_channel[row.channel][code] += leads_
+                filled_by_manager[row.manager_id][code] += leads_
+    if postgres and field_codes:
+        for channel, manager_id, code, filled in _postgres_filled(connection, params, field_codes):
+            filled_by_channel[channel][code] += filled
+            filled_by_manager[manager_id][code] += filled
+    return (
+        {channel: (sums[0], sums[1], sums[2]) for channel, sums in channels.items()},
+        tuple(ManagerCounts(manager_id=key, leads=sums[0], won=sums[1]) for key, sums in managers.items()),
+        tuple(
+            CompletenessCounts(key=key, leads=sums[0], filled=dict(filled_by_channel.get(key, {})))
+            for key, sums in channels.items()
         )
-        .where(_live(account_id), _created_in(start, end))
-        .subquery("cohort")
+        if field_codes
+        else (),
+        tuple(
+            CompletenessCounts(key=key, leads=sums[0], filled=dict(filled_by_manager.get(key, {})))
+            for key, sums in managers.items()
+        )
+        if field_codes
+        else (),
     )
-    statement = select(
-        per_lead.c.channel,
-        per_lead.c.manager_id,
-        func.count().label("leads"),
-        _count_if(per_lead.c.qualified.is_not(None)).label("classified"),
-        _count_if(per_lead.c.qualified == true()).label("qualified"),
-        _count_if(per_lead.c.status_id == WON_STATUS).label("won"),
-    ).group_by(per_lead.c.channel, per_lead.c.manager_id)
-    by_channel: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
-    by_manager: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
-    for row in connection.execute(statement):
-        channel_sums = by_channel[row.channel]
-        channel_sums[0] += _int(row.leads)
-        channel_sums[1] += _int(row.classified)
-        channel_sums[2] += _int(row.qualified)
-        manager_sums = by_manager[row.manager_id]
-        manager_sums[0] += _int(row.leads)
-        manager_sums[1] += _int(row.won)
-    deals = deals_by_channel(connection, account_id=account_id, start=start, end=end)
-    channels = []
-    for channel in {*by_channel, *deals}:
-        leads_, classified, qualified = by_channel.get(channel, [0, 0, 0])
+
+
+def _postgres_filled(
+    connection: Connection, params: _Params, field_codes: Sequence[str]
+) -> Iterator[tuple[str | None, int | None, str, int]]:
+    """(channel, manager, field code, leads with it filled) for the cohort, on PostgreSQL (amoCRM lists a
+    field once per lead, so counting list items counts leads)."""
+    codes = ", ".join(params.bind(code) for code in field_codes)
+    sql = f"""
+        SELECT l.channel AS channel,
+               CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager_id,
+               f ->> 'field_code' AS code, COUNT(*) AS filled
+        FROM lead_snapshots AS l
+        CROSS JOIN LATERAL (SELECT (l.data -> 'custom_fields_values')::jsonb AS fields) AS d
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(d.fields) = 'array' THEN d.fields ELSE '[]'::jsonb END) AS f
+        WHERE {_live_sql("postgresql")} AND l.created_at >= :start AND l.created_at < :end
+          AND f ->> 'field_code' IN ({codes})
+          AND COALESCE(f -> 'values' -> 0 ->> 'value', '') <> ''
+        GROUP BY 1, 2, 3
+    """
+    for row in connection.execute(text(sql), params.values):
+        yield row.channel, row.manager_id, str(row.code), _int(row.filled)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineFacts:
+    deals_by_channel: dict[str | None, tuple[int, int, int]]  # (deals, revenue, deals without price)
+    reach: tuple[StageReach, ...]
+    open_deals: tuple[OpenDeals, ...]
+
+
+def pipeline_facts(
+    connection: Connection,
+    *,
+    account_id: int,
+    start: int,
+    end: int,
+    stage_order: Mapping[int, Sequence[int]],
+) -> PipelineFacts:
+    """One pass over every live lead (any creation date) joined to its status history.
+
+    Gives the wins closed in [start, end) per channel, how far each lead ever got in its pipeline (the
+    furthest stage among its status events and its current status — so backward moves keep the furthest
+    stage), grouped with its outcome and whether it belongs to the period's cohort, and the open deals per
+    current status.
+    """
+    dialect = connection.dialect.name
+    params = _Params(account_id=account_id, start=start, end=end)
+    current_rank = _rank_case("l.status_id", stage_order, params)
+    event_rank = _rank_case("e.status_id", stage_order, params)
+    won = params.bind(WON_STATUS)
+    if dialect == "postgresql":
+        history_join = f"""LEFT JOIN (
+            SELECT e.lead_id, MAX({event_rank}) AS top FROM lead_status_events AS e
+            WHERE e.account_id = :account_id GROUP BY e.lead_id) AS ev ON ev.lead_id = l.lead_id"""
+        history = "ev.top"
+    else:
+        history_join = ""
+        # Per lead, a seek in the (account_id, lead_id, …) unique index of the history: cheaper than sorting it.
+        history = f"""(SELECT MAX({event_rank}) FROM lead_status_events AS e
+                       WHERE e.account_id = l.account_id AND e.lead_id = l.lead_id)"""
+    sql = f"""
+        SELECT channel, pipeline_id, status_id,
+               CASE WHEN history IS NULL THEN current_rank WHEN current_rank IS NULL THEN history
+                    WHEN history > current_rank THEN history ELSE current_rank END AS furthest,
+               in_period, deal,
+               COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value,
+               SUM(CASE WHEN price IS NULL THEN 1 ELSE 0 END) AS without_price
+        FROM (
+            SELECT l.channel AS channel, l.pipeline_id AS pipeline_id, l.status_id AS status_id, l.price AS price,
+                   {current_rank} AS current_rank, {history} AS history,
+                   CASE WHEN l.created_at >= :start AND l.created_at < :end THEN 1 ELSE 0 END AS in_period,
+                   CASE WHEN l.status_id = {won} AND l.closed_at >= :start AND l.closed_at < :end
+                        THEN 1 ELSE 0 END AS deal
+            FROM lead_snapshots AS l {history_join}
+            WHERE {_live_sql(dialect)}
+            {_no_flatten(dialect)}
+        ) AS per_lead
+        GROUP BY 1, 2, 3, 4, 5, 6
+    """
+    deals: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    reach: dict[tuple[int | None, int | None, Outcome, bool], int] = defaultdict(int)
+    open_: dict[tuple[int | None, int | None], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in connection.execute(text(sql), params.values):
+        count, value, without_price = _int(row.leads), _int(row.value), _int(row.without_price)
+        if row.deal:
+            sums = deals[row.channel]
+            sums[0] += count
+            sums[1] += value
+            sums[2] += without_price
+        outcome: Outcome = (
+            "won" if row.status_id == WON_STATUS else "lost" if row.status_id == LOST_STATUS else "open"
+        )
+        if outcome == "open":
+            sums = open_[(row.pipeline_id, row.status_id)]
+            sums[0] += count
+            sums[1] += value
+            sums[2] += without_price
+        if row.pipeline_id in stage_order:
+            furthest = None if row.furthest is None else int(row.furthest)
+            reach[(row.pipeline_id, furthest, outcome, bool(row.in_period))] += count
+    return PipelineFacts(
+        deals_by_channel={channel: (s[0], s[1], s[2]) for channel, s in deals.items()},
+        reach=tuple(
+            StageReach(pipeline_id=pipeline, rank=rank, outcome=outcome, in_period=in_period, leads=count)
+            for (pipeline, rank, outcome, in_period), count in reach.items()
+        ),
+        open_deals=tuple(
+            OpenDeals(pipeline_id=pipeline, status_id=status, deals=s[0], value=s[1], without_price=s[2])
+            for (pipeline, status), s in open_.items()
+        ),
+    )
+
+
+def channel_counts(
+    cohort: Mapping[str | None, tuple[int, int, int]], deals: Mapping[str | None, tuple[int, int, int]]
+) -> tuple[ChannelCounts, ...]:
+    result = []
+    for channel in {*cohort, *deals}:
+        leads_, classified, qualified = cohort.get(channel, (0, 0, 0))
         won, revenue, without_price = deals.get(channel, (0, 0, 0))
-        channels.append(
+        result.append(
             ChannelCounts(
                 channel=channel,
                 leads=leads_,
@@ -118,204 +307,16 @@ def cohort_counts(
                 deals_without_price=without_price,
             )
         )
-    managers = tuple(
-        ManagerCounts(manager_id=manager_id, leads=sums[0], won=sums[1])
-        for manager_id, sums in by_manager.items()
-    )
-    return tuple(channels), managers
+    return tuple(result)
 
 
-def deals_by_channel(
+def cohort_counts(
     connection: Connection, *, account_id: int, start: int, end: int
-) -> dict[str | None, tuple[int, int, int]]:
-    """Won deals closed in [start, end) per channel: (deals, revenue, deals without a price)."""
-    statement = (
-        select(
-            leads.c.channel,
-            func.count().label("deals"),
-            func.coalesce(func.sum(leads.c.price), 0).label("revenue"),
-            _count_if(leads.c.price.is_(None)).label("without_price"),
-        )
-        .where(
-            _live(account_id),
-            leads.c.status_id == WON_STATUS,
-            leads.c.closed_at >= start,
-            leads.c.closed_at < end,
-        )
-        .group_by(leads.c.channel)
-    )
-    return {
-        row.channel: (_int(row.deals), _int(row.revenue), _int(row.without_price))
-        for row in connection.execute(statement)
-    }
-
-
-def _rank_expression(column: Any, stage_order: Mapping[int, Sequence[int]]) -> Any:
-    """A status id → its index in its pipeline's stage order; won → WON_RANK; lost or unknown → NULL."""
-    ranks: dict[int, int] = {WON_STATUS: WON_RANK}
-    for statuses in stage_order.values():
-        for index, status_id in enumerate(statuses):
-            ranks.setdefault(status_id, index)
-    return case(ranks, value=column, else_=None)
-
-
-def stage_reach(
-    connection: Connection,
-    *,
-    account_id: int,
-    start: int,
-    end: int,
-    stage_order: Mapping[int, Sequence[int]],
-) -> tuple[StageReach, ...]:
-    """How far each live lead ever got (the furthest stage in its events or its current status), grouped.
-
-    Grouped by pipeline, furthest stage, outcome now and whether the lead was created in the period — so
-    backward moves keep the furthest stage reached, and one pass serves both conversion and win rates.
-    """
-    if not stage_order:
-        return ()
-    furthest_event = (
-        select(
-            events.c.lead_id,
-            func.max(_rank_expression(events.c.status_id, stage_order)).label("top"),
-        )
-        .where(events.c.account_id == account_id)
-        .group_by(events.c.lead_id)
-        .subquery("furthest_event")
-    )
-    current = _rank_expression(leads.c.status_id, stage_order)
-    event_top = furthest_event.c.top
-    furthest = case(
-        (event_top.is_(None), current),
-        (current.is_(None), event_top),
-        (event_top > current, event_top),
-        else_=current,
-    )
-    outcome = case(
-        (leads.c.status_id == WON_STATUS, literal("won")),
-        (leads.c.status_id == LOST_STATUS, literal("lost")),
-        else_=literal("open"),
-    )
-    in_period = case((_created_in(start, end), 1), else_=0)
-    per_lead = (
-        select(
-            leads.c.pipeline_id,
-            furthest.label("rank"),
-            outcome.label("outcome"),
-            in_period.label("in_period"),
-        )
-        .select_from(leads.outerjoin(furthest_event, furthest_event.c.lead_id == leads.c.lead_id))
-        .where(_live(account_id), leads.c.pipeline_id.in_(list(stage_order)))
-        .subquery("reach")
-    )
-    statement = select(
-        per_lead.c.pipeline_id,
-        per_lead.c.rank,
-        per_lead.c.outcome,
-        per_lead.c.in_period,
-        func.count().label("leads"),
-    ).group_by(per_lead.c.pipeline_id, per_lead.c.rank, per_lead.c.outcome, per_lead.c.in_period)
-    return tuple(
-        StageReach(
-            pipeline_id=row.pipeline_id,
-            rank=None if row.rank is None else int(row.rank),
-            outcome=cast(Outcome, row.outcome),
-            in_period=bool(row.in_period),
-            leads=_int(row.leads),
-        )
-        for row in connection.execute(statement)
-    )
-
-
-def open_deals(connection: Connection, *, account_id: int) -> tuple[OpenDeals, ...]:
-    """Live leads neither won nor lost, per current status: count, value and how many have no price."""
-    statement = (
-        select(
-            leads.c.pipeline_id,
-            leads.c.status_id,
-            func.count().label("deals"),
-            func.coalesce(func.sum(leads.c.price), 0).label("value"),
-            _count_if(leads.c.price.is_(None)).label("without_price"),
-        )
-        .where(_live(account_id), not_(func.coalesce(leads.c.status_id, 0).in_([WON_STATUS, LOST_STATUS])))
-        .group_by(leads.c.pipeline_id, leads.c.status_id)
-    )
-    return tuple(
-        OpenDeals(
-            pipeline_id=row.pipeline_id,
-            status_id=row.status_id,
-            deals=_int(row.deals),
-            value=_int(row.value),
-            without_price=_int(row.without_price),
-        )
-        for row in connection.execute(statement)
-    )
-
-
-_SQLITE_COMPLETENESS = """
-SELECT l.channel AS channel,
-       CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager_id,
-       json_extract(f.value, '$.field_code') AS code,
-       COUNT(*) AS filled
-FROM lead_snapshots AS l, json_each(l.data, '$.custom_fields_values') AS f
-WHERE l.account_id = :account_id AND l.is_deleted = 0 AND l.created_at >= :start AND l.created_at < :end
-  AND json_extract(f.value, '$.field_code') IN ({codes})
-  AND COALESCE(CAST(json_extract(f.value, '$.values[0].value') AS TEXT), '') <> ''
-GROUP BY 1, 2, 3
-"""
-
-_POSTGRES_COMPLETENESS = """
-SELECT l.channel AS channel,
-       CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager_id,
-       f ->> 'field_code' AS code,
-       COUNT(*) AS filled
-FROM lead_snapshots AS l
-CROSS JOIN LATERAL json_array_elements(
-    CASE WHEN json_typeof(l.data -> 'custom_fields_values') = 'array'
-         THEN l.data -> 'custom_fields_values' ELSE '[]'::json END) AS f
-WHERE l.account_id = :account_id AND NOT l.is_deleted AND l.created_at >= :start AND l.created_at < :end
-  AND f ->> 'field_code' IN ({codes})
-  AND COALESCE(f -> 'values' -> 0 ->> 'value', '') <> ''
-GROUP BY 1, 2, 3
-"""
-
-
-def field_completeness_counts(
-    connection: Connection,
-    *,
-    account_id: int,
-    start: int,
-    end: int,
-    field_codes: Sequence[str],
-    channels: Sequence[ChannelCounts],
-    managers: Sequence[ManagerCounts],
-) -> tuple[tuple[CompletenessCounts, ...], tuple[CompletenessCounts, ...]]:
-    """Leads of the period with each qualification field filled, per channel and per manager."""
-    if not field_codes:
-        return (), ()
-    template = _POSTGRES_COMPLETENESS if connection.dialect.name == "postgresql" else _SQLITE_COMPLETENESS
-    placeholders = ", ".join(f":code{index}" for index in range(len(field_codes)))
-    params: dict[str, Any] = {"account_id": account_id, "start": start, "end": end}
-    params.update({f"code{index}": code for index, code in enumerate(field_codes)})
-    by_channel: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    by_manager: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in connection.execute(text(template.format(codes=placeholders)), params):
-        by_channel[row.channel][row.code] += _int(row.filled)
-        by_manager[row.manager_id][row.code] += _int(row.filled)
-    return (
-        tuple(
-            CompletenessCounts(key=row.channel, leads=row.leads, filled=dict(by_channel.get(row.channel, {})))
-            for row in channels
-            if row.leads
-        ),
-        tuple(
-            CompletenessCounts(
-                key=row.manager_id, leads=row.leads, filled=dict(by_manager.get(row.manager_id, {}))
-            )
-            for row in managers
-            if row.leads
-        ),
-    )
+) -> tuple[tuple[ChannelCounts, ...], tuple[ManagerCounts, ...]]:
+    """Leads of [start, end) per channel and manager, with wins closed in the period per channel."""
+    cohort, managers, _, _ = cohort_facts(connection, account_id=account_id, start=start, end=end)
+    facts = pipeline_facts(connection, account_id=account_id, start=start, end=end, stage_order={})
+    return channel_counts(cohort, facts.deals_by_channel), managers
 
 
 def load_stage_order(connection: Connection, *, account_id: int) -> dict[int, list[int]]:
@@ -372,25 +373,22 @@ def load_stats_inputs(
 ) -> StatsInputs:
     """Everything the metrics of one account and period need, aggregated in the database."""
     start, end = period.bounds(tz)
+    if connection.dialect.name == "postgresql":
+        # These queries run for seconds at most; compiling them first (JIT) costs over a second each.
+        connection.execute(text("SET LOCAL jit = off"))
     order = load_stage_order(connection, account_id=account_id) if stage_order is None else stage_order
-    channels, managers = cohort_counts(connection, account_id=account_id, start=start, end=end)
-    by_channel, by_manager = field_completeness_counts(
-        connection,
-        account_id=account_id,
-        start=start,
-        end=end,
-        field_codes=field_codes,
-        channels=channels,
-        managers=managers,
+    cohort, managers, by_channel, by_manager = cohort_facts(
+        connection, account_id=account_id, start=start, end=end, field_codes=field_codes
     )
+    facts = pipeline_facts(connection, account_id=account_id, start=start, end=end, stage_order=order)
     return StatsInputs(
         period=period,
         as_of=as_of,
         period_start_ts=start,
-        channels=channels,
+        channels=channel_counts(cohort, facts.deals_by_channel),
         managers=managers,
-        reach=stage_reach(connection, account_id=account_id, start=start, end=end, stage_order=order),
-        open_deals=open_deals(connection, account_id=account_id),
+        reach=facts.reach,
+        open_deals=facts.open_deals,
         stage_order=order,
         plans=load_plans(connection, account_id=account_id),
         spend=load_spend(connection, account_id=account_id),
