@@ -212,12 +212,15 @@ class TestBacktestCommand:
         assert code == 1 and "unsupported format version" in output
 
 
-def test_storage_and_cli_share_the_account_rules(engine: Engine, env: dict[str, str], stricter: Path) -> None:
-    """A version activated through the CLI is what the storage layer hands to the worker."""
-    invoke(env, "propose", str(stricter), "-a", str(ACCOUNT), "--author", "a")
-    invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "a", "--role", "marketing")
-    invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "b", "--role", "sales")
-    invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "b")
-    with session_scope(engine) as session:
-        version, ruleset = rulesets.active_ruleset(session=session, account_id=ACCOUNT)
-    assert (version, ruleset.qualification.min_met) == (1, 4)
+class TestSharedState:
+    def test_storage_and_cli_share_the_account_rules(
+        self, engine: Engine, env: dict[str, str], stricter: Path
+    ) -> None:
+        """A version activated through the CLI is what the storage layer hands to the worker."""
+        invoke(env, "propose", str(stricter), "-a", str(ACCOUNT), "--author", "a")
+        invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "a", "--role", "marketing")
+        invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "b", "--role", "sales")
+        invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "b")
+        with session_scope(engine) as session:
+            version, ruleset = rulesets.active_ruleset(session=session, account_id=ACCOUNT)
+        assert (version, ruleset.qualification.min_met) == (1, 4)
