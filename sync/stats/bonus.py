@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, tzinfo
 
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from integration.i18n import Text
 from integration.storage import stats as storage
+from integration.storage.leads import LeadSnapshot
+from integration.storage.promos import list_disputes
 from sync.stats import queries
 from sync.stats.metrics import bonus_base, plan_for, sum_counts
 from sync.stats.periods import Period, StatsInputError
@@ -32,9 +35,13 @@ def freeze_bonus_base(
     period: Period,
     now: int,
     tz: tzinfo = UTC,
-    open_disputes: Sequence[int] = (),
+    open_disputes: Sequence[int] | None = None,
 ) -> tuple[storage.StatsBonusSnapshot, bool]:
-    """Freezes the period's bonus base once: (snapshot, created); a second call returns the first one."""
+    """Freezes the period's bonus base once: (snapshot, created); a second call returns the first one.
+
+    `open_disputes` lists the disputed lead ids to keep beside the base; by default, the period's leads that
+    reps have disputed (from the lead card widget) up to now.
+    """
     existing = storage.get_bonus_snapshot(
         session=session, account_id=account_id, period_start=period.start, period_end=period.end
     )
@@ -50,6 +57,8 @@ def freeze_bonus_base(
     base = bonus_base(plan=plan, arrived=totals.leads, qualified=totals.qualified)
     qualified = list(queries.qualified_lead_ids(connection, account_id=account_id, start=start, end=end))
     versions = Counter(version for _lead, version in qualified if version is not None)
+    if open_disputes is None:
+        open_disputes = _disputed_leads(session, account_id=account_id, start=start, end=end, until=now)
     snapshot = storage.StatsBonusSnapshot(
         account_id=account_id,
         period_start=period.start,
@@ -62,3 +71,19 @@ def freeze_bonus_base(
         frozen_at=now,
     )
     return storage.insert_bonus_snapshot(session=session, snapshot=snapshot), True
+
+
+def _disputed_leads(session: Session, *, account_id: int, start: int, end: int, until: int) -> list[int]:
+    """Leads created in [start, end) that a rep disputed before `until`."""
+    disputed = {d.lead_id for d in list_disputes(session=session, account_id=account_id, until=until + 1)}
+    if not disputed:
+        return []
+    in_period = session.scalars(
+        select(LeadSnapshot.lead_id).where(  # type: ignore[call-overload]
+            LeadSnapshot.account_id == account_id,
+            col(LeadSnapshot.lead_id).in_(sorted(disputed)),
+            LeadSnapshot.created_at >= start,
+            LeadSnapshot.created_at < end,
+        )
+    )
+    return sorted(int(lead_id) for lead_id in in_period)

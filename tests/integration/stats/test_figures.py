@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from integration.db import session_scope
 from integration.storage.leads import LeadSnapshot
+from integration.storage.promos import LeadDispute
 from sync.stats.bonus import freeze_bonus_base
 from sync.stats.metrics import PeriodFigures, compute_period_figures
 from sync.stats.periods import Period, StatsInputError
@@ -206,6 +207,22 @@ class TestBonusFreeze:
             )
         assert not created_again
         assert again.figures["base"] == 90 and again.lead_ids == snapshot.lead_ids
+
+    def test_disputes_on_the_period_leads_are_listed_beside_the_frozen_base(self, november: Dataset) -> None:
+        """Reps' disputes about November leads are kept with the November base; October's are not."""
+        disputed_november, disputed_october = november.lead_ids["G3"][0], november.lead_ids["G11"][0]
+        with session_scope(november.engine) as session:
+            for lead_id in (disputed_november, disputed_october):
+                session.add(
+                    LeadDispute(
+                        account_id=ACCOUNT, lead_id=lead_id, reason="not our client", created_at=ts(11, 20)
+                    )
+                )
+        with session_scope(november.engine) as session:
+            snapshot, _ = freeze_bonus_base(
+                session=session, account_id=ACCOUNT, period=NOVEMBER, now=ts(12, 1)
+            )
+        assert snapshot.open_disputes == [disputed_november]
 
     def test_an_open_period_cannot_be_frozen(self, november: Dataset) -> None:
         """Freezing before the period ends is refused with a message in both languages."""
