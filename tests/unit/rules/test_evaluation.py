@@ -199,7 +199,7 @@ any_lead = st.fixed_dictionaries(
 
 
 class TestProperties:
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(lead=any_lead, contacts=st.lists(st.one_of(json_values, st.just(contact(phone="1")))))
     def test_any_lead_gets_a_classification(
         self, pack: RuleSet, lead: dict[str, Any], contacts: list[Any]
