@@ -28,9 +28,10 @@ from integration.settings import Settings
 from integration.storage import stats as storage
 from integration.storage.accounts import list_accounts
 from integration.storage.leads import LeadSnapshot
-from sync.stats.metrics import FieldCompleteness, PeriodFigures
+from sync.stats.metrics import FieldCompleteness, PeriodFigures, weekly_plan
 from sync.stats.periods import Period, StatsInputError
-from sync.stats.plans import import_spend, known_channels, parse_spend_csv, set_plan
+from sync.stats.plans import PLAN_FIGURES, import_spend, known_channels, parse_spend_csv, set_plan
+from sync.stats.queries import load_plans
 from sync.stats.report import EMPTY, figures_as_dict, label
 from sync.stats.service import StatsOptions, figures_for, rules_context
 
@@ -433,11 +434,26 @@ def plan_set(
 
 
 @plan_app.command("show")
-def plan_show(account: AccountOption = None) -> None:
-    """Показать планы / list the plans."""
+def plan_show(
+    account: AccountOption = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="also break this period's plan into weeks")
+    ] = None,
+) -> None:
+    """Показать планы (и разбивку по неделям) / list the plans (and a period's weekly breakdown)."""
     with _context() as (settings, engine, console), session_scope(engine) as session:
         lang = settings.language
         account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        if period is not None:
+            chosen = _guarded(console, lang, lambda: Period.parse(period))
+            entries = load_plans(session.connection(), account_id=account_id)
+            weeks = Table(title=f"{label('plan', lang)} · {chosen.label} · {label('weeks', lang)}")
+            for key in ("period", "leads", "qualified", "deals", "revenue"):
+                weeks.add_column(label(key, lang), justify="left" if key == "period" else "right")
+            for week, figures in weekly_plan(chosen, entries):
+                weeks.add_row(week.label, *(_num(getattr(figures, key), 1) for key in PLAN_FIGURES))
+            console.print(weeks)
+            return
         table = Table(title=label("plan", lang))
         for key in ("period", "leads", "qualified", "deals", "revenue"):
             table.add_column(label(key, lang), justify="left" if key == "period" else "right")

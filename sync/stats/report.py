@@ -59,6 +59,7 @@ LABELS: dict[str, Text] = {
     "overall": Text(ru="Всего", en="Overall"),
     "as_of": Text(ru="Данные на", en="As of"),
     "period": Text(ru="Период", en="Period"),
+    "weeks": Text(ru="по неделям", en="by week"),
     "funnel": Text(ru="Конверсия по этапам", en="Stage-to-stage conversion"),
     "run_rate": Text(ru="Темп к плану", en="Run rate"),
     "managers": Text(ru="Конверсия менеджеров (лид → выиграно)", en="Manager conversion (lead → won)"),

@@ -68,6 +68,13 @@ class TestPlanAndSpend:
         )
         assert clash.exit_code == 2 and "overlaps" in clash.output
 
+    def test_a_monthly_plan_is_shown_week_by_week(self, november: Dataset, env: dict[str, str]) -> None:
+        """November's 100 leads split pro rata: 23.3 for each full week, 3.3 for the single days at the ends."""
+        result = runner.invoke(plan_app, ["show", "--period", "2026-11", "--account", str(ACCOUNT)], env=env)
+        assert result.exit_code == 0, result.output
+        assert "2026-11-02..2026-11-08" in result.output
+        assert result.output.count("23.3") == 4 and result.output.count("3.3 ") >= 2
+
     def test_russian_is_the_default_language(self, engine: Engine, database_url: str) -> None:
         """Without LANGUAGE=en the same refusal is in Russian."""
         result = runner.invoke(
