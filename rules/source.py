@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, Final
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from integration.i18n import Text
 from rules.model import RuleIssue
@@ -117,21 +117,5 @@ def scalar_value(node: ScalarNode) -> Any:
         return node.value
 
 
-def mapping_items(node: MappingNode) -> Iterator[tuple[ScalarNode | Node, Node]]:
-    yield from node.value
-
-
 def key_text(node: Node) -> str:
     return str(node.value) if isinstance(node, ScalarNode) else ""
-
-
-def is_mapping(node: Node) -> bool:
-    return isinstance(node, MappingNode)
-
-
-def is_sequence(node: Node) -> bool:
-    return isinstance(node, SequenceNode)
-
-
-def is_scalar(node: Node) -> bool:
-    return isinstance(node, ScalarNode)
