@@ -13,9 +13,10 @@ from integration.settings import Settings
 
 def background_tasks(settings: Settings) -> tuple[BackgroundTask, ...]:
     """The worker draining the inbox, and the scheduler (reconciliation, statistics, weekly report)."""
+    from webhooks.reconcile import run_reconciler
     from webhooks.worker import run_worker
 
-    return (run_worker,)
+    return (run_worker, run_reconciler)
 
 
 async def run_worker_process(settings: Settings) -> None:
