@@ -20,7 +20,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "LANGUAGE": "en"}
+    # A wide terminal, so rich never wraps a table cell whatever the terminal running the tests.
+    return {"DATABASE_URL": database_url, "LANGUAGE": "en", "COLUMNS": "200"}
 
 
 class TestShow:
@@ -72,8 +73,15 @@ class TestPlanAndSpend:
         """November's 100 leads split pro rata: 23.3 for each full week, 3.3 for the single days at the ends."""
         result = runner.invoke(plan_app, ["show", "--period", "2026-11", "--account", str(ACCOUNT)], env=env)
         assert result.exit_code == 0, result.output
-        assert "2026-11-02..2026-11-08" in result.output
-        assert result.output.count("23.3") == 4 and result.output.count("3.3 ") >= 2
+        rows = {line.split()[1]: line.split()[3] for line in result.output.splitlines() if "2026-11-" in line}
+        assert rows == {
+            "2026-11-01..2026-11-01": "3.3",
+            "2026-11-02..2026-11-08": "23.3",
+            "2026-11-09..2026-11-15": "23.3",
+            "2026-11-16..2026-11-22": "23.3",
+            "2026-11-23..2026-11-29": "23.3",
+            "2026-11-30..2026-11-30": "3.3",
+        }
 
     def test_russian_is_the_default_language(self, engine: Engine, database_url: str) -> None:
         """Without LANGUAGE=en the same refusal is in Russian."""
