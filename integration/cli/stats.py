@@ -58,6 +58,10 @@ ALREADY_FROZEN = Text(
     ru="База бонуса за {period} уже была зафиксирована {when}: {base} целевых лидов; она не меняется.",
     en="The bonus base for {period} was frozen on {when}: {base} qualified leads; it does not change.",
 )
+FROZEN_BESIDE = Text(
+    ru="Зафиксированная база бонуса ({when}, правила v{version}): {base}; оспоренные лиды: {disputes}.",
+    en="Frozen bonus base ({when}, rules v{version}): {base}; disputed leads: {disputes}.",
+)
 PUSHED = Text(
     ru="Каталог «Воронка LeadPact»: создано {created}, обновлено {updated} элементов; лидов обновлено: {leads}.",
     en="Catalog “LeadPact funnel”: {created} elements created, {updated} updated; leads updated: {leads}.",
@@ -323,14 +327,40 @@ def show(
             as_of=int(time.time()),
             options=StatsOptions(min_manager_sample=min_sample),
         )
+        frozen = storage.get_bonus_snapshot(
+            session=session, account_id=account_id, period_start=chosen.start, period_end=chosen.end
+        )
         stage_names = {
             stage.status_id: stage.name or str(stage.status_id)
             for stage in storage.list_pipeline_stages(session=session, account_id=account_id)
         }
     if as_json:
-        typer.echo(json.dumps(figures_as_dict(figures), ensure_ascii=False, indent=2))
+        data = figures_as_dict(figures)
+        data["frozen_bonus"] = (
+            None
+            if frozen is None
+            else {
+                "rule_version": frozen.rule_version,
+                "figures": frozen.figures,
+                "lead_ids": frozen.lead_ids,
+                "open_disputes": frozen.open_disputes,
+                "frozen_at": frozen.frozen_at,
+            }
+        )
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     render_figures(figures, lang=lang, stage_names=stage_names, console=console)
+    if frozen is not None:
+        when = datetime.fromtimestamp(frozen.frozen_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        console.print(
+            FROZEN_BESIDE(
+                lang,
+                when=when,
+                base=frozen.figures.get("base"),
+                version=frozen.rule_version,
+                disputes=", ".join(map(str, frozen.open_disputes)) or EMPTY,
+            )
+        )
 
 
 @app.command("freeze")

@@ -120,3 +120,9 @@ class TestFreeze:
         assert "frozen: 5 qualified leads" in first.output
         second = runner.invoke(app, ["freeze", "--period", "2026-10", "--account", str(ACCOUNT)], env=env)
         assert "was frozen on" in second.output and "does not change" in second.output
+        shown = runner.invoke(app, ["show", "--period", "2026-10", "--account", str(ACCOUNT)], env=env)
+        assert "Frozen bonus base" in shown.output and "rules v3): 5; disputed leads: —" in shown.output
+        as_json = runner.invoke(
+            app, ["show", "--period", "2026-10", "--account", str(ACCOUNT), "--json"], env=env
+        )
+        assert len(json.loads(as_json.output)["frozen_bonus"]["lead_ids"]) == 5
