@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from rules import (
     RuleFileError,
     RuleIssue,
     check_ruleset,
+    classify_lead,
     default_rules_text,
     load_ruleset,
 )
@@ -231,6 +233,23 @@ class TestAccountFields:
         text = BASE.replace("need: {code: NEED, type: text}", "need: {code: NEED, type: date}")
         messages = [i.message("en") for i in check_ruleset(text, fields=self.CATALOG)]
         assert any("type textarea in amoCRM" in m for m in messages)
+
+    def test_select_value_given_only_as_enum_id_reads_through_the_catalog(self) -> None:
+        """A select value sent as a bare enum id is read as its label when the account's fields are known."""
+        catalog = FieldCatalog(
+            fields=(
+                *self.CATALOG.fields,
+                CatalogField(id=1005, name="Решение", type="date", code="DECISION_DATE"),
+                CatalogField(id=77, name="Источник", type="select", enums={5: "VK"}),
+            )
+        )
+        text = BASE.replace("source: {code: UTM_SOURCE, type: text}", "source: {name: источник, type: text}")
+        ruleset = load_ruleset(text, fields=catalog)
+        lead = {"custom_fields_values": [{"field_id": 77, "values": [{"enum_id": 5}]}]}
+        unknown = {"custom_fields_values": [{"field_id": 77, "values": [{"enum_id": 6}]}]}
+        now = datetime(2026, 11, 23, tzinfo=UTC)
+        assert classify_lead(ruleset, lead, now=now).channel == "vk"
+        assert classify_lead(ruleset, unknown, now=now).channel == "direct"
 
     def test_catalog_is_built_from_amocrm_json(self) -> None:
         """The catalog reads amoCRM's custom-field list, skipping malformed items."""
