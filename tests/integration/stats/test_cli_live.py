@@ -57,6 +57,7 @@ def catalog_figures(live: Live, account_id: int) -> dict[str, dict[str, Any]]:
 
 
 class TestDemo:
+    @pytest.mark.slow
     def test_backfill_then_push_puts_the_shown_figures_into_the_catalog(self, live: Live) -> None:
         """After backfill and push, the all-channels element holds the leads and % qualified `stats show` prints."""
         account_id = live.create_account("funnel", leads=40)
