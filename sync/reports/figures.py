@@ -13,9 +13,11 @@ from sqlmodel import Session, col, select
 
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
+from integration.storage import promos as promo_store
 from integration.storage import stats as stats_store
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
+from sync.promos.disputes import summarise_disputes
 from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, with_meeting_tasks
 from sync.reports.weeks import next_week, week_label
 from sync.stats.periods import Period
@@ -54,6 +56,8 @@ def load_weekly_report(
         session=session, account_id=account_id, period=week, as_of=as_of, options=REPORT_OPTIONS
     )
     rules = rules_context(session=session, account_id=account_id)
+    start, end = week.bounds(rules.timezone)
+    disputes = promo_store.list_disputes(session=session, account_id=account_id, since=start, until=end)
     report = build_weekly_report(
         figures,
         account_id=account_id,
@@ -62,7 +66,8 @@ def load_weekly_report(
         stage_names=stage_names(session=session, account_id=account_id),
         last_week_tasks=None,
         next_week_due=next_week(week).end,
-        week_bounds=week.bounds(rules.timezone),
+        week_bounds=(start, end),
+        disputes=summarise_disputes(disputes),
     )
     return with_meeting_tasks(report, tasks)
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Literal
 
 from integration.i18n import Text
+from sync.promos.disputes import DisputeGroup
 from sync.stats.metrics import (
     ChannelQuality,
     ManagerConversion,
@@ -83,6 +84,8 @@ class WeeklyReport:
     next_week_due: date
     # [start, end) of the week in unix seconds in the account's time zone: which tasks were due in it.
     week_bounds: tuple[int, int] = (0, 0)
+    # Classifications sales reps flagged as wrong during the week, by channel and level (largest first).
+    disputes: tuple[DisputeGroup, ...] = ()
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:
@@ -392,6 +395,7 @@ def build_weekly_report(
     last_week_tasks: tuple[MeetingTask, ...] | None,
     next_week_due: date,
     week_bounds: tuple[int, int] | None = None,
+    disputes: Sequence[DisputeGroup] = (),
 ) -> WeeklyReport:
     """The report of one week from that week's figures (as `leadpact stats show` computes them)."""
     findings, hypotheses = explain(figures, stage_names)
@@ -407,6 +411,7 @@ def build_weekly_report(
         last_week_tasks=last_week_tasks,
         next_week_due=next_week_due,
         week_bounds=week_bounds or figures.period.bounds(),
+        disputes=tuple(disputes),
     )
 
 

@@ -136,6 +136,16 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             if rate.metric in ("leads", "qualified", "revenue")
         ],
         "qualified_chart": Markup(qualified_chart(figures.quality, lang)),  # noqa: S704
+        "disputes": [
+            t.DISPUTE_LINE(
+                lang,
+                channel=group.channel or t.NO_CHANNEL(lang),
+                level=group.level or "—",
+                leads=group.leads,
+                reasons="; ".join(f"{reason} ({count})" for reason, count in group.top_reasons) or "—",
+            )
+            for group in report.disputes
+        ],
         "findings": [finding.text(lang) for finding in report.findings],
         "hypotheses": [hypothesis(lang) for hypothesis in report.hypotheses],
         "tasks": None
@@ -212,7 +222,10 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
         return [[row[key] for key in keys] for row in rows]
 
     lines += _table(quality_header, quality_rows(data["channel_rows"]))
-    lines += ["", f"_{words['EXPERIMENTAL_MARK']}_", "", f"## {words['S2']}", ""]
+    lines += ["", f"_{words['EXPERIMENTAL_MARK']}_", ""]
+    if data["disputes"]:
+        lines += [words["DISPUTES"], ""] + [f"- {line}" for line in data["disputes"]] + [""]
+    lines += [f"## {words['S2']}", ""]
     if data["experimental_rows"]:
         lines += _table(quality_header, quality_rows(data["experimental_rows"]))
     else:

@@ -34,6 +34,14 @@ EXPERIMENTAL_TOGETHER = Text(ru="Эксперименты вместе", en="Exp
 NO_EXPERIMENTS = Text(
     ru="Экспериментальных каналов на этой неделе нет.", en="No experimental channels this week."
 )
+DISPUTES = Text(
+    ru="Продажи оспорили классификацию на этой неделе:", en="Sales disputed these classifications this week:"
+)
+DISPUTE_LINE = Text(
+    ru="{channel} / {level}: сделок {leads}; причины: {reasons}",
+    en="{channel} / {level}: {leads} leads; reasons: {reasons}",
+)
+NO_DISPUTES = Text(ru="Споров о классификации не было.", en="No classification was disputed.")
 EXPERIMENTAL_MARK = Text(ru="* — экспериментальный канал", en="* — experimental channel")
 
 METRIC = Text(ru="Показатель", en="Figure")

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from integration.cli.report import app as report_cli
 from integration.db import session_scope
 from integration.settings import Settings
+from integration.storage import promos as promo_store
 from integration.storage.leads import LeadSnapshot
 from sync.reports.weeks import parse_week
 from sync.stats.metrics import PeriodFigures
@@ -82,6 +83,25 @@ class TestReportPage:
         """With amoCRM unreachable the page still renders and says the tasks could not be read."""
         page = client.get("/reports/weekly", params={"week": WEEK, "lang": "en"})
         assert "Could not read the tasks from amoCRM" in page.text
+
+    def test_disputes_of_the_week_are_shown(self, client: httpx.Client, engine: Engine) -> None:
+        """A rep's dispute of a lead classified this week appears in the report with its reason."""
+        week_start, _ = parse_week(WEEK).bounds()
+        with session_scope(engine) as session:
+            snapshot = session.get(LeadSnapshot, (ACCOUNT, 1001))
+            assert snapshot is not None
+            promo_store.add_dispute(
+                session=session,
+                account_id=ACCOUNT,
+                lead_id=1001,
+                user_id=5,
+                reason="<b>no budget</b>",
+                now=week_start + 3600,
+                snapshot=snapshot,
+            )
+        page = client.get("/reports/weekly", params={"week": WEEK, "lang": "en"})
+        assert "Sales disputed these classifications this week:" in page.text
+        assert "&lt;b&gt;no budget&lt;/b&gt; (1)" in page.text
 
     def test_a_bad_week_is_explained(self, client: httpx.Client) -> None:
         """?week=soon answers 422 with what a week looks like."""

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from integration.i18n import Language
+from sync.promos.disputes import DisputeGroup
 from sync.reports.charts import funnel_chart, qualified_chart, run_rate_chart
 from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, funnels_of
 from sync.reports.render import render_html, render_markdown
@@ -81,6 +82,30 @@ class TestMarkdown:
             report(channels=(ChannelCounts("a|b", leads=3, classified=3, qualified=3),)), "en"
         )
         assert "| a\\|b | 3 |" in text
+
+
+class TestDisputes:
+    def test_disputed_classifications_are_listed_under_quality(self) -> None:
+        """Sales' disputes show per channel and level with their most common reasons, HTML escaped."""
+        figures = week_figures(plan=PlanFigures(leads=100))
+        groups = (DisputeGroup("vk", "hot", 3, ((EVIL, 2), ("no budget", 1))),)
+        disputed = build_weekly_report(
+            figures,
+            account_id=1,
+            week_label="2026-W47",
+            rule_version=3,
+            stage_names=STAGE_NAMES,
+            last_week_tasks=(),
+            next_week_due=next_week(WEEK).end,
+            disputes=groups,
+        )
+        markdown = render_markdown(disputed, "en")
+        section_one = markdown.split("## 2.")[0]
+        assert "- vk / hot: 3 leads; reasons: " in section_one and "no budget (1)" in section_one
+        html = render_html(disputed, "ru")
+        assert "vk / hot: сделок 3" in html
+        assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt; (2)" in html
+        assert "disputed" not in render_markdown(report(), "en")
 
 
 class TestHtml:
