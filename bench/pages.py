@@ -52,6 +52,10 @@ REDIRECT_URI = "https://leadpact.example.com/oauth/callback"
 WEEK = "2026-W47"
 PAGES = (
     "/admin",
+    "/admin/rules",
+    "/admin/rules/history",
+    "/admin/promos",
+    "/admin/plans",
     "/admin/inbox",
     f"/reports/weekly?week={WEEK}",
     f"/reports/weekly?week={WEEK}&format=md",
