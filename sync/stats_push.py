@@ -406,6 +406,9 @@ def current_period(*, engine: Engine, account_id: int, now: int) -> Period:
     return Period.containing(datetime.fromtimestamp(now, tz))
 
 
+SETTLING_SECONDS = 7 * 86_400
+
+
 class ApiSource(Protocol):
     """Where the scheduled push gets each account's API (`integration.accounts.AmoConnector`)."""
 
@@ -448,6 +451,18 @@ async def push_all_accounts(
                         session=session, account_id=account_id, period=closed, now=moment, tz=tz
                     )
             api = connector.api_for(account_id)
+            if moment < closed.bounds(tz)[1] + SETTLING_SECONDS:
+                # Late status moves still change last month's figures for a few days; its element follows them.
+                await push_stats(
+                    api=api,
+                    engine=engine,
+                    account_id=account_id,
+                    period=closed,
+                    now=moment,
+                    lang=lang,
+                    options=options,
+                    push_leads=False,
+                )
             results[account_id] = await push_stats(
                 api=api,
                 engine=engine,

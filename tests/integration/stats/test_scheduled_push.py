@@ -102,7 +102,7 @@ class TestScheduledPush:
     async def test_each_account_is_pushed_and_a_failing_one_does_not_stop_the_others(
         self, november: Dataset
     ) -> None:
-        """Account 2 cannot be reached; account 1 still gets its catalog elements for December."""
+        """Account 2 cannot be reached; account 1 still gets its catalog elements for November and December."""
         connect(november.engine, ACCOUNT, OTHER_ACCOUNT)
         amo = FakeAmo()
 
@@ -116,6 +116,14 @@ class TestScheduledPush:
             result is not None and result.elements_created == 1
         )  # December: no leads yet, one total element
         assert [c.name for c in amo.catalogs] == ["LeadPact funnel"]
+        # Early December, November's element still follows late changes.
+        names = {element.name for element in amo.elements}
+        assert {
+            "2026-11 · vk",
+            "2026-11 · yandex",
+            "2026-11 · all channels",
+            "2026-12 · all channels",
+        } <= names
         assert result.lead_field_missing  # LeadPact's lead fields were never provisioned here
 
     async def test_last_month_is_frozen_once_when_it_had_a_plan(self, november: Dataset) -> None:
@@ -146,3 +154,16 @@ class TestScheduledPush:
         await push_all_accounts(engine=november.engine, connector=connector, now=DECEMBER_2 + 3600)
 
         assert amo.writes == written
+
+
+class TestSettledMonths:
+    async def test_a_month_long_closed_is_not_pushed_again(self, november: Dataset) -> None:
+        """On 20 December only December's element is written; November has settled."""
+        connect(november.engine, ACCOUNT)
+        amo = FakeAmo()
+
+        await push_all_accounts(
+            engine=november.engine, connector=Connector({ACCOUNT: amo}), now=DECEMBER_2 + 18 * 86_400
+        )
+
+        assert {element.name for element in amo.elements} == {"2026-12 · all channels"}
