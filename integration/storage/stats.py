@@ -31,7 +31,7 @@ class StatsPlan(SQLModel, table=True):
     leads: int | None = None
     qualified: int | None = None
     deals: int | None = None
-    revenue: int | None = None
+    revenue: int | None = Field(default=None, sa_type=BigInteger)
     updated_at: int = 0
 
 

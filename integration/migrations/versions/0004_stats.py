@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("leads", sa.Integer(), nullable=True),
         sa.Column("qualified", sa.Integer(), nullable=True),
         sa.Column("deals", sa.Integer(), nullable=True),
-        sa.Column("revenue", sa.Integer(), nullable=True),
+        sa.Column("revenue", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", sa.Integer(), nullable=False),
         sa.UniqueConstraint("account_id", "period_start", "period_end", name="uq_stats_plan_period"),
     )
