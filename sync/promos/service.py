@@ -1,8 +1,9 @@
 """Promos at the edge: storing imported definitions, and what a lead evaluation writes back.
 
-The worker calls `promo_fields_for_lead` on every lead evaluation, inside its own unit of work, and puts
-`active_promos` and `coupon` into the lead's PATCH; `note(lang)` is the note to add when a promo starts
-applying. Keep one `PromoBook` per batch (`load_promo_book`) so conditions are compiled once, not per lead.
+The worker calls `promo_fields_for_lead` on every lead evaluation (it opens its own short transaction), adds
+`sync.promos.writeback.plan_promo_field_values(...)` to the lead's PATCH, and posts `note(lang)` when a promo
+starts applying. Keep one `PromoBook` per batch (`load_promo_book`) so conditions are compiled once, not per
+lead. `enqueue_leads_with_ended_promos` runs on a schedule so ended promos leave the leads' fields.
 """
 
 from __future__ import annotations
@@ -87,11 +88,11 @@ def import_promos(
     return ImportOutcome(len(promo_file.definitions), added, ())
 
 
-def load_promo_book(*, session: Session, account_id: int, now: datetime) -> PromoBook:
-    """The account's running promos, compiled and indexed."""
-    return compile_promos(
-        store.load_running_promos(session=session, account_id=account_id, today=today_of(now))
-    )
+def load_promo_book(*, engine: Engine, account_id: int, now: datetime) -> PromoBook:
+    """The account's running promos, compiled and indexed (build once per worker batch, not per lead)."""
+    with session_scope(engine) as session:
+        promos = store.load_running_promos(session=session, account_id=account_id, today=today_of(now))
+    return compile_promos(promos)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def is_closed(lead: Mapping[str, Any]) -> bool:
 
 def promo_fields_for_lead(
     *,
-    session: Session,
+    engine: Engine,
     account_id: int,
     lead_id: int,
     classification: ClassificationLike | None,
@@ -153,44 +154,49 @@ def promo_fields_for_lead(
 ) -> PromoFields:
     """Matches the lead against the running promos, issues its coupons and remembers what applies now.
 
+    Runs its own short transaction per lead: coupon rows stay locked only for this lead's issuing, so
+    several workers never wait on (or deadlock with) each other's whole batches. A coupon issued here stays
+    issued even if the caller's later write to amoCRM fails; the next evaluation finds and writes the same one.
     A closed (won/lost) lead keeps the coupons it already has but is issued no new ones.
     """
-    book = book if book is not None else load_promo_book(session=session, account_id=account_id, now=now)
+    book = book if book is not None else load_promo_book(engine=engine, account_id=account_id, now=now)
     matches = match_promos(book, classification, lead, now)
     unix_now = int(now.timestamp())
-    started_keys = set(
-        store.record_lead_promos(
-            session=session,
-            account_id=account_id,
-            lead_id=lead_id,
-            promo_keys=[m.key for m in matches],
-            now=unix_now,
-        )
-    )
     coupons: dict[str, str] = {}
     warnings: list[PoolEmpty] = []
     closed = is_closed(lead)
-    for match in matches:
-        if not match.uses_coupon_pool:
-            continue
-        record = store.get_promo(session=session, account_id=account_id, key=match.key)
-        if record is None or record.id is None:
-            continue
-        if closed:
-            code = store.issued_code(
-                session=session, account_id=account_id, promo_id=record.id, lead_id=lead_id
+    with session_scope(engine) as session:
+        started_keys = set(
+            store.record_lead_promos(
+                session=session,
+                account_id=account_id,
+                lead_id=lead_id,
+                promo_keys=[m.key for m in matches],
+                now=unix_now,
             )
-        else:
-            code = store.issue_coupon(
-                session=session, account_id=account_id, promo_id=record.id, lead_id=lead_id, now=unix_now
-            )
-            if code is None:
-                log.warning(
-                    "coupon pool empty", extra={"account_id": account_id, "promo": match.key, "lead": lead_id}
+        )
+        for match in matches:
+            if not match.uses_coupon_pool:
+                continue
+            record = store.get_promo(session=session, account_id=account_id, key=match.key)
+            if record is None or record.id is None:
+                continue
+            if closed:
+                code = store.issued_code(
+                    session=session, account_id=account_id, promo_id=record.id, lead_id=lead_id
                 )
-                warnings.append(PoolEmpty(match.key, match.name, lead_id))
-        if code is not None:
-            coupons[match.key] = code
+            else:
+                code = store.issue_coupon(
+                    session=session, account_id=account_id, promo_id=record.id, lead_id=lead_id, now=unix_now
+                )
+                if code is None:
+                    log.warning(
+                        "coupon pool empty",
+                        extra={"account_id": account_id, "promo": match.key, "lead": lead_id},
+                    )
+                    warnings.append(PoolEmpty(match.key, match.name, lead_id))
+            if code is not None:
+                coupons[match.key] = code
     return PromoFields(
         active_promos=format_active_promos(matches),
         coupon=", ".join(coupons.values()) or None,

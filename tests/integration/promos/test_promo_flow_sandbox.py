@@ -96,17 +96,16 @@ class TestPromoFlow:
         (lead,) = [as_json(item) for item in await api.get_leads([lead_id])]
         now = datetime.now(UTC)
         classification = classify_lead(default_ruleset(), lead, now=now)
-        with session_scope(engine) as session:
-            book = load_promo_book(session=session, account_id=account_id, now=now)
-            fields = promo_fields_for_lead(
-                session=session,
-                account_id=account_id,
-                lead_id=lead_id,
-                classification=classification,
-                lead=lead,
-                now=now,
-                book=book,
-            )
+        book = load_promo_book(engine=engine, account_id=account_id, now=now)
+        fields = promo_fields_for_lead(
+            engine=engine,
+            account_id=account_id,
+            lead_id=lead_id,
+            classification=classification,
+            lead=lead,
+            now=now,
+            book=book,
+        )
         entries = plan_promo_field_values(
             lead,
             active_promos=fields.active_promos,

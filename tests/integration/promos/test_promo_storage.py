@@ -63,15 +63,14 @@ def import_text(engine: Engine, text: str, account_id: int = ACCOUNT) -> store.P
 
 
 def fields_for(engine: Engine, lead_id: int, level: str = "hot", status_id: int = 10) -> Any:
-    with session_scope(engine) as session:
-        return promo_fields_for_lead(
-            session=session,
-            account_id=ACCOUNT,
-            lead_id=lead_id,
-            classification=FakeClassification("ads", level),
-            lead=spring_lead(lead_id, status_id),
-            now=NOW,
-        )
+    return promo_fields_for_lead(
+        engine=engine,
+        account_id=ACCOUNT,
+        lead_id=lead_id,
+        classification=FakeClassification("ads", level),
+        lead=spring_lead(lead_id, status_id),
+        now=NOW,
+    )
 
 
 class TestImport:
@@ -174,17 +173,17 @@ class TestLeadFields:
             assert store.leads_with_ended_promos(session=session, account_id=ACCOUNT, today=june.date()) == [
                 9
             ]
-            book = load_promo_book(session=session, account_id=ACCOUNT, now=june)
-            fields = promo_fields_for_lead(
-                session=session,
-                account_id=ACCOUNT,
-                lead_id=9,
-                classification=FakeClassification("ads", "hot"),
-                lead=spring_lead(9),
-                now=june,
-                book=book,
-            )
-            assert fields.active_promos == "VIP coupon"
+        book = load_promo_book(engine=engine, account_id=ACCOUNT, now=june)
+        fields = promo_fields_for_lead(
+            engine=engine,
+            account_id=ACCOUNT,
+            lead_id=9,
+            classification=FakeClassification("ads", "hot"),
+            lead=spring_lead(9),
+            now=june,
+            book=book,
+        )
+        assert fields.active_promos == "VIP coupon"
         with session_scope(engine) as session:
             assert store.leads_with_ended_promos(session=session, account_id=ACCOUNT, today=june.date()) == []
 

@@ -242,19 +242,19 @@ class TestEmptyPool:
         self, client: httpx.AsyncClient, engine: Engine
     ) -> None:
         """A lead matching a coupon promo after the pool ran out shows a warning instead of a coupon."""
-        with session_scope(engine) as session:
-            for lead_id in (8001, 8002):
+        for lead_id in (8001, 8002):
+            with session_scope(engine) as session:
                 session.add(
                     LeadSnapshot(account_id=ACCOUNT_ID, lead_id=lead_id, data=lead_json(lead_id), level="hot")
                 )
-                promo_fields_for_lead(
-                    session=session,
-                    account_id=ACCOUNT_ID,
-                    lead_id=lead_id,
-                    classification=Classification(),
-                    lead=lead_json(lead_id),
-                    now=NOW,
-                )
+            promo_fields_for_lead(
+                engine=engine,
+                account_id=ACCOUNT_ID,
+                lead_id=lead_id,
+                classification=Classification(),
+                lead=lead_json(lead_id),
+                now=NOW,
+            )
         vip = {p["key"]: p for p in (await get_panel(client, token(), lead_id=8002)).json()["promos"]}["vip"]
         assert (vip["coupon"], vip["coupon_pool_empty"]) == (None, True)
         ours = {p["key"]: p for p in (await get_panel(client, token())).json()["promos"]}["vip"]

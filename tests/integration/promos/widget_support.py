@@ -104,14 +104,15 @@ def seed(engine: Engine, *, base_url: str = ACCOUNT_ORIGIN) -> None:
             now=UNIX_NOW,
         )
         assert outcome.ok
-        promo_fields_for_lead(
-            session=session,
-            account_id=ACCOUNT_ID,
-            lead_id=LEAD_ID,
-            classification=Classification(),
-            lead=lead_json(LEAD_ID),
-            now=NOW,
-        )
+    promo_fields_for_lead(
+        engine=engine,
+        account_id=ACCOUNT_ID,
+        lead_id=LEAD_ID,
+        classification=Classification(),
+        lead=lead_json(LEAD_ID),
+        now=NOW,
+    )
+    with session_scope(engine) as session:
         promo_store.record_attendance(
             session=session,
             account_id=ACCOUNT_ID,
