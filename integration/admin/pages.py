@@ -131,6 +131,12 @@ def _form_text(form: Any) -> str:
     return str(form.get("text", "")).replace("\r\n", "\n")
 
 
+def _base_version(form: Any) -> int:
+    """The version whose text the editor started from (only shown back, so junk simply reads as 0)."""
+    value = str(form.get("base", "0")).strip()
+    return int(value) if value.isdigit() else 0
+
+
 def _issues(text: str, lang: Language, account_id: int) -> list[dict[str, Any]]:
     return [
         {
@@ -185,7 +191,7 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Validation with line/column, and when valid a backtest preview against the running rules."""
     lang = language(request)
     text = _form_text(form)
-    base = int(str(form.get("base", "0")) or 0)
+    base = _base_version(form)
     issues = _issues(text, lang, admin.account_id)
     services = services_of(request)
     preview = None
@@ -256,7 +262,7 @@ def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
             "rules.html",
             {
                 "text": text,
-                "base": int(str(form.get("base", "0")) or 0),
+                "base": _base_version(form),
                 "active": active,
                 "drafts": drafts,
                 "checked": True,
