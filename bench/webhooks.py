@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,7 @@ def _settings(database_url: str, data_dir: str, sandbox_url: str, port: int) -> 
 @contextmanager
 def server_process(
     kind: str, database_url: str, data_dir: str, *, worker: bool = False, sandbox_url: str = ""
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[str, int, int]]:
     from integration.servers import free_port
 
     port = free_port()
@@ -165,7 +165,7 @@ def server_process(
             raise RuntimeError(f"{kind} server did not start")
         time.sleep(0.1)
     try:
-        yield url, port
+        yield url, port, process.pid or 0
     finally:
         process.terminate()
         process.join(10)
@@ -181,6 +181,7 @@ class AckResult:
     p50_ms: float
     p99_ms: float
     statuses: dict[int, int]
+    server_cpu_ms: float = 0.0  # server process CPU per request (user + system)
 
     @property
     def per_second(self) -> float:
@@ -323,8 +324,11 @@ def bench_ack(database_url: str, workdir: Path, requests: int, concurrency: int)
     path = f"/webhooks/amocrm/{BENCH_KEY}"
     results: dict[str, AckResult] = {}
     for kind in ("bare", "receiver"):
-        with server_process(kind, database_url, str(workdir / "data")) as (_url, port):
-            results[kind] = asyncio.run(_load(port, path, body, requests, concurrency))
+        with server_process(kind, database_url, str(workdir / "data")) as (_url, port, pid):
+            cpu_before = _cpu_seconds(pid)
+            result = asyncio.run(_load(port, path, body, requests, concurrency))
+            cpu_used = _cpu_seconds(pid) - cpu_before
+            results[kind] = replace(result, server_cpu_ms=cpu_used * 1000 / max(1, result.requests))
     deliveries, _events = inbox_counts(database_url)
     stored = results["receiver"].statuses.get(200, 0)
     assert deliveries >= stored, f"receiver answered 200 {stored} times but stored {deliveries}"
@@ -358,6 +362,15 @@ class EndToEnd:
     @property
     def calls_per_1000_people_events(self) -> float:
         return self.leadpact_calls * 1000 / max(1, self.people_events)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by the process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _leadpact_calls(app_url: str) -> int:
@@ -515,10 +528,11 @@ def main() -> None:
         bare, receiver = ack["bare"], ack["receiver"]
         print(f"# Webhook bench — {backend}, {os.cpu_count()} CPUs, {args.requests} requests, "
               f"{args.concurrency} connections, uvicorn 1 process")  # fmt: skip
-        print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
+        print(f"{'':24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}  statuses")
         for name, result in (("bare FastAPI endpoint", bare), ("LeadPact receiver", receiver)):
             print(
-                f"{name:28}{result.per_second:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}  {result.statuses}"
+                f"{name:24}{result.per_second:>8.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+                f"{result.server_cpu_ms:>19.3f}  {result.statuses}"
             )
         print(f"receiver / bare throughput: {receiver.per_second / bare.per_second:.0%}")
         if args.skip_e2e:

@@ -18,12 +18,12 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session, col, select
 
-from integration.db import session_scope
 from integration.i18n import Text
 from integration.observability import Metrics, metrics_of
 from integration.settings import Settings
@@ -63,6 +63,7 @@ class _Outcome:
     FAILED_PARSE = "failed_parse"
     UNKNOWN_KEY = "unknown_key"
     FORBIDDEN = "forbidden"
+    REFUSED = "refused_by_database"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ async def receive_amocrm_webhook(request: Request) -> Response:
     context.metrics.webhooks_received.labels(outcome=stored.outcome).inc()
     if stored.outcome == _Outcome.UNKNOWN_KEY:
         return _problem(404, UNKNOWN_KEY(lang))
+    if stored.outcome == _Outcome.REFUSED:
+        return _problem(500, STORAGE_DOWN(lang))
     if stored.outcome == _Outcome.FORBIDDEN:
         logger.warning("webhook for account %s names another account; rejected", stored.account_id)
         return _problem(403, WRONG_ACCOUNT(lang))
@@ -162,7 +165,7 @@ class InboxWriter:
                 batch.append(queue.get_nowait())
             try:
                 outcomes = await anyio.to_thread.run_sync(
-                    _store_batch, self._engine(), [delivery for delivery, _ in batch]
+                    _store_isolating, self._engine(), [delivery for delivery, _ in batch]
                 )
             except BaseException as exc:
                 for _, done in batch:
@@ -176,29 +179,57 @@ class InboxWriter:
                     done.set_result(outcome)
 
 
+def _store_isolating(engine: Engine, deliveries: list[_Delivery]) -> list[_Stored]:
+    """The batch in one transaction; if the database refuses its content, each delivery on its own, so one
+    odd body cannot take its neighbours down with it. An unreachable database fails them all (→ 503)."""
+    try:
+        return _store_batch(engine, deliveries)
+    except OperationalError:
+        raise
+    except DBAPIError:
+        if len(deliveries) == 1:
+            raise
+    outcomes: list[_Stored] = []
+    for delivery in deliveries:
+        try:
+            outcomes.extend(_store_batch(engine, [delivery]))
+        except OperationalError:
+            raise
+        except DBAPIError as exc:
+            logger.error("webhook refused by the database: %s", type(exc).__name__)
+            outcomes.append(_Stored(_Outcome.REFUSED))
+    return outcomes
+
+
 def _store_batch(engine: Engine, deliveries: list[_Delivery]) -> list[_Stored]:
     """Store a batch of parsed deliveries in one short transaction (runs in a worker thread)."""
     keys = {key for key, _, _ in deliveries if key and len(key) <= 200}
     outcomes: list[_Stored] = []
     rows: list[NewInboxItem] = []
-    with session_scope(engine) as session:
-        accounts = _accounts_for_keys(session, keys)
+    with engine.begin() as connection:
+        accounts = _accounts_for_keys(connection, keys)
         for key, body, (events, claimed, error) in deliveries:
             account_id = accounts.get(key)
             if account_id is None:
                 outcomes.append(_Stored(_Outcome.UNKNOWN_KEY))
             elif error is not None:
-                text = body.decode("utf-8", errors="replace")
-                rows.append(NewInboxItem(account_id=account_id, body=text, events=(), parse_error=error))
+                rows.append(
+                    NewInboxItem(account_id=account_id, body=_storable(body), events=(), parse_error=error)
+                )
                 logger.warning("webhook for account %s kept as a failed item: %s", account_id, error)
                 outcomes.append(_Stored(_Outcome.FAILED_PARSE, account_id))
             elif claimed - {account_id}:
                 outcomes.append(_Stored(_Outcome.FORBIDDEN, account_id))
             else:
-                rows.append(NewInboxItem(account_id=account_id, body=body.decode("utf-8"), events=events))
+                rows.append(NewInboxItem(account_id=account_id, body=_storable(body), events=events))
                 outcomes.append(_Stored(_Outcome.STORED, account_id))
-        add_items(session=session, items=rows)
+        add_items(connection=connection, items=rows)
     return outcomes
+
+
+def _storable(body: bytes) -> str:
+    # PostgreSQL text cannot hold NUL; one such body must not fail the whole group commit.
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _parse(body: bytes) -> _Parsed:
@@ -210,15 +241,16 @@ def _parse(body: bytes) -> _Parsed:
     return [event_to_dict(event) for event in payload.events], payload.claimed_account_ids, None
 
 
-def _accounts_for_keys(session: Session, keys: set[str]) -> dict[str, int]:
+def _accounts_for_keys(connection: Connection, keys: set[str]) -> dict[str, int]:
     if not keys:
         return {}
-    rows = session.exec(
-        select(col(Account.webhook_key), col(Account.id)).where(
-            col(Account.webhook_key).in_(sorted(keys)), col(Account.status) != AccountStatus.REMOVED
+    accounts: Table = Account.__table__  # type: ignore[attr-defined]
+    rows = connection.execute(
+        sa_select(accounts.c.webhook_key, accounts.c.id).where(
+            accounts.c.webhook_key.in_(sorted(keys)), accounts.c.status != AccountStatus.REMOVED
         )
     ).all()
-    return {key: int(account_id) for key, account_id in rows}
+    return {str(key): int(account_id) for key, account_id in rows}
 
 
 router.add_route("/webhooks/amocrm/{account_key}", receive_amocrm_webhook, methods=["POST"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -63,6 +64,22 @@ class TestAccepted:
         (item,) = stored_items(engine)
         assert item.status == InboxStatus.FAILED
         assert item.last_error and "whole number" in item.last_error
+
+    async def test_odd_bytes_in_one_body_do_not_fail_the_deliveries_stored_with_it(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """A NUL byte (which PostgreSQL text cannot hold) in one delivery still stores it and its neighbours."""
+        base_url, _ = server
+        odd = lead_update_body(ACCOUNT_ID, 1).replace(b"acc29000001", b"acc\x00x") + b"&leads[update][0][name]=a%00b"
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(f"/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+                    for body in [odd, *(lead_update_body(ACCOUNT_ID, i) for i in range(2, 12))]
+                )
+            )
+        assert [a.status_code for a in answers] == [200] * 11
+        assert len(stored_items(engine)) == 11
 
 
 class TestRefused:
