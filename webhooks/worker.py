@@ -48,7 +48,7 @@ from integration.storage import rulesets as ruleset_store
 from integration.storage.accounts import Account
 from integration.storage.inbox import InboxItem
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
-from rules import Classification, RuleSet, classify_lead, default_ruleset
+from rules import Classification, RuleSet, classify_lead
 from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXES, plan_lead_update
 from webhooks.parse import (
     ContactEvent,
@@ -512,12 +512,8 @@ def _load_context(engine: Engine, account_id: int, lead_ids: Sequence[int]) -> _
 
 
 def _active_rules(session: Session, account_id: int) -> tuple[int, RuleSet]:
-    # Until an account activates its own rules the default pack runs (version 0).
-    active = getattr(ruleset_store, "active_ruleset", None)
-    found = active(session=session, account_id=account_id) if active is not None else None
-    if found is None:
-        return 0, default_ruleset()
-    version, ruleset = found
+    # Read for every batch: a version activated a moment ago applies to the very next event.
+    version, ruleset = ruleset_store.active_ruleset(session=session, account_id=account_id)
     return int(version), ruleset
 
 

@@ -213,3 +213,39 @@ class TestDeadLetters:
                 requeue_with_reparse(session=session, item_id=item.id or 0)
             await drain(system)
             assert lead_id in snapshots(system)
+
+
+class TestRuleVersions:
+    async def test_a_newly_activated_version_applies_to_the_next_event(self, settings: Settings) -> None:
+        """Once marketing and sales activate new rules, the next event of a lead is classified by them."""
+        from integration.storage import rulesets
+        from rules import default_rules_text
+
+        async with running_system(settings, worker=False) as system:
+            (lead_id,) = await system.create_leads(1)
+            await system.flush_webhooks()
+            await drain(system)
+            assert snapshots(system)[lead_id].channel == "direct"
+            text = default_rules_text().replace(
+                "fallback_channel:\n  name: direct", "fallback_channel:\n  name: other"
+            )
+            with session_scope(system.services.engine) as session:
+                version = rulesets.propose(
+                    session=session, account_id=system.account_id, text=text, author="m"
+                )
+                for role in ("marketing", "sales"):
+                    rulesets.approve(
+                        session=session,
+                        account_id=system.account_id,
+                        version=version,
+                        approver=role,
+                        role=role,
+                    )
+                rulesets.activate(session=session, account_id=system.account_id, version=version, by="m")
+            api = system.services.connector.api_for(system.account_id)
+            await api.update_leads([{"id": lead_id, "price": 7}])
+            await system.flush_webhooks()
+            await drain(system)
+            held = snapshots(system)[lead_id]
+            assert (held.channel, held.rule_version) == ("other", version)
+            assert "channel:other" in tag_names((await system.leads())[lead_id])
