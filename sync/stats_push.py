@@ -10,14 +10,17 @@ differ from what LeadPact wrote last time are written, so a re-push with nothing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+import anyio
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
 
 from integration.amocrm.models import Catalog, CatalogElement, CustomField
@@ -284,16 +287,10 @@ async def push_stats(
 ) -> PushResult:
     """Computes the period's figures and writes what changed to the catalog and the leads."""
     as_of = int(time.time()) if now is None else now
-    with session_scope(engine) as session:
-        figures = figures_for(
-            session=session, account_id=account_id, period=period, as_of=as_of, options=options
-        )
-        pushed_elements = {
-            key: {"values": row.value.get("values", {}), "entity_id": row.entity_id}
-            for key, row in storage.load_pushed_values(
-                session=session, account_id=account_id, target=ELEMENT_TARGET
-            ).items()
-        }
+    # Database work runs in a thread: in `serve` this job shares the event loop with the webhook receiver.
+    figures, pushed_elements = await anyio.to_thread.run_sync(
+        _load_figures, engine, account_id, period, as_of, options
+    )
     catalog_id, field_ids, fields_created = await ensure_catalog(api, lang)
     rows = changed_rows(catalog_rows(figures, lang), pushed_elements)
     created = updated = 0
@@ -319,17 +316,8 @@ async def push_stats(
         )
         ids = {**{row.key: by_name[row.name] for row in to_update}}
         ids.update({row.key: element.id for row, element in zip(to_create, new_elements, strict=True)})
-        with session_scope(engine) as session:
-            for row in rows:
-                storage.save_pushed_value(
-                    session=session,
-                    account_id=account_id,
-                    target=ELEMENT_TARGET,
-                    key=row.key,
-                    entity_id=ids[row.key],
-                    value={"values": dict(row.values), "as_of": as_of},
-                    pushed_at=as_of,
-                )
+        saved = [(row.key, ids[row.key], {"values": dict(row.values), "as_of": as_of}) for row in rows]
+        await anyio.to_thread.run_sync(_save_pushed, engine, account_id, ELEMENT_TARGET, saved, as_of)
         created, updated = len(to_create), len(to_update)
     result = PushResult(
         catalog_id=catalog_id,
@@ -351,22 +339,11 @@ async def _push_lead_figures(
     lang: Language,
     result: PushResult,
 ) -> PushResult:
-    with session_scope(engine) as session:
-        provisioned = load_provisioned_fields(session=session, account_id=account_id)
-        if provisioned is None:
-            return replace(result, lead_field_missing=True)
-        pushed = {
-            key: row.value
-            for key, row in storage.load_pushed_values(
-                session=session, account_id=account_id, target=LEAD_TARGET
-            ).items()
-        }
-        pct_by_channel = {
-            row.channel: row.qualified_pct for row in figures.quality if row.channel is not None
-        }
-        updates = lead_updates(
-            queries.open_leads_by_channel(session.connection(), account_id=account_id), pct_by_channel, pushed
-        )
+    pct_by_channel = {row.channel: row.qualified_pct for row in figures.quality if row.channel is not None}
+    planned = await anyio.to_thread.run_sync(_plan_lead_updates, engine, account_id, pct_by_channel)
+    if planned is None:
+        return replace(result, lead_field_missing=True)
+    pct_field, updates = planned
     if not updates:
         return result
     as_of_field = await _lead_as_of_field(api, lang)
@@ -375,38 +352,74 @@ async def _push_lead_figures(
             {
                 "id": lead_id,
                 "custom_fields_values": [
-                    {
-                        "field_id": provisioned.channel_qualified_pct,
-                        "values": None if value is None else [{"value": value}],
-                    },
+                    {"field_id": pct_field, "values": None if value is None else [{"value": value}]},
                     {"field_id": as_of_field, "values": [{"value": as_of}]},
                 ],
             }
             for lead_id, value in updates
         ]
     )
-    with session_scope(engine) as session:
-        for lead_id, value in updates:
-            storage.save_pushed_value(
-                session=session,
-                account_id=account_id,
-                target=LEAD_TARGET,
-                key=str(lead_id),
-                entity_id=lead_id,
-                value={"pct": value, "as_of": as_of},
-                pushed_at=as_of,
-            )
+    saved = [(str(lead_id), lead_id, {"pct": value, "as_of": as_of}) for lead_id, value in updates]
+    await anyio.to_thread.run_sync(_save_pushed, engine, account_id, LEAD_TARGET, saved, as_of)
     return replace(result, leads_updated=len(updates))
 
 
-def current_period(*, engine: Engine, account_id: int, now: int) -> Period:
-    """The calendar month `now` falls in, in the time zone of the account's rules."""
+# --- database edges (run in worker threads) -------------------------------------------------------------------
+
+
+def _load_figures(
+    engine: Engine, account_id: int, period: Period, as_of: int, options: StatsOptions
+) -> tuple[PeriodFigures, dict[str, dict[str, Any]]]:
     with session_scope(engine) as session:
-        tz = rules_context(session=session, account_id=account_id).timezone
-    return Period.containing(datetime.fromtimestamp(now, tz))
+        figures = figures_for(
+            session=session, account_id=account_id, period=period, as_of=as_of, options=options
+        )
+        pushed = {
+            key: {"values": row.value.get("values", {}), "entity_id": row.entity_id}
+            for key, row in storage.load_pushed_values(
+                session=session, account_id=account_id, target=ELEMENT_TARGET
+            ).items()
+        }
+    return figures, pushed
+
+
+def _save_pushed(
+    engine: Engine, account_id: int, target: str, saved: list[tuple[str, int, dict[str, Any]]], as_of: int
+) -> None:
+    with session_scope(engine) as session:
+        for key, entity_id, value in saved:
+            storage.save_pushed_value(
+                session=session,
+                account_id=account_id,
+                target=target,
+                key=key,
+                entity_id=entity_id,
+                value=value,
+                pushed_at=as_of,
+            )
+
+
+def _plan_lead_updates(
+    engine: Engine, account_id: int, pct_by_channel: Mapping[str, float | None]
+) -> tuple[int, list[tuple[int, float | int | None]]] | None:
+    """(the % field's id, the lead updates to send), or None when LeadPact's lead fields are not provisioned."""
+    with session_scope(engine) as session:
+        provisioned = load_provisioned_fields(session=session, account_id=account_id)
+        if provisioned is None:
+            return None
+        pushed = {
+            key: row.value
+            for key, row in storage.load_pushed_values(
+                session=session, account_id=account_id, target=LEAD_TARGET
+            ).items()
+        }
+        leads = queries.open_leads_by_channel(session.connection(), account_id=account_id)
+        return provisioned.channel_qualified_pct, lead_updates(leads, pct_by_channel, pushed)
 
 
 SETTLING_SECONDS = 7 * 86_400
+# Figures move with every webhook; a quarter of an hour keeps the catalog fresh within amoCRM's request budget.
+PUSH_INTERVAL_SECONDS = 15 * 60.0
 
 
 class ApiSource(Protocol):
@@ -428,30 +441,16 @@ async def push_all_accounts(
     One account failing (revoked token, amoCRM down) is logged and does not stop the others (None in the result).
     """
     moment = int(time.time()) if now is None else now
-    with session_scope(engine) as session:
-        accounts = [
-            (a.id, a.language) for a in list_accounts(session=session) if a.status == AccountStatus.ACTIVE
-        ]
+    accounts = await anyio.to_thread.run_sync(_active_accounts, engine)
     results: dict[int, PushResult | None] = {}
     for account_id, language in accounts:
         lang: Language = "en" if language == "en" else "ru"
         try:
-            period = current_period(engine=engine, account_id=account_id, now=moment)
-            closed = previous_period(period)
-            with session_scope(engine) as session:
-                tz = rules_context(session=session, account_id=account_id).timezone
-                planned = any(
-                    Period(plan.period_start, plan.period_end).overlaps(closed)
-                    for plan in storage.list_plans(session=session, account_id=account_id)
-                )
-                # Only a planned period has a bonus to pay; freezing an unplanned (e.g. pre-install) month would
-                # fix an empty base forever.
-                if planned:
-                    freeze_bonus_base(
-                        session=session, account_id=account_id, period=closed, now=moment, tz=tz
-                    )
-            api = connector.api_for(account_id)
-            if moment < closed.bounds(tz)[1] + SETTLING_SECONDS:
+            period, closed, closed_end = await anyio.to_thread.run_sync(
+                _close_previous_period, engine, account_id, moment
+            )
+            api = await anyio.to_thread.run_sync(connector.api_for, account_id)
+            if moment < closed_end + SETTLING_SECONDS:
                 # Late status moves still change last month's figures for a few days; its element follows them.
                 await push_stats(
                     api=api,
@@ -472,8 +471,72 @@ async def push_all_accounts(
                 lang=lang,
                 options=options,
             )
-        except Exception:
-            # The job runs unattended; the account's next run retries. Exception texts carry no tokens.
-            logger.exception("stats push failed for account %s", account_id, extra={"account_id": account_id})
+        except Exception as error:
+            # The job runs unattended and the next run retries; only the error's type is logged, never its text.
+            logger.warning(
+                "stats push for account %s failed: %s",
+                account_id,
+                type(error).__name__,
+                extra={"account_id": account_id},
+            )
             results[account_id] = None
     return results
+
+
+def _active_accounts(engine: Engine) -> list[tuple[int, str]]:
+    with session_scope(engine) as session:
+        return [
+            (a.id, a.language) for a in list_accounts(session=session) if a.status == AccountStatus.ACTIVE
+        ]
+
+
+def _close_previous_period(engine: Engine, account_id: int, moment: int) -> tuple[Period, Period, int]:
+    """(this month, last month, when last month ended); freezes last month's bonus base if it had a plan."""
+    with session_scope(engine) as session:
+        tz = rules_context(session=session, account_id=account_id).timezone
+        period = Period.containing(datetime.fromtimestamp(moment, tz))
+        closed = previous_period(period)
+        planned = any(
+            Period(plan.period_start, plan.period_end).overlaps(closed)
+            for plan in storage.list_plans(session=session, account_id=account_id)
+        )
+        # Only a planned period has a bonus to pay; freezing an unplanned (e.g. pre-install) month would fix an
+        # empty base forever.
+        if planned:
+            freeze_bonus_base(session=session, account_id=account_id, period=closed, now=moment, tz=tz)
+    return period, closed, closed.bounds(tz)[1]
+
+
+class StatsPushServices(Protocol):
+    """What the background task needs from `integration.bootstrap.Services`."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def connector(self) -> Any: ...
+
+
+async def run_stats_pusher(
+    services: StatsPushServices,
+    stop: asyncio.Event,
+    *,
+    interval_seconds: float = PUSH_INTERVAL_SECONDS,
+    first_run_after: float = 30.0,
+) -> None:
+    """Background task (in `serve` and `leadpact worker`): push every account's figures on an interval."""
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    scheduler.add_job(
+        push_all_accounts,
+        "interval",
+        kwargs={"engine": services.engine, "connector": services.connector},
+        seconds=interval_seconds,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=first_run_after),
+        max_instances=1,
+        coalesce=True,
+        id="stats-push",
+    )
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -12,7 +14,7 @@ from integration.amocrm.models import Catalog, CatalogElement, CustomField
 from integration.db import session_scope
 from integration.storage import stats as storage
 from integration.storage.accounts import upsert_account
-from sync.stats_push import push_all_accounts
+from sync.stats_push import push_all_accounts, run_stats_pusher
 from tests.integration.stats.conftest import ACCOUNT, OTHER_ACCOUNT, Dataset
 
 DECEMBER_2 = int(datetime(2026, 12, 2, 9, tzinfo=UTC).timestamp())
@@ -167,3 +169,24 @@ class TestSettledMonths:
         )
 
         assert {element.name for element in amo.elements} == {"2026-12 · all channels"}
+
+
+class TestBackgroundTask:
+    async def test_the_background_task_pushes_soon_after_start_and_stops_cleanly(
+        self, november: Dataset
+    ) -> None:
+        """Started beside the worker, it writes the catalog shortly after start and ends when asked to stop."""
+        connect(november.engine, ACCOUNT)
+        amo = FakeAmo()
+        services = SimpleNamespace(engine=november.engine, connector=Connector({ACCOUNT: amo}))
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_stats_pusher(services, stop, first_run_after=0.05))  # type: ignore[arg-type]
+
+        for _ in range(200):
+            if "elements:create" in amo.writes:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+
+        assert "elements:create" in amo.writes
