@@ -1,8 +1,10 @@
-"""SQL aggregation for the funnel metrics: a handful of GROUP BY queries (SQLAlchemy Core, SQLite and
-PostgreSQL) turn millions of lead and event rows into the small `*Counts` values of `sync.stats.metrics`.
+"""SQL aggregation for the funnel metrics: two GROUP BY passes (SQLite and PostgreSQL) turn millions of lead
+and status-event rows into the small `*Counts` values of `sync.stats.metrics`.
 
-No query here loads rows per lead into Python; each returns at most one row per channel × manager, per stage
-or per status.
+- `cohort_facts`: the period's leads per channel × manager × qualified × won (× filled fields on SQLite);
+- `pipeline_facts`: every live lead per channel × pipeline × status × furthest stage × cohort × deal-in-period.
+
+No query loads rows per lead into Python; each returns a few thousand grouped rows at most.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
-from integration.storage.leads import LeadSnapshot, LeadStatusEvent
+from integration.storage.leads import LeadSnapshot
 from integration.storage.stats import StatsPipelineStage, StatsPlan, StatsSpend
 from sync.stats.metrics import (
     LOST_STATUS,
@@ -42,7 +44,6 @@ from sync.stats.periods import Period
 BANT_FIELD_CODES: tuple[str, ...] = ("BUDGET", "DECISION_MAKER", "NEED", "DECISION_DATE")
 
 leads: Table = SQLModel.metadata.tables[LeadSnapshot.__tablename__]
-events: Table = SQLModel.metadata.tables[LeadStatusEvent.__tablename__]
 stages_table: Table = SQLModel.metadata.tables[StatsPipelineStage.__tablename__]
 plans_table: Table = SQLModel.metadata.tables[StatsPlan.__tablename__]
 spend_table: Table = SQLModel.metadata.tables[StatsSpend.__tablename__]
