@@ -70,7 +70,10 @@ class TestAccepted:
     ) -> None:
         """A NUL byte (which PostgreSQL text cannot hold) in one delivery still stores it and its neighbours."""
         base_url, _ = server
-        odd = lead_update_body(ACCOUNT_ID, 1).replace(b"acc29000001", b"acc\x00x") + b"&leads[update][0][name]=a%00b"
+        odd = (
+            lead_update_body(ACCOUNT_ID, 1).replace(b"acc29000001", b"acc\x00x")
+            + b"&leads[update][0][name]=a%00b"
+        )
         async with httpx.AsyncClient(base_url=base_url) as client:
             answers = await asyncio.gather(
                 *(

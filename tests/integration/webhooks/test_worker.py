@@ -84,6 +84,11 @@ class TestWriteBack:
             after = await calls_by_route(system)
             assert after.get("PATCH /api/v4/leads", 0) == before.get("PATCH /api/v4/leads", 0)
             assert after.get("GET /api/v4/leads", 0) == before.get("GET /api/v4/leads", 0)
+            skipped = system.services.metrics.registry.get_sample_value(
+                "leadpact_writebacks_total",
+                {"account_id": str(system.account_id), "outcome": "skipped_unchanged"},
+            )
+            assert skipped is not None and skipped >= 5  # visible in /metrics as no-op write-backs
             assert {i: lead["updated_at"] for i, lead in (await system.leads()).items()} == {
                 i: lead["updated_at"] for i, lead in leads_before.items()
             }
