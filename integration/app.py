@@ -83,10 +83,12 @@ def create_app(
 
 def _include_optional_routers(app: FastAPI) -> None:
     from integration.observability import router as observability_router
+    from integration.widget.api import router as widget_router
     from webhooks.receiver import router as webhook_router
 
     app.include_router(observability_router)
     app.include_router(webhook_router)
+    app.include_router(widget_router)
 
 
 @asynccontextmanager
