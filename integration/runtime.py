@@ -13,10 +13,11 @@ from integration.settings import Settings
 
 def background_tasks(settings: Settings) -> tuple[BackgroundTask, ...]:
     """The worker draining the inbox, and the scheduler (reconciliation, statistics, weekly report)."""
+    from sync.stats_push import run_stats_pusher
     from webhooks.reconcile import run_reconciler
     from webhooks.worker import run_worker
 
-    return (run_worker, run_reconciler)
+    return (run_worker, run_reconciler, run_stats_pusher)
 
 
 async def run_worker_process(settings: Settings) -> None:
