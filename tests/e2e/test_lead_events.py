@@ -158,3 +158,35 @@ class TestCrash:
                 second.wait(timeout=15)
             leads = await system.leads()
             assert all(len(own_tags(leads[i])) == 2 for i in ids)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+class TestScaleOut:
+    async def test_two_workers_share_the_work_and_one_rate_budget(self, settings: Settings) -> None:
+        """Two `worker` processes on one PostgreSQL apply every lead and together stay under amoCRM's limit."""
+        async with running_system(settings, worker=False) as system:
+            ids = [lead_id for _ in range(8) for lead_id in await system.create_leads(5)]
+            await system.flush_webhooks()
+            stats_before = (
+                await system.sandbox.get("/_sandbox/stats", params={"account_id": system.account_id})
+            ).json()
+            workers = [start_worker(settings, system.sandbox_url) for _ in range(2)]
+            try:
+                await wait_for(
+                    lambda: asyncio.sleep(0, result=pending(system) == 0), within=20.0, what="both workers"
+                )
+            finally:
+                for worker in workers:
+                    worker.send_signal(signal.SIGTERM)
+                for worker in workers:
+                    worker.wait(timeout=15)
+            stats = (
+                await system.sandbox.get("/_sandbox/stats", params={"account_id": system.account_id})
+            ).json()
+            assert stats["responses_429"] == stats_before["responses_429"]
+            leads = await system.leads()
+            assert all(len(own_tags(leads[i])) == 2 for i in ids)
+            with session_scope(system.services.engine) as session:
+                owners = {item.lease_owner for item in session.exec(select(InboxItem))}
+            assert owners == {None}  # every delivery completed, none left leased
