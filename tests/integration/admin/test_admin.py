@@ -325,6 +325,22 @@ class TestPromosPlansInbox:
         )
         assert bad.status_code == 422 and "Cannot read the period" in bad.text
 
+    def test_spend_is_uploaded_for_known_channels_only(self, signed_in: httpx.Client) -> None:
+        """A spend CSV for the rules' channels is stored and listed; an unknown channel refuses the whole file."""
+        csrf = csrf_of(signed_in, "/admin/plans")
+        good = "period,channel,amount\n2026-11,vk,12500.50\n"
+        saved = signed_in.post("/admin/plans/spend?lang=en", data={"csrf_token": csrf, "content": good})
+        assert saved.status_code == 200 and "<td>vk</td><td>12500.50</td>" in saved.text
+        bad = "period,channel,amount\n2026-11,google_ads,10\n2026-11,myspace,5\n"
+        refused = signed_in.post("/admin/plans/spend?lang=en", data={"csrf_token": csrf, "content": bad})
+        assert refused.status_code == 422 and "unknown channel “myspace”" in refused.text
+        assert "google_ads" not in refused.text.split('id="spend"')[1].split("</table>")[0]
+
+    def test_meeting_tasks_need_the_forms_token(self, signed_in: httpx.Client) -> None:
+        """Creating an amoCRM task from the report page without the CSRF token is refused with 403."""
+        response = signed_in.post("/reports/weekly/tasks", data={"week": "2026-W47", "text": "anything"})
+        assert response.status_code == 403
+
     def test_failed_deliveries_are_listed_and_retried(self, signed_in: httpx.Client, engine: Engine) -> None:
         """A dead-lettered webhook of the account shows in the inbox and goes back to the queue on retry."""
         with session_scope(engine) as session:
