@@ -75,6 +75,7 @@ def create_app(
             f"<body style='font-family:sans-serif;max-width:50em;margin:2em auto'><h1>{HOME_TITLE(lang)}</h1>"
             f"<h2>{HOME_ACCOUNTS(lang)}</h2>{body}"
             "<p><a href='?lang=ru'>RU</a> · <a href='?lang=en'>EN</a> · <a href='/docs'>API</a> · "
+            "<a href='/admin'>admin</a> · <a href='/reports/weekly'>weekly report</a> · "
             "<a href='/metrics'>metrics</a> · <a href='/readyz'>readyz</a></p></body></html>"
         )
 
@@ -82,6 +83,8 @@ def create_app(
 
 
 def _include_optional_routers(app: FastAPI) -> None:
+    from integration.admin import router as admin_router
+    from integration.admin.reports import reports_router
     from integration.observability import router as observability_router
     from integration.widget.api import router as widget_router
     from webhooks.receiver import router as webhook_router
@@ -89,6 +92,8 @@ def _include_optional_routers(app: FastAPI) -> None:
     app.include_router(observability_router)
     app.include_router(webhook_router)
     app.include_router(widget_router)
+    app.include_router(admin_router)
+    app.include_router(reports_router)
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from integration.cli import accounts, db, inbox, promos, rules, sandbox, serve, stats, widget
+from integration.cli import accounts, db, inbox, promos, report, rules, sandbox, serve, stats, widget
 
 app = typer.Typer(
     name="leadpact",
@@ -24,6 +24,7 @@ app.add_typer(promos.events_app, name="events")
 app.add_typer(stats.app, name="stats")
 stats.register(app)
 app.add_typer(widget.app, name="widget")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:
