@@ -9,18 +9,26 @@ import secrets
 from dataclasses import dataclass
 
 import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from pydantic import SecretStr
 
 from integration.bootstrap import Services
+from integration.db import session_scope
 from integration.i18n import Text
 from integration.settings import Settings
+from integration.storage import accounts as account_store
+from integration.widget.auth import widget_audience
 
 log = logging.getLogger(__name__)
 
 DEMO_READY = Text(
     ru="Демо готово: LeadPact установлен в песочницу amoCRM ({sandbox}). Откройте {public} — лиды получают "
-    "канал, уровень и теги в течение секунд; состояние песочницы: {sandbox}/_sandbox/state",
+    "канал, уровень и теги в течение секунд (состояние песочницы: {sandbox}/_sandbox/state); админка: "
+    "{public}/demo/admin; отчёт к встрече: {public}/reports/weekly",
     en="Demo ready: LeadPact is installed into the amoCRM sandbox ({sandbox}). Open {public} — leads get their "
-    "channel, level and tags within seconds; sandbox state: {sandbox}/_sandbox/state",
+    "channel, level and tags within seconds (sandbox state: {sandbox}/_sandbox/state); admin pages: "
+    "{public}/demo/admin; meeting report: {public}/reports/weekly",
 )
 DEMO_FAILED = Text(
     ru="Не удалось установить LeadPact в песочницу: {error}",
@@ -41,17 +49,13 @@ def demo_settings(settings: Settings, *, public_url: str, sandbox_url: str) -> D
     updated = settings.model_copy(
         update={
             "amocrm_client_id": "leadpact-demo",
-            "amocrm_client_secret": client_secret,
+            "amocrm_client_secret": SecretStr(client_secret),
             "amocrm_redirect_uri": f"{public_url}/oauth/callback",
             "amocrm_base_url": sandbox_url,
             "amocrm_authorize_url": f"{sandbox_url}/oauth",
             "public_url": public_url,
         }
     )
-    # model_copy does not re-validate: keep the secret a SecretStr like everywhere else.
-    from pydantic import SecretStr
-
-    updated.amocrm_client_secret = SecretStr(client_secret)
     return DemoPlan(settings=updated, sandbox_url=sandbox_url, client_secret=client_secret)
 
 
@@ -76,3 +80,38 @@ async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:
             log.error(DEMO_FAILED(services.settings.language, error=type(exc).__name__))
             return
     log.warning(DEMO_READY(services.settings.language, sandbox=sandbox, public=public))
+
+
+DEMO_ADMIN_UNAVAILABLE = Text(
+    ru="Вход в админку демо доступен после установки в песочницу.",
+    en="The demo admin sign-in works once LeadPact is installed into the sandbox.",
+)
+
+
+def demo_router() -> APIRouter:
+    """Demo only: `/demo/admin` asks the bundled sandbox for an admin's widget token (what amoCRM's widget would
+    send) and signs in with it, so a visitor can open the admin pages without a real amoCRM."""
+    router = APIRouter()
+
+    @router.get("/demo/admin")
+    async def demo_admin(request: Request) -> Response:
+        services: Services = request.app.state.services
+        settings = services.settings
+        with session_scope(services.engine) as session:
+            accounts = account_store.list_accounts(session=session)
+        if not accounts or not settings.amocrm_base_url or not settings.amocrm_redirect_uri:
+            return PlainTextResponse(DEMO_ADMIN_UNAVAILABLE(settings.language), status_code=503)
+        minted = await services.http.post(
+            f"{settings.amocrm_base_url}/_sandbox/widget-token",
+            json={
+                "account_id": accounts[0].id,
+                "is_admin": True,
+                "aud": widget_audience(settings.amocrm_redirect_uri),
+                "ttl": 1800,
+            },
+        )
+        minted.raise_for_status()
+        token = str(minted.json()["token"])
+        return RedirectResponse(f"/admin/login?token={token}", status_code=302)
+
+    return router

@@ -59,8 +59,9 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
     if "public_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"public_url": f"http://{public_host}:{port}"})
     tasks: list[BackgroundTask] = list(background_tasks(settings)) if worker else []
+    settings_had_credentials = settings.has_amocrm_credentials
     with ExitStack() as stack:
-        if not settings.has_amocrm_credentials:
+        if not settings_had_credentials:
             from integration.demo import demo_settings, install_into_sandbox
             from integration.sandbox import SandboxConfig, create_sandbox_app
             from integration.servers import free_port, serve_in_thread
@@ -82,4 +83,8 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
             settings = plan.settings
             tasks.append(install_into_sandbox)
         app = create_app(settings, background=tuple(tasks))
+        if not settings_had_credentials:
+            from integration.demo import demo_router
+
+            app.include_router(demo_router())
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
