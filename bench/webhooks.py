@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import random
@@ -109,7 +110,9 @@ async def _bare_healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _serve(kind: str, port: int, database_url: str, data_dir: str, worker: bool, sandbox_url: str) -> None:
+def _serve(
+    kind: str, port: int, database_url: str, data_dir: str, worker: bool, sandbox_url: str, gc_freeze: bool
+) -> None:
     import logging
 
     import uvicorn
@@ -124,6 +127,9 @@ def _serve(kind: str, port: int, database_url: str, data_dir: str, worker: bool,
         app = create_app(
             _settings(database_url, data_dir, sandbox_url, port), background=(run_worker,) if worker else ()
         )
+    if gc_freeze:
+        # What a long-running server does after start-up: keep the import-time heap out of every full GC pass.
+        gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -143,14 +149,20 @@ def _settings(database_url: str, data_dir: str, sandbox_url: str, port: int) -> 
 
 @contextmanager
 def server_process(
-    kind: str, database_url: str, data_dir: str, *, worker: bool = False, sandbox_url: str = ""
+    kind: str,
+    database_url: str,
+    data_dir: str,
+    *,
+    worker: bool = False,
+    sandbox_url: str = "",
+    gc_freeze: bool = False,
 ) -> Iterator[tuple[str, int, int]]:
     from integration.servers import free_port
 
     port = free_port()
     context = multiprocessing.get_context("spawn")
     process = context.Process(
-        target=_serve, args=(kind, port, database_url, data_dir, worker, sandbox_url), daemon=True
+        target=_serve, args=(kind, port, database_url, data_dir, worker, sandbox_url, gc_freeze), daemon=True
     )
     process.start()
     url = f"http://127.0.0.1:{port}"
@@ -318,13 +330,19 @@ def pending_count(database_url: str) -> int:
 # --- part 1: acknowledgement ------------------------------------------------------------------------------
 
 
-def bench_ack(database_url: str, workdir: Path, requests: int, concurrency: int) -> dict[str, AckResult]:
+def bench_ack(
+    database_url: str, workdir: Path, requests: int, concurrency: int, gc_freeze: bool
+) -> dict[str, AckResult]:
     add_bench_account(database_url)
     body = update_lead_body(4242)
     path = f"/webhooks/amocrm/{BENCH_KEY}"
     results: dict[str, AckResult] = {}
     for kind in ("bare", "receiver"):
-        with server_process(kind, database_url, str(workdir / "data")) as (_url, port, pid):
+        with server_process(kind, database_url, str(workdir / "data"), gc_freeze=gc_freeze) as (
+            _url,
+            port,
+            pid,
+        ):
             cpu_before = _cpu_seconds(pid)
             result = asyncio.run(_load(port, path, body, requests, concurrency))
             cpu_used = _cpu_seconds(pid) - cpu_before
@@ -503,7 +521,7 @@ def bench_end_to_end(database_url: str, workdir: Path) -> EndToEnd:
         serve_in_thread(sandbox_app) as sandbox_url,
         server_process(
             "receiver", database_url, str(workdir / "data"), worker=True, sandbox_url=sandbox_url
-        ) as (app_url, port),
+        ) as (app_url, port, _pid),
     ):
         return asyncio.run(_drive_people(database_url, workdir, sandbox_url, app_url, port))
 
@@ -519,15 +537,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in both servers before serving")
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
     with tempfile.TemporaryDirectory(prefix="leadpact-bench-") as tmp:
         workdir = Path(tmp)
         with fresh_database(args.database_url, workdir) as url:
-            ack = bench_ack(url, workdir, args.requests, args.concurrency)
+            ack = bench_ack(url, workdir, args.requests, args.concurrency, args.gc_freeze)
         bare, receiver = ack["bare"], ack["receiver"]
         print(f"# Webhook bench — {backend}, {os.cpu_count()} CPUs, {args.requests} requests, "
-              f"{args.concurrency} connections, uvicorn 1 process")  # fmt: skip
+              f"{args.concurrency} connections, uvicorn 1 process{', gc.freeze()' if args.gc_freeze else ''}")  # fmt: skip
         print(f"{'':24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'server CPU ms/req':>19}  statuses")
         for name, result in (("bare FastAPI endpoint", bare), ("LeadPact receiver", receiver)):
             print(

@@ -127,7 +127,7 @@ class InboxWriter:
 
     Each request still gets its answer only after the transaction holding its delivery has committed (or a 503
     when it failed), so a 200 always means stored. One writer per app, created on the first delivery; it runs
-    on the app's event loop and does the database work in worker threads. On PostgreSQL several batches are in
+    on the app's event loop and does the database work in worker threads. On PostgreSQL two batches are in
     flight at once, so one batch's commit (its WAL flush) overlaps the next batch's inserts; SQLite has one
     writer at a time anyway.
     """
@@ -147,7 +147,7 @@ class InboxWriter:
             self._queue = asyncio.Queue()
         self._tasks = [task for task in self._tasks if not task.done()]
         if not self._tasks:
-            lanes = 4 if self._engine().dialect.name == "postgresql" else 1
+            lanes = 2 if self._engine().dialect.name == "postgresql" else 1
             self._tasks = [
                 loop.create_task(self._drain(self._queue), name=f"inbox-writer-{lane}")
                 for lane in range(lanes)
