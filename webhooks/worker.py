@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import anyio
@@ -49,6 +50,9 @@ from integration.storage.accounts import Account
 from integration.storage.inbox import InboxItem
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from rules import Classification, RuleSet, classify_lead
+from sync.promos.matching import PromoBook
+from sync.promos.service import load_promo_book, promo_fields_for_lead
+from sync.promos.writeback import plan_promo_field_values
 from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXES, plan_lead_update
 from webhooks.parse import (
     ContactEvent,
@@ -196,6 +200,9 @@ def is_echo_of_our_write(event: LeadEvent, held: HeldLead, fields: ProvisionedFi
     or our values are not (all) there — is real work.
     """
     ours = {fields.channel, fields.level, fields.qualified, fields.reason}
+    # Also written by us (promos, coupon, the channel's % qualified from the stats push) but not held here:
+    # ignored on both sides, so their echoes cost no read either.
+    ignored = ours | {fields.promos, fields.coupon, fields.channel_qualified_pct}
     data = held.data
     for key, value in (
         ("name", event.name),
@@ -219,8 +226,8 @@ def is_echo_of_our_write(event: LeadEvent, held: HeldLead, fields: ProvisionedFi
         for f in data.get("custom_fields_values") or ()
         if f.get("values")
     }
-    if {k: v for k, v in event_fields.items() if k not in ours} != {
-        k: v for k, v in held_fields.items() if k not in ours
+    if {k: v for k, v in event_fields.items() if k not in ignored} != {
+        k: v for k, v in held_fields.items() if k not in ignored
     }:
         return False
     level_enum = fields.level_enums.get(held.level or "")
@@ -375,12 +382,24 @@ async def _evaluate_and_write(
     label = str(account_id)
     snapshots: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    book = await anyio.to_thread.run_sync(
+        partial(load_promo_book, engine=services.engine, account_id=account_id, now=now)
+    )
     for lead in leads:
         lead_contacts = [contacts[ref["id"]] for ref in _contact_refs(lead) if ref["id"] in contacts]
         classification = classify_lead(context.ruleset, lead, contacts=lead_contacts, now=now)
         services.metrics.leads_evaluated.labels(account_id=label).inc()
         if context.fields is not None:
             update = plan_lead_update(lead, classification, context.fields, lang=context.language)
+            promo_values, note = await _promo_write(
+                services, account_id, lead, classification, context, book, now
+            )
+            if promo_values:
+                update = update or {"id": int(lead["id"])}
+                update["custom_fields_values"] = [*update.get("custom_fields_values", []), *promo_values]
+            if note:
+                notes.append({"entity_id": int(lead["id"]), "note_type": "common", "params": {"text": note}})
             if update is None:
                 services.metrics.writebacks.labels(account_id=label, outcome="skipped_noop").inc()
             else:
@@ -398,7 +417,55 @@ async def _evaluate_and_write(
             "wrote LeadPact values to %d leads of account %s",
             len(chunk), account_id, extra={"account_id": account_id, "lead_ids": written},
         )  # fmt: skip
+    if notes:
+        await api.add_notes("leads", notes)
     return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events)
+
+
+async def _promo_write(
+    services: WorkerServices,
+    account_id: int,
+    lead: Mapping[str, Any],
+    classification: Classification,
+    context: _AccountContext,
+    book: PromoBook,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The "Active promos" / "Coupon" values to write (only changes) and the note for promos that just started."""
+    fields = context.fields
+    if fields is None:
+        return [], None
+    if not len(book) and not _has_value(lead, fields.promos) and not _has_value(lead, fields.coupon):
+        return [], None  # no promo runs and none is shown: nothing to match, nothing to clear
+    promo = await anyio.to_thread.run_sync(
+        partial(
+            promo_fields_for_lead,
+            engine=services.engine,
+            account_id=account_id,
+            lead_id=int(lead["id"]),
+            classification=classification,
+            lead=lead,
+            now=now,
+            book=book,
+        )
+    )
+    for warning in promo.warnings:
+        logger.warning(warning.message(context.language), extra={"account_id": account_id})
+    values = plan_promo_field_values(
+        lead,
+        active_promos=promo.active_promos,
+        coupon=promo.coupon,
+        promos_field_id=fields.promos,
+        coupon_field_id=fields.coupon,
+    )
+    return values, promo.note(context.language)
+
+
+def _has_value(lead: Mapping[str, Any], field_id: int) -> bool:
+    for entry in lead.get("custom_fields_values") or ():
+        if isinstance(entry, Mapping) and entry.get("field_id") == field_id and entry.get("values"):
+            return True
+    return False
 
 
 def _nothing_new(lead: LeadWork, context: _AccountContext) -> bool:
