@@ -13,11 +13,12 @@ from integration.settings import Settings
 
 def background_tasks(settings: Settings) -> tuple[BackgroundTask, ...]:
     """The worker draining the inbox, and the scheduler (reconciliation, statistics, weekly report)."""
+    from integration.scheduler import run_scheduler
     from sync.stats_push import run_stats_pusher
     from webhooks.reconcile import run_reconciler
     from webhooks.worker import run_worker
 
-    return (run_worker, run_reconciler, run_stats_pusher)
+    return (run_worker, run_reconciler, run_stats_pusher, run_scheduler)
 
 
 async def run_worker_process(settings: Settings) -> None:

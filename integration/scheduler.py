@@ -1,0 +1,142 @@
+"""The scheduled jobs besides reconciliation and the statistics push: promo expiry, the promo catalog sync and
+the weekly meeting report. Each runs at most once per account and period across all replicas
+(`integration.storage.jobs.claim_run`); a failed run releases its claim so the next tick retries it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+import anyio
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from integration.bootstrap import Services
+from integration.db import session_scope
+from integration.i18n import Language
+from integration.storage import accounts as account_store
+from integration.storage.jobs import claim_run, release_run
+
+log = logging.getLogger(__name__)
+
+AccountJob = Callable[[Services, int, Language, datetime], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """A job run per account; `period_key(now)` names the period it must run once in."""
+
+    name: str
+    run: AccountJob
+    period_key: Callable[[datetime], str]
+
+
+def every(seconds: int) -> Callable[[datetime], str]:
+    return lambda now: str(int(now.timestamp()) // seconds)
+
+
+def iso_week(now: datetime) -> str:
+    year, week, _ = now.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def expire_promos(services: Services, account_id: int, lang: Language, now: datetime) -> int:
+    from sync.promos.service import enqueue_leads_with_ended_promos
+
+    return await anyio.to_thread.run_sync(
+        lambda: enqueue_leads_with_ended_promos(engine=services.engine, account_id=account_id, now=now)
+    )
+
+
+async def sync_promo_catalog(services: Services, account_id: int, lang: Language, now: datetime) -> object:
+    from sync.promos.catalog import sync_promo_catalog as sync_catalog
+
+    api = services.connector.api_for(account_id)
+    return await sync_catalog(
+        api, engine=services.engine, account_id=account_id, lang=lang, now=int(now.timestamp())
+    )
+
+
+async def post_weekly_report(services: Services, account_id: int, lang: Language, now: datetime) -> int:
+    from sync.reports.post import post_weekly_report as post
+    from sync.reports.weeks import last_full_week
+
+    return await post(services, account_id, last_full_week(now.date()), now=int(now.timestamp()))
+
+
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("promo_expiry", expire_promos, every(3600)),
+    PeriodicJob("promo_catalog_sync", sync_promo_catalog, every(1800)),
+    # The Monday meeting discusses last week: post once per ISO week, on the first tick of the week.
+    PeriodicJob("weekly_report", post_weekly_report, iso_week),
+)
+
+
+async def run_jobs_once(
+    services: Services, jobs: tuple[PeriodicJob, ...] = JOBS, *, now: datetime | None = None
+) -> int:
+    """One tick: every job whose period has no run yet, for every active account; how many ran."""
+    moment = now or datetime.now(UTC)
+    with session_scope(services.engine) as session:
+        accounts = [
+            (a.id, a.language) for a in account_store.list_accounts(session=session) if a.status == "active"
+        ]
+    ran = 0
+    for account_id, language in accounts:
+        lang: Language = "en" if language == "en" else "ru"
+        for job in jobs:
+            key = job.period_key(moment)
+            claimed = await anyio.to_thread.run_sync(
+                partial(
+                    claim_run,
+                    engine=services.engine,
+                    account_id=account_id,
+                    job=job.name,
+                    period_key=key,
+                    now=time.time(),
+                )
+            )
+            if not claimed:
+                continue
+            try:
+                await job.run(services, account_id, lang, moment)
+                ran += 1
+            except Exception as exc:
+                log.warning(
+                    "scheduled job %s failed for account %s: %s", job.name, account_id, type(exc).__name__,
+                    extra={"account_id": account_id},
+                )  # fmt: skip
+                await anyio.to_thread.run_sync(
+                    partial(
+                        release_run,
+                        engine=services.engine,
+                        account_id=account_id,
+                        job=job.name,
+                        period_key=key,
+                    )
+                )
+    return ran
+
+
+async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds: float = 300.0) -> None:
+    """Background task: ticks every few minutes (first tick shortly after start) until `stop`."""
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    scheduler.add_job(
+        run_jobs_once,
+        "interval",
+        args=[services],
+        seconds=tick_seconds,
+        next_run_time=datetime.now(UTC).replace(microsecond=0),
+        max_instances=1,
+        coalesce=True,
+        id="leadpact-jobs",
+    )
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
