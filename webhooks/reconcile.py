@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,7 +44,6 @@ __all__ = ["ReconcileResult", "reconcile_account", "reconcile_all", "run_reconci
 FIRST_RUN_LOOKBACK_SECONDS = 24 * 3600
 # amoCRM times are whole seconds: re-read a little before the watermark so same-second edits are not missed.
 WATERMARK_OVERLAP_SECONDS = 5
-ENQUEUE_CHUNK = 500
 _ADVISORY_LOCK_CLASS = 0x4C50  # "LP": keeps our advisory locks apart from anyone else's
 
 
@@ -192,23 +191,17 @@ def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int])
             ).all()
             seen.update({int(lead_id): int(updated_at) for lead_id, updated_at in rows})
         unseen = unseen_updates(current, seen)
-        for chunk in _chunks(unseen, ENQUEUE_CHUNK):
-            events: list[dict[str, Any]] = [
-                {"kind": "lead", "action": "update", "lead_id": lead_id, "updated_at": at}
-                for lead_id, at in chunk
-            ]
-            inbox_store.add_item(
-                session=session, account_id=account_id, body="", events=events, source="reconcile"
-            )
+        inbox_store.enqueue_lead_updates(
+            session=session,
+            account_id=account_id,
+            lead_ids=[lead_id for lead_id, _ in unseen],
+            updated_at=dict(unseen),
+            source="reconcile",
+        )
         inbox_store.save_watermark(
             session=session, account_id=account_id, leads_updated_at=max(current.values())
         )
     return len(unseen)
-
-
-def _chunks(items: Sequence[tuple[int, int]], size: int) -> Iterator[Sequence[tuple[int, int]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @contextmanager

@@ -16,12 +16,10 @@ from integration.storage.inbox import InboxItem, InboxStatus
 from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import active_ruleset
 from rules import BacktestLead, BacktestReport, RuleSet, backtest
-from webhooks.parse import LeadEvent, event_to_dict
 
 # The preview must answer while the admin waits; the CLI backtest covers every stored lead.
 PREVIEW_LEADS = 2_000
 # One inbox item per this many leads: the worker coalesces and fetches them 250 per request.
-RECLASSIFY_CHUNK = 250
 RECLASSIFY_SOURCE = "rules"
 WON_STATUS, LOST_STATUS = 142, 143
 
@@ -115,14 +113,7 @@ def queue_reclassification(*, session: Session, account_id: int, now: float | No
         )
         .order_by(col(LeadSnapshot.lead_id))
     ).all()
-    for start in range(0, len(lead_ids), RECLASSIFY_CHUNK):
-        chunk = lead_ids[start : start + RECLASSIFY_CHUNK]
-        inbox_store.add_item(
-            session=session,
-            account_id=account_id,
-            body="",
-            events=[event_to_dict(LeadEvent(action="update", lead_id=int(lead_id))) for lead_id in chunk],
-            source=RECLASSIFY_SOURCE,
-            now=now,
-        )
+    inbox_store.enqueue_lead_updates(
+        session=session, account_id=account_id, lead_ids=list(lead_ids), source=RECLASSIFY_SOURCE, now=now
+    )
     return len(lead_ids)

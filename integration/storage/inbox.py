@@ -10,7 +10,7 @@ which is enough for one process.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,35 @@ def add_item(
     session.add(item)
     session.flush()
     return item
+
+
+# Leads per queued item: one claim re-evaluates a chunk, one GET reads it.
+LEAD_UPDATE_CHUNK = 250
+
+
+def enqueue_lead_updates(
+    *,
+    session: Session,
+    account_id: int,
+    lead_ids: Sequence[int],
+    source: str,
+    updated_at: Mapping[int, int] | None = None,
+    now: float | None = None,
+) -> int:
+    """Ask the worker to re-read and re-evaluate these leads (reconciliation, rule changes, ended promos).
+
+    With `updated_at` the event carries the lead's amoCRM time, so a worker holding a newer state skips it;
+    without, the worker always re-reads the lead.
+    """
+    for start in range(0, len(lead_ids), LEAD_UPDATE_CHUNK):
+        events: list[dict[str, Any]] = []
+        for lead_id in lead_ids[start : start + LEAD_UPDATE_CHUNK]:
+            event: dict[str, Any] = {"kind": "lead", "action": "update", "lead_id": int(lead_id)}
+            if updated_at is not None and lead_id in updated_at:
+                event["updated_at"] = updated_at[lead_id]
+            events.append(event)
+        add_item(session=session, account_id=account_id, body="", events=events, source=source, now=now)
+    return len(lead_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,10 +207,6 @@ def promo_fields_for_lead(
     )
 
 
-# Leads per inbox item, like the reconciler's batches: one claim re-evaluates a chunk.
-REEVALUATE_CHUNK = 250
-
-
 def enqueue_leads_with_ended_promos(*, engine: Engine, account_id: int, now: datetime) -> int:
     """Asks the worker to re-evaluate leads still showing an ended or archived promo; returns how many.
 
@@ -219,17 +215,7 @@ def enqueue_leads_with_ended_promos(*, engine: Engine, account_id: int, now: dat
     """
     with session_scope(engine) as session:
         lead_ids = store.leads_with_ended_promos(session=session, account_id=account_id, today=today_of(now))
-        for start in range(0, len(lead_ids), REEVALUATE_CHUNK):
-            events = [
-                {"kind": "lead", "action": "update", "lead_id": lead_id}
-                for lead_id in lead_ids[start : start + REEVALUATE_CHUNK]
-            ]
-            inbox_store.add_item(
-                session=session,
-                account_id=account_id,
-                body="",
-                events=events,
-                source="promos",
-                now=now.timestamp(),
-            )
+        inbox_store.enqueue_lead_updates(
+            session=session, account_id=account_id, lead_ids=lead_ids, source="promos", now=now.timestamp()
+        )
     return len(lead_ids)
