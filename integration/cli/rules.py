@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from integration.amocrm import AccountApi
-from integration.db import make_engine, session_scope
+from integration.db import make_engine, session_scope, upgrade
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import rulesets
@@ -67,7 +67,7 @@ READING = Text(ru="Проверка сделок", en="Checking leads")
 PULLING = Text(ru="Загрузка сделок из amoCRM", en="Pulling leads from amoCRM")
 
 AccountOption = Annotated[int, typer.Option("--account", "-a", help="amoCRM account id")]
-LangOption = Annotated[str | None, typer.Option("--lang", help="ru | en (default: LANGUAGE setting)")]
+LangOption = Annotated[str | None, typer.Option("--lang", help="ru | en (default: LEADPACT_LANGUAGE setting)")]
 
 
 def _language(lang: str | None, settings: Settings | None = None) -> Language:
@@ -252,6 +252,30 @@ def reject(version: int, account: AccountOption, lang: LangOption = None) -> Non
     finally:
         engine.dispose()
     typer.echo(REJECTED(language, version=version))
+
+
+APPLIED = Text(
+    ru="В очередь на переоценку по действующим правилам поставлено открытых сделок: {count}. Их пересчитает "
+    "воркер (`leadpact serve` или `leadpact worker`) и запишет в amoCRM только изменившиеся значения.",
+    en="Queued {count} open leads for re-classification under the active rules. The worker (`leadpact serve` or "
+    "`leadpact worker`) re-evaluates them and writes only changed values back to amoCRM.",
+)
+
+
+@app.command("apply")
+def apply(account: AccountOption, lang: LangOption = None) -> None:
+    """Переоценить открытые сделки по действующим правилам / re-classify open leads under the active rules."""
+    from integration.admin.service import queue_reclassification
+
+    settings, engine = _engine()
+    language = _language(lang, settings)
+    try:
+        upgrade(engine)
+        with session_scope(engine) as session:
+            count = queue_reclassification(session=session, account_id=account)
+    finally:
+        engine.dispose()
+    typer.echo(APPLIED(language, count=count))
 
 
 @app.command("history")

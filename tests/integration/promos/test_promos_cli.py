@@ -19,7 +19,7 @@ ACCOUNT = 34000001
 @pytest.fixture
 def cli_env(database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("LEADPACT_LANGUAGE", "en")
     monkeypatch.chdir(tmp_path)
     with session_scope(engine) as session:
         account_store.upsert_account(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from integration.cli.rules import app
@@ -23,7 +24,7 @@ ACCOUNT = 4242
 
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "LANGUAGE": "en"}
+    return {"DATABASE_URL": database_url, "LEADPACT_LANGUAGE": "en"}
 
 
 @pytest.fixture
@@ -224,3 +225,28 @@ class TestSharedState:
         with session_scope(engine) as session:
             version, ruleset = rulesets.active_ruleset(session=session, account_id=ACCOUNT)
         assert (version, ruleset.qualification.min_met) == (1, 4)
+
+
+class TestApply:
+    def test_apply_queues_open_leads_for_the_worker(self, env: dict[str, str], engine: Engine) -> None:
+        """`rules apply` queues every open lead (not won/lost, not deleted) for re-classification by the worker."""
+        from integration.storage.inbox import InboxItem
+
+        with session_scope(engine) as session:
+            for lead_id, status_id, deleted in (
+                (1, 100, False),
+                (2, 142, False),
+                (3, 143, False),
+                (4, 100, True),
+            ):
+                session.add(
+                    LeadSnapshot(account_id=ACCOUNT, lead_id=lead_id, status_id=status_id, is_deleted=deleted)
+                )
+        code, output = invoke(env, "apply", "--account", str(ACCOUNT))
+        assert code == 0, output
+        assert "1" in output
+        with session_scope(engine) as session:
+            items = session.exec(select(InboxItem)).all()
+        queued = [event["lead_id"] for item in items for event in item.events]
+        assert queued == [1]
+        assert all(item.account_id == ACCOUNT for item in items)

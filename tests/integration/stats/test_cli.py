@@ -21,7 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def env(database_url: str) -> dict[str, str]:
     # A wide terminal, so rich never wraps a table cell whatever the terminal running the tests.
-    return {"DATABASE_URL": database_url, "LANGUAGE": "en", "COLUMNS": "200"}
+    return {"DATABASE_URL": database_url, "LEADPACT_LANGUAGE": "en", "COLUMNS": "200"}
 
 
 class TestShow:
@@ -84,7 +84,7 @@ class TestPlanAndSpend:
         }
 
     def test_russian_is_the_default_language(self, engine: Engine, database_url: str) -> None:
-        """Without LANGUAGE=en the same refusal is in Russian."""
+        """Without LEADPACT_LANGUAGE=en the same refusal is in Russian."""
         result = runner.invoke(
             plan_app,
             ["set", "--period", "2026-12", "--leads", "-1", "--account", "5"],

@@ -37,7 +37,7 @@ def cli_env(live: Live) -> dict[str, str]:
         "AMOCRM_BASE_URL": settings.amocrm_base_url,
         "PUBLIC_URL": live.public_url,
         "RATE_LIMIT_PER_SECOND": "50",
-        "LANGUAGE": "en",
+        "LEADPACT_LANGUAGE": "en",
         "COLUMNS": "200",
     }
 

@@ -81,7 +81,7 @@ class TestCommand:
     def test_cli_builds_to_the_requested_path(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """`leadpact widget build --out PATH` writes the zip there and says so."""
         monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("LANGUAGE", "en")
+        monkeypatch.setenv("LEADPACT_LANGUAGE", "en")
         result = CliRunner().invoke(leadpact_cli, ["widget", "build", "--out", "out/w.zip"])
         assert result.exit_code == 0, result.output
         assert (tmp_path / "out" / "w.zip").is_file()
