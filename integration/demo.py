@@ -54,6 +54,8 @@ def demo_settings(settings: Settings, *, public_url: str, sandbox_url: str) -> D
             "amocrm_base_url": sandbox_url,
             "amocrm_authorize_url": f"{sandbox_url}/oauth",
             "public_url": public_url,
+            # The demo account's leads were made before the install: classify all of them on the first pass.
+            "reconcile_first_run_lookback_seconds": 365 * 86400,
         }
     )
     return DemoPlan(settings=updated, sandbox_url=sandbox_url, client_secret=client_secret)

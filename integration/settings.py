@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_max_attempts: int = Field(default=8, gt=0)
     reconcile_interval_seconds: float = Field(default=180.0, gt=0)
+    # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
+    reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None

@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ReconcileResult", "reconcile_account", "reconcile_all", "run_reconciler", "unseen_updates"]
 
-# A first run looks back this far; older history is the backfill's job, not a full iteration every time.
-FIRST_RUN_LOOKBACK_SECONDS = 24 * 3600
 # amoCRM times are whole seconds: re-read a little before the watermark so same-second edits are not missed.
 WATERMARK_OVERLAP_SECONDS = 5
 _ADVISORY_LOCK_CLASS = 0x4C50  # "LP": keeps our advisory locks apart from anyone else's
@@ -123,7 +121,9 @@ async def _reconcile(services: ReconcilerServices, account_id: int) -> Reconcile
     api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
     watermark, webhook_key = await anyio.to_thread.run_sync(_watermark_and_key, engine, account_id)
     since = (
-        watermark - WATERMARK_OVERLAP_SECONDS if watermark else int(time.time()) - FIRST_RUN_LOOKBACK_SECONDS
+        watermark - WATERMARK_OVERLAP_SECONDS
+        if watermark
+        else int(time.time()) - services.settings.reconcile_first_run_lookback_seconds
     )
     current: dict[int, int] = {}
     params = [("filter[updated_at][from]", since), ("order[updated_at]", "asc")]
