@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import dataclass
+from importlib import resources
 
+import anyio
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -81,7 +84,28 @@ async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:
         except httpx.HTTPError as exc:
             log.error(DEMO_FAILED(services.settings.language, error=type(exc).__name__))
             return
+    await anyio.to_thread.run_sync(_import_demo_promos, services)
+    # Publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
+    from integration.scheduler import run_jobs_once
+
+    await run_jobs_once(services)
     log.warning(DEMO_READY(services.settings.language, sandbox=sandbox, public=public))
+
+
+def _import_demo_promos(services: Services) -> None:
+    """The demo account gets the bundled promos, matching the sandbox's seeded campaigns."""
+    from sync.promos.importing import parse_promo_yaml
+    from sync.promos.service import import_promos
+
+    data = (resources.files("sync.promos") / "demo" / "promos.yaml").read_bytes()
+    with session_scope(services.engine) as session:
+        for account in account_store.list_accounts(session=session):
+            import_promos(
+                session=session,
+                account_id=account.id,
+                promo_file=parse_promo_yaml(data),
+                now=int(time.time()),
+            )
 
 
 DEMO_ADMIN_UNAVAILABLE = Text(

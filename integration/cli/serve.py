@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import ExitStack
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -45,6 +46,14 @@ def register(app: typer.Typer) -> None:
         asyncio.run(run_worker_process(Settings()))
 
 
+def fresh_demo_database(data_dir: Path) -> str:
+    path = Path(data_dir) / "demo.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (path, path.with_name("demo.db-wal"), path.with_name("demo.db-shm")):
+        stale.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every URL at INFO; OAuth callbacks carry the authorization code in theirs.
@@ -81,6 +90,9 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
             sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app(config), port=sandbox_port))
             typer.echo(STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads))
             settings = plan.settings
+            if "database_url" not in settings.model_fields_set:
+                # The sandbox is a fresh in-memory amoCRM on every start, so the demo's database starts fresh too.
+                settings = settings.model_copy(update={"database_url": fresh_demo_database(settings.data_dir)})
             tasks.append(install_into_sandbox)
         app = create_app(settings, background=tuple(tasks))
         if not settings_had_credentials:

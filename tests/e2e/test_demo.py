@@ -1,0 +1,80 @@
+"""The README's first command: `leadpact serve` with no amoCRM credentials runs the whole demo on the sandbox."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from integration.servers import free_port
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port),
+             "--demo-leads", "40"],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait(check: Any, *, within: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except httpx.TransportError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}; log:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+class TestDemo:
+    def test_serve_installs_into_the_sandbox_and_classifies_its_leads(self, demo: tuple[str, Path]) -> None:
+        """Within seconds of `leadpact serve` every demo lead carries LeadPact's level, and the pages answer."""
+        public, log = demo
+        sandbox = _wait(
+            lambda: (
+                (m := re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/state", log.read_text())) and m.group(1)
+            ),
+            within=40,
+            what="the demo to be ready",
+            log=log,
+        )
+
+        def classified() -> bool:
+            state = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()
+            codes = [
+                {f.get("field_code") for f in lead.get("custom_fields_values") or ()}
+                for lead in state["leads"]
+            ]
+            return len(codes) == 40 and all("LEADPACT_LEVEL" in c for c in codes)
+
+        _wait(classified, within=30, what="every demo lead to be classified", log=log)
+        home = httpx.get(public, params={"lang": "en"})
+        assert home.status_code == 200 and "demo" in home.text
+        with httpx.Client(base_url=public, follow_redirects=True, timeout=30) as browser:
+            admin = browser.get("/demo/admin")
+            assert admin.status_code == 200 and "<form" in admin.text
+            report = browser.get("/reports/weekly")
+            assert report.status_code == 200 and "<svg" in report.text
