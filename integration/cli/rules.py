@@ -67,7 +67,9 @@ READING = Text(ru="Проверка сделок", en="Checking leads")
 PULLING = Text(ru="Загрузка сделок из amoCRM", en="Pulling leads from amoCRM")
 
 AccountOption = Annotated[int, typer.Option("--account", "-a", help="amoCRM account id")]
-LangOption = Annotated[str | None, typer.Option("--lang", help="ru | en (default: LEADPACT_LANGUAGE setting)")]
+LangOption = Annotated[
+    str | None, typer.Option("--lang", help="ru | en (default: LEADPACT_LANGUAGE setting)")
+]
 
 
 def _language(lang: str | None, settings: Settings | None = None) -> Language:

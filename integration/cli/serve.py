@@ -92,7 +92,9 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
             settings = plan.settings
             if "database_url" not in settings.model_fields_set:
                 # The sandbox is a fresh in-memory amoCRM on every start, so the demo's database starts fresh too.
-                settings = settings.model_copy(update={"database_url": fresh_demo_database(settings.data_dir)})
+                settings = settings.model_copy(
+                    update={"database_url": fresh_demo_database(settings.data_dir)}
+                )
             tasks.append(install_into_sandbox)
         app = create_app(settings, background=tuple(tasks))
         if not settings_had_credentials:
