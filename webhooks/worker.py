@@ -33,8 +33,6 @@ from functools import partial
 from typing import Any, Protocol
 
 import anyio
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -45,10 +43,11 @@ from integration.observability import Metrics
 from integration.provisioning import ProvisionedFields, load_provisioned_fields
 from integration.settings import Settings
 from integration.storage import inbox as inbox_store
+from integration.storage import leads as lead_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage.accounts import Account
 from integration.storage.inbox import InboxItem
-from integration.storage.leads import LeadSnapshot, LeadStatusEvent
+from integration.storage.leads import LeadSnapshot
 from rules import Classification, RuleSet, classify_lead
 from sync.promos.matching import PromoBook
 from sync.promos.service import load_promo_book, promo_fields_for_lead
@@ -404,7 +403,16 @@ async def _evaluate_and_write(
                 services.metrics.writebacks.labels(account_id=label, outcome="skipped_noop").inc()
             else:
                 updates.append(update)
-        snapshots.append(_snapshot_row(account_id, lead, classification, context, int(now.timestamp())))
+        snapshots.append(
+            lead_store.snapshot_row(
+                account_id,
+                lead,
+                classification,
+                rule_version=context.rule_version,
+                classified_at=int(now.timestamp()),
+                lang=context.language,
+            )
+        )
     # Asked for but not returned: deleted in amoCRM since the event.
     returned = {int(lead["id"]) for lead in leads}
     deleted_ids += [lead_id for lead_id in wanted if lead_id not in returned]
@@ -515,35 +523,6 @@ def _status_row(account_id: int, move: LeadEvent) -> dict[str, Any]:
     }
 
 
-def _snapshot_row(
-    account_id: int,
-    lead: Mapping[str, Any],
-    classification: Classification,
-    context: _AccountContext,
-    now: int,
-) -> dict[str, Any]:
-    return {
-        "account_id": account_id,
-        "lead_id": int(lead["id"]),
-        "name": lead.get("name") or "",
-        "price": lead.get("price"),
-        "status_id": lead.get("status_id"),
-        "pipeline_id": lead.get("pipeline_id"),
-        "responsible_user_id": lead.get("responsible_user_id"),
-        "created_at": lead.get("created_at") or 0,
-        "updated_at": lead.get("updated_at") or 0,
-        "closed_at": lead.get("closed_at"),
-        "is_deleted": False,
-        "data": dict(lead),
-        "channel": classification.channel,
-        "level": classification.level,
-        "qualified": classification.qualified,
-        "reason": classification.reason(context.language),
-        "rule_version": context.rule_version,
-        "classified_at": now,
-    }
-
-
 def _describe(exc: BaseException) -> str:
     # Exception texts of our client name the method and path only; no tokens or personal data.
     return f"{type(exc).__name__}: {exc}"[:500]
@@ -587,27 +566,8 @@ def _active_rules(session: Session, account_id: int) -> tuple[int, RuleSet]:
 def _persist(engine: Engine, account_id: int, item_ids: list[int], owner: str, outcome: _Outcome) -> None:
     """Snapshots, status history and completion in one transaction: all of it happened, or none."""
     with session_scope(engine) as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        if outcome.status_events:
-            table: Table = LeadStatusEvent.__table__  # type: ignore[attr-defined]
-            session.exec(insert(table).values(outcome.status_events).on_conflict_do_nothing())
-        if outcome.snapshots:
-            table = LeadSnapshot.__table__  # type: ignore[attr-defined]
-            for start in range(0, len(outcome.snapshots), 200):
-                statement = insert(table).values(outcome.snapshots[start : start + 200])
-                newer = {
-                    name: statement.excluded[name]
-                    for name in outcome.snapshots[0]
-                    if name not in ("account_id", "lead_id")
-                }
-                session.exec(
-                    statement.on_conflict_do_update(
-                        index_elements=["account_id", "lead_id"],
-                        set_=newer,
-                        where=table.c.updated_at <= statement.excluded.updated_at,
-                    )
-                )
+        lead_store.insert_status_events(session=session, rows=outcome.status_events)
+        lead_store.upsert_snapshots(session=session, rows=outcome.snapshots)
         if outcome.deleted_ids:
             for snapshot in session.exec(
                 select(LeadSnapshot).where(

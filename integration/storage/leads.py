@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, UniqueConstraint
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel
+
+from integration.i18n import Language
+from rules import Classification
 
 
 class LeadSnapshot(SQLModel, table=True):
@@ -59,3 +64,68 @@ class LeadStatusEvent(SQLModel, table=True):
     status_id: int
     occurred_at: int
     source: str = "webhook"
+
+
+# --- data access -------------------------------------------------------------------------------------------
+
+
+def snapshot_row(
+    account_id: int,
+    lead: Mapping[str, Any],
+    classification: Classification,
+    *,
+    rule_version: int,
+    classified_at: int,
+    lang: Language,
+) -> dict[str, Any]:
+    """A `lead_snapshots` row from amoCRM's v4 lead JSON and what the rules made of it."""
+    return {
+        "account_id": account_id,
+        "lead_id": int(lead["id"]),
+        "name": lead.get("name") or "",
+        "price": lead.get("price"),
+        "status_id": lead.get("status_id"),
+        "pipeline_id": lead.get("pipeline_id"),
+        "responsible_user_id": lead.get("responsible_user_id"),
+        "created_at": lead.get("created_at") or 0,
+        "updated_at": lead.get("updated_at") or 0,
+        "closed_at": lead.get("closed_at"),
+        "is_deleted": bool(lead.get("is_deleted")),
+        "data": dict(lead),
+        "channel": classification.channel,
+        "level": classification.level,
+        "qualified": classification.qualified,
+        "reason": classification.reason(lang),
+        "rule_version": rule_version,
+        "classified_at": classified_at,
+    }
+
+
+def _insert_for(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert_snapshots(*, session: Session, rows: Sequence[Mapping[str, Any]], chunk: int = 200) -> None:
+    """Store snapshots; an older state (smaller `updated_at`) never overwrites a newer one already stored."""
+    if not rows:
+        return
+    insert = _insert_for(session)
+    table: Table = LeadSnapshot.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), chunk):
+        statement = insert(table).values(list(rows[start : start + chunk]))
+        newer = {name: statement.excluded[name] for name in rows[0] if name not in ("account_id", "lead_id")}
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["account_id", "lead_id"],
+                set_=newer,
+                where=table.c.updated_at <= statement.excluded.updated_at,
+            )
+        )
+
+
+def insert_status_events(*, session: Session, rows: Sequence[Mapping[str, Any]], chunk: int = 500) -> None:
+    """Record status moves; one already recorded (same lead, time and status) is kept once."""
+    insert = _insert_for(session)
+    table: Table = LeadStatusEvent.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), chunk):
+        session.execute(insert(table).values(list(rows[start : start + chunk])).on_conflict_do_nothing())

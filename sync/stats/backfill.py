@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
@@ -23,8 +22,9 @@ from sqlmodel import SQLModel
 from integration.amocrm.errors import NotFound
 from integration.amocrm.models import Contact, Lead, Pipeline
 from integration.db import session_scope
+from integration.storage import leads as lead_store
 from integration.storage import stats as storage
-from integration.storage.leads import LeadSnapshot, LeadStatusEvent
+from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import active_ruleset
 from rules import classify_lead
 
@@ -56,31 +56,6 @@ class BackfillResult:
     events_done: int
     resumed_from: int | None  # the updated_at a previous, interrupted run had reached
     events_api: bool  # amoCRM's events list answered (else only status changes seen between snapshots)
-
-
-def _snapshot_row(
-    account_id: int, lead: Mapping[str, Any], classification: Any, version: int, now: int
-) -> dict[str, Any]:
-    return {
-        "account_id": account_id,
-        "lead_id": int(lead["id"]),
-        "name": lead.get("name") or "",
-        "price": lead.get("price"),
-        "status_id": lead.get("status_id"),
-        "pipeline_id": lead.get("pipeline_id"),
-        "responsible_user_id": lead.get("responsible_user_id"),
-        "created_at": lead.get("created_at") or 0,
-        "updated_at": lead.get("updated_at") or 0,
-        "closed_at": lead.get("closed_at"),
-        "is_deleted": bool(lead.get("is_deleted")),
-        "data": dict(lead),
-        "channel": classification.channel,
-        "level": classification.level,
-        "qualified": classification.qualified,
-        "reason": classification.reason("ru"),
-        "rule_version": version,
-        "classified_at": now,
-    }
 
 
 def status_event_rows(account_id: int, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -116,18 +91,12 @@ def _status_of(values: Any) -> tuple[int, int | None] | None:
     return None
 
 
-def _insert(engine_dialect: str) -> Any:
-    return postgresql.insert if engine_dialect == "postgresql" else sqlite.insert
-
-
 def _store_page(
     engine: Engine, account_id: int, rows: list[dict[str, Any]], checkpoint: storage.StatsBackfillCheckpoint
 ) -> int:
     """Stores one page of snapshots (plus the status moves they reveal) and the checkpoint, in one commit."""
     snapshots: Table = SQLModel.metadata.tables[LeadSnapshot.__tablename__]
-    events: Table = SQLModel.metadata.tables[LeadStatusEvent.__tablename__]
     with session_scope(engine) as session:
-        insert = _insert(session.get_bind().dialect.name)
         ids = [row["lead_id"] for row in rows]
         found = session.execute(
             select(snapshots.c.lead_id, snapshots.c.status_id).where(
@@ -150,30 +119,15 @@ def _store_page(
             and row["status_id"] is not None
             and known[row["lead_id"]] != row["status_id"]
         ]
-        if rows:
-            statement = insert(snapshots).values(rows)
-            newer = {
-                name: statement.excluded[name] for name in rows[0] if name not in ("account_id", "lead_id")
-            }
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["account_id", "lead_id"],
-                    set_=newer,
-                    where=snapshots.c.updated_at <= statement.excluded.updated_at,
-                )
-            )
-        if moves:
-            session.execute(insert(events).values(moves).on_conflict_do_nothing())
+        lead_store.upsert_snapshots(session=session, rows=rows)
+        lead_store.insert_status_events(session=session, rows=moves)
         storage.save_checkpoint(session=session, checkpoint=checkpoint)
     return len(moves)
 
 
 def _store_events(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    events: Table = SQLModel.metadata.tables[LeadStatusEvent.__tablename__]
     with session_scope(engine) as session:
-        insert = _insert(session.get_bind().dialect.name)
-        for start in range(0, len(rows), 500):
-            session.execute(insert(events).values(rows[start : start + 500]).on_conflict_do_nothing())
+        lead_store.insert_status_events(session=session, rows=rows)
 
 
 async def _store_pipelines(api: BackfillApi, engine: Engine, account_id: int) -> None:
@@ -234,7 +188,16 @@ async def backfill_account(
                 contacts[ref["id"]] for ref in refs if isinstance(ref, Mapping) and ref.get("id") in contacts
             ]
             classification = classify_lead(ruleset, lead, contacts=lead_contacts, now=now)
-            rows.append(_snapshot_row(account_id, lead, classification, version, int(now.timestamp())))
+            rows.append(
+                lead_store.snapshot_row(
+                    account_id,
+                    lead,
+                    classification,
+                    rule_version=version,
+                    classified_at=int(now.timestamp()),
+                    lang="ru",
+                )
+            )
         checkpoint.cursor_updated_at = max(checkpoint.cursor_updated_at, *(row["updated_at"] for row in rows))
         checkpoint.leads_done += len(rows)
         checkpoint.events_done += _store_page(engine, account_id, rows, checkpoint)
