@@ -235,33 +235,55 @@ def pipeline_facts(
     else:
         history_join = ""
         # Per lead, a seek in the (account_id, lead_id, …) unique index of the history: cheaper than sorting it.
-        history = f"""(SELECT MAX({event_rank}) FROM lead_status_events AS e
-                       WHERE e.account_id = l.account_id AND e.lead_id = l.lead_id)"""
-    sql = f"""
-        SELECT channel, pipeline_id, status_id,
-               CASE WHEN history IS NULL THEN current_rank WHEN current_rank IS NULL THEN history
-                    WHEN history > current_rank THEN history ELSE current_rank END AS furthest,
-               in_period, deal,
-               COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value,
-               SUM(CASE WHEN price IS NULL THEN 1 ELSE 0 END) AS without_price
-        FROM (
-            SELECT l.channel AS channel, l.pipeline_id AS pipeline_id, l.status_id AS status_id, l.price AS price,
-                   {current_rank} AS current_rank, {history} AS history,
-                   CASE WHEN l.created_at >= :start AND l.created_at < :end THEN 1 ELSE 0 END AS in_period,
-                   CASE WHEN l.status_id = {won} AND l.closed_at >= :start AND l.closed_at < :end
-                        THEN 1 ELSE 0 END AS deal
-            FROM lead_snapshots AS l {history_join}
-            WHERE {_live_sql(dialect)}
-            {_no_flatten(dialect)}
-        ) AS per_lead
-        GROUP BY 1, 2, 3, 4, 5, 6
-    """
+        # A won lead ranks WON_RANK whatever its history, so its history is not read (CASE is lazy in SQLite).
+        history = f"""CASE WHEN l.status_id = {won} THEN NULL ELSE (
+                       SELECT MAX({event_rank}) FROM lead_status_events AS e
+                       WHERE e.account_id = l.account_id AND e.lead_id = l.lead_id) END"""
+    furthest_sql = """CASE WHEN history IS NULL THEN current_rank WHEN current_rank IS NULL THEN history
+                           WHEN history > current_rank THEN history ELSE current_rank END"""
+    # The furthest stage, cohort and deal flags travel packed in one integer, `shape`; the channel only
+    # matters to the deals (won in the period), the one figure split by channel.
+    shape = f"(COALESCE({furthest_sql}, -1) + 1) * 4 + in_period * 2 + deal"
+    per_lead = f"""
+        SELECT l.channel AS channel, l.pipeline_id AS pipeline_id, l.status_id AS status_id, l.price AS price,
+               {current_rank} AS current_rank, {history} AS history,
+               CASE WHEN l.created_at >= :start AND l.created_at < :end THEN 1 ELSE 0 END AS in_period,
+               CASE WHEN l.status_id = {won} AND l.closed_at >= :start AND l.closed_at < :end
+                    THEN 1 ELSE 0 END AS deal
+        FROM lead_snapshots AS l {history_join}
+        WHERE {_live_sql(dialect)}
+        {_no_flatten(dialect)}"""
+    totals = """COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value,
+                SUM(CASE WHEN price IS NULL THEN 1 ELSE 0 END) AS without_price"""
+    if dialect == "postgresql":
+        # PostgreSQL hashes the groups, whatever their width.
+        sql = f"""
+            SELECT pipeline_id, status_id, CASE WHEN deal = 1 THEN channel END AS channel, {shape} AS shape,
+                   {totals}
+            FROM ({per_lead}) AS per_lead
+            GROUP BY channel, pipeline_id, status_id, {furthest_sql}, in_period, deal
+        """
+    else:
+        # SQLite sorts every lead's row to group it: the row is kept narrow (one packed integer, and no
+        # channel text to compare except on the few deals).
+        sql = f"""
+            SELECT pipeline_id, status_id, channel, shape, {totals}
+            FROM (
+                SELECT pipeline_id, status_id, price, CASE WHEN deal = 1 THEN channel END AS channel,
+                       {shape} AS shape
+                FROM ({per_lead}) AS per_lead
+                {_no_flatten(dialect)}
+            ) AS shaped
+            GROUP BY 1, 2, 3, 4
+        """
     deals: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
     reach: dict[tuple[int | None, int | None, Outcome, bool], int] = defaultdict(int)
     open_: dict[tuple[int | None, int | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in connection.execute(text(sql), params.values):
         count, value, without_price = _int(row.leads), _int(row.value), _int(row.without_price)
-        if row.deal:
+        packed_rank, flags = divmod(int(row.shape), 4)
+        in_period, deal = bool(flags & 2), bool(flags & 1)
+        if deal:
             sums = deals[row.channel]
             sums[0] += count
             sums[1] += value
@@ -275,8 +297,8 @@ def pipeline_facts(
             sums[1] += value
             sums[2] += without_price
         if row.pipeline_id in stage_order:
-            furthest = None if row.furthest is None else int(row.furthest)
-            reach[(row.pipeline_id, furthest, outcome, bool(row.in_period))] += count
+            furthest = None if packed_rank == 0 else packed_rank - 1
+            reach[(row.pipeline_id, furthest, outcome, in_period)] += count
     return PipelineFacts(
         deals_by_channel={channel: (s[0], s[1], s[2]) for channel, s in deals.items()},
         reach=tuple(
