@@ -632,6 +632,18 @@ class NotOf:
         return ("не: " if lang == "ru" else "not: ") + self.child.describe(facts, lang)
 
 
+def reads_only_fields(condition: Condition) -> bool:
+    """True when `condition` (and its description) depends on nothing but its fields' values and the day.
+
+    Tags and expressions also read the raw lead; every other condition sees the lead only through `specs`.
+    """
+    if isinstance(condition, AllOf | AnyOf):
+        return all(reads_only_fields(child) for child in condition.children)
+    if isinstance(condition, NotOf):
+        return reads_only_fields(condition.child)
+    return isinstance(condition, Compare | InList | Matches | Filled | Within | Always)
+
+
 def conjuncts(condition: Condition) -> frozenset[Any]:
     """The parts that must all hold for `condition` to hold (itself when it is not an `all`)."""
     if isinstance(condition, AllOf):

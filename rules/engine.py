@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import partial
 from typing import Any, Final
 
 from integration.i18n import LANGUAGES, Language, Text
+from rules.conditions import Condition, FieldSpec
 from rules.loader import ChannelRule, Criterion, LevelRule, RuleSet, level_title
 from rules.model import Classification, CriterionResult, CriterionStatus, LazyText, LevelName
 from rules.values import MISSING, Invalid, LeadFacts
@@ -69,22 +69,6 @@ def _level(ruleset: RuleSet, facts: LeadFacts) -> LevelRule | None:
     return None
 
 
-def _criterion_status(criterion: Criterion, facts: LeadFacts) -> tuple[CriterionStatus, int, int]:
-    outcome = criterion.when.evaluate(facts)
-    specs = criterion.specs
-    filled = 0
-    for spec in specs:
-        value = spec.read(facts)
-        if value is not MISSING and type(value) is not Invalid:
-            filled += 1
-    total = len(specs)
-    if outcome is True:
-        return "met", filled, total
-    if outcome is False and filled == total:
-        return "failed", filled, total
-    return "unknown", filled, total
-
-
 def decide(ruleset: RuleSet, facts: LeadFacts) -> Decision:
     """Channel, level and qualified for already-indexed facts, without building any text."""
     channel = _channel(ruleset, facts)
@@ -114,36 +98,145 @@ def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
 
     results: list[CriterionResult] = []
     met = 0
+    today = facts.today
     for criterion in ruleset.qualification.criteria:
-        status, filled, total = _criterion_status(criterion, facts)
-        met += status == "met"
-        detail = LazyText(partial(criterion.when.describe, facts))
-        results.append(CriterionResult(criterion.name, status, detail, filled, total))
+        memo = criterion.memo
+        if memo is None:
+            result = _criterion_result(criterion, facts)
+        else:
+            specs = criterion.specs
+            if len(specs) == 1:
+                key: tuple[Any, ...] = (today, specs[0].read(facts))
+            else:
+                key = (today, *[spec.read(facts) for spec in specs])
+            shared = memo.get(key)
+            if shared is None:
+                shared = _criterion_result(criterion, _facts_of(key, specs, facts))
+                if len(memo) >= CRITERION_MEMO_SIZE:
+                    memo.clear()
+                memo[key] = shared
+            result = shared
+        if result.status == "met":
+            met += 1
+        results.append(result)
     required = ruleset.qualification.required_for(channel.name)
     qualified = met >= required
 
-    level_line = LazyText(partial(_level_line, ruleset, level, level_rule, facts))
-    qualified_line = LazyText(partial(_qualified_line, results, qualified, met, required))
+    level_line = _LevelLine(ruleset, level, level_rule, facts)
+    qualified_line = _QualifiedLine(results, qualified, met, required)
+    return Classification(
+        channel.name,
+        channel.experimental,
+        level,
+        qualified,
+        tuple(results),
+        _FullLine(channel, level_line, qualified_line),
+        ruleset.version,
+        met,
+        required,
+        level_line,
+        qualified_line,
+    )
 
-    def full_line(lang: Language) -> str:
+
+# Distinct (day, field values) results kept per criterion; a full memo starts over (a day's leads repeat a lot).
+CRITERION_MEMO_SIZE: Final = 1024
+
+
+def _criterion_result(criterion: Criterion, facts: LeadFacts) -> CriterionResult:
+    when = criterion.when
+    outcome = when.evaluate(facts)
+    specs = criterion.specs
+    values = facts.values
+    filled = 0
+    for spec in specs:
+        value = values.get(spec.alias)  # usually read (and kept) by `evaluate` just now
+        if value is None:
+            value = spec.read(facts)
+        if value is not MISSING and type(value) is not Invalid:
+            filled += 1
+    total = len(specs)
+    status: CriterionStatus
+    if outcome is True:
+        status = "met"
+    elif outcome is False and filled == total:
+        status = "failed"
+    else:
+        status = "unknown"
+    return CriterionResult(criterion.name, status, _Detail(when, facts), filled, total)
+
+
+def _facts_of(key: tuple[Any, ...], specs: tuple[FieldSpec, ...], facts: LeadFacts) -> LeadFacts:
+    """Facts holding only the criterion's values: a shared result must not keep the whole lead alive."""
+    kept = LeadFacts({}, (), facts.today, facts.zone)
+    for spec, value in zip(specs, key[1:], strict=True):
+        kept.values[spec.alias] = value
+    return kept
+
+
+class _Detail(LazyText):
+    """A criterion's detail: its condition described against the lead's facts."""
+
+    __slots__ = ("_condition", "_facts")
+
+    def __init__(self, condition: Condition, facts: LeadFacts) -> None:
+        self._condition = condition
+        self._facts = facts
+        self._ru = self._en = None
+
+    def render(self, lang: Language) -> str:
+        return self._condition.describe(self._facts, lang)
+
+
+class _LevelLine(LazyText):
+    """«Горячий: …» — the level and why."""
+
+    __slots__ = ("_facts", "_level", "_rule", "_ruleset")
+
+    def __init__(self, ruleset: RuleSet, level: LevelName, rule: LevelRule | None, facts: LeadFacts) -> None:
+        self._ruleset = ruleset
+        self._level = level
+        self._rule = rule
+        self._facts = facts
+        self._ru = self._en = None
+
+    def render(self, lang: Language) -> str:
+        return _level_line(self._ruleset, self._level, self._rule, self._facts, lang)
+
+
+class _QualifiedLine(LazyText):
+    """«Целевой: …» — qualified or not, and the criteria behind it."""
+
+    __slots__ = ("_met", "_qualified", "_required", "_results")
+
+    def __init__(self, results: list[CriterionResult], qualified: bool, met: int, required: int) -> None:
+        self._results = results
+        self._qualified = qualified
+        self._met = met
+        self._required = required
+        self._ru = self._en = None
+
+    def render(self, lang: Language) -> str:
+        return _qualified_line(self._results, self._qualified, self._met, self._required, lang)
+
+
+class _FullLine(LazyText):
+    """The one line a sales rep reads: level | qualified | channel."""
+
+    __slots__ = ("_channel", "_level_line", "_qualified_line")
+
+    def __init__(self, channel: ChannelRule, level_line: LazyText, qualified_line: LazyText) -> None:
+        self._channel = channel
+        self._level_line = level_line
+        self._qualified_line = qualified_line
+        self._ru = self._en = None
+
+    def render(self, lang: Language) -> str:
+        channel = self._channel
         channel_text = f"{CHANNEL(lang)}: {channel.title(lang)}"
         if channel.experimental:
             channel_text += f" ({EXPERIMENTAL(lang)})"
-        return f"{level_line[lang]} | {qualified_line[lang]} | {channel_text}"
-
-    return Classification(
-        channel=channel.name,
-        experimental=channel.experimental,
-        level=level,
-        qualified=qualified,
-        criteria=tuple(results),
-        explanation=LazyText(full_line),
-        rule_version=ruleset.version,
-        criteria_met=met,
-        criteria_required=required,
-        level_explanation=level_line,
-        qualified_explanation=qualified_line,
-    )
+        return f"{self._level_line[lang]} | {self._qualified_line[lang]} | {channel_text}"
 
 
 def _level_line(

@@ -31,9 +31,19 @@ from rules.conditions import (
     Within,
     builtin_fields,
     compile_expression,
+    reads_only_fields,
     shadows,
 )
-from rules.model import FIELD_TYPES, LEVELS, FieldCatalog, FieldType, LevelName, RuleFileError, RuleIssue
+from rules.model import (
+    FIELD_TYPES,
+    LEVELS,
+    CriterionResult,
+    FieldCatalog,
+    FieldType,
+    LevelName,
+    RuleFileError,
+    RuleIssue,
+)
 from rules.source import MAX_NESTING, Problems, compose, key_text, scalar_value, suggestion, with_params
 from rules.values import Duration
 
@@ -62,6 +72,14 @@ class Criterion:
     when: Condition
     # The fields the criterion reads, fixed at load time (completeness is counted over them per lead).
     specs: tuple[FieldSpec, ...] = ()
+    # When `when` depends only on `specs` and the day, leads with equal values share one immutable
+    # `CriterionResult`: the engine keeps them here by (day, values), bounded (see `rules.engine`).
+    memo: dict[tuple[Any, ...], CriterionResult] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "memo", {} if reads_only_fields(self.when) else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,21 +99,31 @@ class LazyText(Mapping[str, str]):
 
     Classifying is hot (every webhook, every backtest row) while explanations are read far less often, and
     usually in one language; deferring the rendering keeps evaluation fast without changing what callers see.
+    Subclasses may override `render` instead of passing a callable (one object per text, no closure).
     """
 
-    __slots__ = ("_render", "_rendered")
+    __slots__ = ("_en", "_render", "_ru")
 
     def __init__(self, render: Callable[[Language], str]) -> None:
         self._render = render
-        self._rendered: dict[str, str] = {}
+        self._ru: str | None = None
+        self._en: str | None = None
+
+    def render(self, lang: Language) -> str:
+        return self._render(lang)
 
     def __getitem__(self, lang: str) -> str:
-        text = self._rendered.get(lang)
-        if text is None:
-            if lang not in LANGUAGES:
-                raise KeyError(lang)
-            text = self._rendered[lang] = self._render("ru" if lang == "ru" else "en")
-        return text
+        if lang == "ru":
+            text = self._ru
+            if text is None:
+                text = self._ru = self.render("ru")
+            return text
+        if lang == "en":
+            text = self._en
+            if text is None:
+                text = self._en = self.render("en")
+            return text
+        raise KeyError(lang)
 
     def __iter__(self) -> Iterator[str]:
         return iter(LANGUAGES)
