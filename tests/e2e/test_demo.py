@@ -57,7 +57,7 @@ class TestDemo:
             lambda: (
                 (m := re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/state", log.read_text())) and m.group(1)
             ),
-            within=40,
+            within=90,
             what="the demo to be ready",
             log=log,
         )
@@ -70,7 +70,7 @@ class TestDemo:
             ]
             return len(codes) == 40 and all("LEADPACT_LEVEL" in c for c in codes)
 
-        _wait(classified, within=30, what="every demo lead to be classified", log=log)
+        _wait(classified, within=60, what="every demo lead to be classified", log=log)
         home = httpx.get(public, params={"lang": "en"})
         assert home.status_code == 200 and "demo" in home.text
         with httpx.Client(base_url=public, follow_redirects=True, timeout=30) as browser:
