@@ -45,6 +45,10 @@ UNKNOWN_INVALID = Text(
 )
 
 
+# JSON scalars: the values a field entry almost always holds (checked by exact type, the cheap way).
+_PLAIN: Final = frozenset({str, int, float, bool})
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
     """A fact a rule can name: an amoCRM custom field (by code, name or id) or a built-in lead property."""
@@ -80,7 +84,7 @@ class FieldSpec:
         if type(values) is list and len(values) == 1 and type(values[0]) is dict:
             # The common case, one plain value: read it without building intermediate lists.
             raw = values[0].get("value")
-            if raw is not None and not isinstance(raw, list | dict):
+            if type(raw) in _PLAIN or (raw is not None and not isinstance(raw, list | dict)):
                 kind = self.kind
                 if kind == "text":
                     return read_text(raw)
@@ -274,8 +278,10 @@ class InList:
         return ("in", self.spec.alias, self.choices, self.negate)
 
     def evaluate(self, facts: LeadFacts) -> bool | None:
-        value = self.spec.read(facts)
-        if value is MISSING or isinstance(value, Invalid):
+        value = facts.values.get(self.spec.alias)
+        if value is None:
+            value = self.spec.read(facts)
+        if value is MISSING or type(value) is Invalid:
             return None
         found = False
         if type(value) is tuple:
@@ -342,7 +348,10 @@ class Filled:
         return ("filled", self.spec.alias, self.expected)
 
     def evaluate(self, facts: LeadFacts) -> bool | None:
-        return (self.spec.read(facts) is not MISSING) == self.expected
+        value = facts.values.get(self.spec.alias)
+        if value is None:
+            value = self.spec.read(facts)
+        return (value is not MISSING) == self.expected
 
     def describe(self, facts: LeadFacts, lang: Language) -> str:
         value = self.spec.read(facts)
@@ -358,10 +367,8 @@ class Within:
     spec: FieldSpec
     span: Duration
     ahead: bool = True
-    horizon_key: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "horizon_key", f"#horizon {self.span.amount} {self.span.unit} {self.ahead}")
+    # The far end of the window by evaluation day: it depends only on the day, so it is computed once a day.
+    bounds: dict[date, date] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def specs(self) -> tuple[FieldSpec, ...]:
@@ -372,14 +379,19 @@ class Within:
         return ("within", self.spec.alias, self.span, self.ahead)
 
     def evaluate(self, facts: LeadFacts) -> bool | None:
-        value = self.spec.read(facts)
+        value = facts.values.get(self.spec.alias)
+        if value is None:
+            value = self.spec.read(facts)
         if type(value) is not date:
             return None
         today = facts.today
-        bound = facts.values.get(self.horizon_key)  # depends only on the day: computed once per lead
+        bound = self.bounds.get(today)
         if bound is None:
             span = self.span if self.ahead else Duration(-self.span.amount, self.span.unit)
-            bound = facts.values[self.horizon_key] = span.add_to(today)
+            bound = span.add_to(today)
+            if len(self.bounds) >= 64:
+                self.bounds.clear()
+            self.bounds[today] = bound
         if self.ahead:
             return today <= value <= bound
         return bound <= value <= today

@@ -182,32 +182,54 @@ def _values_of(entry: Mapping[str, Any], enums: Mapping[int, str] | None) -> lis
 class LeadFacts:
     """A lead's custom fields indexed once (by code eagerly, by id and name on first use) for cheap reads."""
 
-    __slots__ = ("_by_id", "_by_name", "by_code", "contacts", "entries", "lead", "today", "values", "zone")
+    __slots__ = (
+        "_by_id",
+        "_by_name",
+        "_entries",
+        "_raw_entries",
+        "by_code",
+        "contacts",
+        "lead",
+        "today",
+        "values",
+        "zone",
+    )
 
     def __init__(
         self, lead: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], today: date, zone: tzinfo
     ) -> None:
-        self.lead: Mapping[str, Any] = lead if type(lead) is dict or isinstance(lead, Mapping) else {}
+        if type(lead) is not dict and not isinstance(lead, Mapping):
+            lead = {}
+        self.lead: Mapping[str, Any] = lead
         self.contacts = contacts
         self.today = today
         self.zone = zone
         # Typed values (and other per-lead derived facts) by key, computed on first use.
         self.values: dict[str, Any] = {}
-        self.entries: list[Mapping[str, Any]] = []
-        self.by_code: dict[str, Mapping[str, Any]] = {}
+        self._entries: list[Mapping[str, Any]] | None = None
         self._by_id: dict[int, Mapping[str, Any]] | None = None
         self._by_name: dict[str, Mapping[str, Any]] | None = None
-        raw_entries = self.lead.get("custom_fields_values")
+        by_code: dict[str, Mapping[str, Any]] = {}
+        self.by_code = by_code
+        raw_entries = lead.get("custom_fields_values")
         if type(raw_entries) is list:
-            entries = self.entries
-            by_code = self.by_code
+            self._raw_entries: list[Any] = raw_entries
             for entry in raw_entries:
-                if type(entry) is not dict and not isinstance(entry, Mapping):
-                    continue
-                entries.append(entry)
-                code = entry.get("field_code")
-                if type(code) is str and code:
-                    by_code[code if code.isupper() else code.upper()] = entry
+                if type(entry) is dict or isinstance(entry, Mapping):
+                    code = entry.get("field_code")
+                    if type(code) is str and code:
+                        by_code[code if code.isupper() else code.upper()] = entry
+        else:
+            self._raw_entries = []
+
+    @property
+    def entries(self) -> list[Mapping[str, Any]]:
+        """The lead's custom-field entries that are mappings, in order (built on first use)."""
+        if self._entries is None:
+            self._entries = [
+                entry for entry in self._raw_entries if type(entry) is dict or isinstance(entry, Mapping)
+            ]
+        return self._entries
 
     def by_id(self, field_id: int) -> Mapping[str, Any] | None:
         if self._by_id is None:
