@@ -9,6 +9,7 @@ which is enough for one process.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Float, Index, Table, Text, func, insert, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -149,14 +151,35 @@ class NewInboxItem:
     source: str = "webhook"
 
 
-def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: float | None = None) -> None:
-    """Store many deliveries with one executemany on a plain connection (the receiver's group commit).
+_ITEMS: Table = InboxItem.__table__  # type: ignore[attr-defined]
+_INSERT_ITEM = insert(_ITEMS)
+_NEW_ITEM_COLUMNS = (
+    "account_id",
+    "source",
+    "received_at",
+    "body",
+    "events",
+    "event_count",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+)
+_COPY_NEW_ITEMS = f"COPY inbox_items ({', '.join(_NEW_ITEM_COLUMNS)}) FROM STDIN"
 
-    Core, not the ORM: per delivery this is several times cheaper, and the receiver's cost is all per delivery.
+
+def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: float | None = None) -> None:
+    """Store many deliveries in the connection's transaction (the receiver's group commit).
+
+    PostgreSQL gets them through one COPY, SQLite through one Core executemany: per delivery either is several
+    times cheaper than the ORM, and the receiver's cost is all per delivery.
     """
     if not items:
         return
     now = time.time() if now is None else now
+    if connection.dialect.name == "postgresql":
+        _copy_items(connection, items, now)
+        return
     rows = [
         {
             "account_id": item.account_id,
@@ -175,8 +198,46 @@ def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: flo
         }
         for item in items
     ]
-    table: Table = InboxItem.__table__  # type: ignore[attr-defined]
-    connection.execute(insert(table), rows)
+    connection.execute(_INSERT_ITEM, rows)
+
+
+def _copy_items(connection: Connection, items: Sequence[NewInboxItem], now: float) -> None:
+    """COPY the items (psycopg); driver errors come out as SQLAlchemy's, as from `connection.execute`."""
+    dialect: Any = connection.dialect
+    serialize = dialect._json_serializer or json.dumps
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    try:
+        with cursor.copy(_COPY_NEW_ITEMS) as copy:
+            for item in items:
+                copy.write_row(
+                    (
+                        item.account_id,
+                        item.source,
+                        now,
+                        item.body,
+                        serialize(list(item.events)),
+                        len(item.events),
+                        InboxStatus.FAILED if item.parse_error else InboxStatus.PENDING,
+                        0,
+                        now,
+                        item.parse_error,
+                    )
+                )
+    except dialect.loaded_dbapi.Error as exc:
+        invalidated = dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if invalidated:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            _COPY_NEW_ITEMS,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def claim_batch(
