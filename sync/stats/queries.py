@@ -2,7 +2,8 @@
 and status-event rows into the small `*Counts` values of `sync.stats.metrics`.
 
 - `cohort_facts`: the period's leads per channel × manager × qualified × won (× filled fields on SQLite);
-- `pipeline_facts`: every live lead per channel × pipeline × status × furthest stage × cohort × deal-in-period.
+- `pipeline_facts`: every live lead per pipeline × status × furthest stage × cohort × deal-in-period (× channel
+  for the deals).
 
 No query loads rows per lead into Python; each returns a few thousand grouped rows at most.
 """
