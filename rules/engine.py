@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final
 
 from integration.i18n import LANGUAGES, Language, Text
@@ -102,7 +102,8 @@ def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
     for criterion in ruleset.qualification.criteria:
         memo = criterion.memo
         if memo is None:
-            result = _criterion_result(criterion, facts)
+            status, filled, total = _criterion_status(criterion, facts)
+            result = CriterionResult(criterion.name, status, _Detail(criterion.when, facts), filled, total)
         else:
             specs = criterion.specs
             if len(specs) == 1:
@@ -111,9 +112,14 @@ def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
                 key = (today, *[spec.read(facts) for spec in specs])
             shared = memo.get(key)
             if shared is None:
-                shared = _criterion_result(criterion, _facts_of(key, specs, facts))
+                status, filled, total = _criterion_status(criterion, facts)
+                detail = _SharedDetail(criterion.when, specs, key, facts.zone)
+                shared = CriterionResult(criterion.name, status, detail, filled, total)
                 if len(memo) >= CRITERION_MEMO_SIZE:
-                    memo.clear()
+                    try:  # the oldest go first: yesterday's keys, rare values
+                        memo.pop(next(iter(memo)), None)
+                    except (RuntimeError, StopIteration):  # another thread changed the memo meanwhile
+                        memo.clear()
                 memo[key] = shared
             result = shared
         if result.status == "met":
@@ -139,13 +145,12 @@ def explain(ruleset: RuleSet, facts: LeadFacts) -> Classification:
     )
 
 
-# Distinct (day, field values) results kept per criterion; a full memo starts over (a day's leads repeat a lot).
-CRITERION_MEMO_SIZE: Final = 1024
+# Distinct (day, field values) results kept per criterion (each a few hundred bytes); the oldest go first.
+CRITERION_MEMO_SIZE: Final = 512
 
 
-def _criterion_result(criterion: Criterion, facts: LeadFacts) -> CriterionResult:
-    when = criterion.when
-    outcome = when.evaluate(facts)
+def _criterion_status(criterion: Criterion, facts: LeadFacts) -> tuple[CriterionStatus, int, int]:
+    outcome = criterion.when.evaluate(facts)
     specs = criterion.specs
     values = facts.values
     filled = 0
@@ -156,22 +161,11 @@ def _criterion_result(criterion: Criterion, facts: LeadFacts) -> CriterionResult
         if value is not MISSING and type(value) is not Invalid:
             filled += 1
     total = len(specs)
-    status: CriterionStatus
     if outcome is True:
-        status = "met"
-    elif outcome is False and filled == total:
-        status = "failed"
-    else:
-        status = "unknown"
-    return CriterionResult(criterion.name, status, _Detail(when, facts), filled, total)
-
-
-def _facts_of(key: tuple[Any, ...], specs: tuple[FieldSpec, ...], facts: LeadFacts) -> LeadFacts:
-    """Facts holding only the criterion's values: a shared result must not keep the whole lead alive."""
-    kept = LeadFacts({}, (), facts.today, facts.zone)
-    for spec, value in zip(specs, key[1:], strict=True):
-        kept.values[spec.alias] = value
-    return kept
+        return "met", filled, total
+    if outcome is False and filled == total:
+        return "failed", filled, total
+    return "unknown", filled, total
 
 
 class _Detail(LazyText):
@@ -186,6 +180,27 @@ class _Detail(LazyText):
 
     def render(self, lang: Language) -> str:
         return self._condition.describe(self._facts, lang)
+
+
+class _SharedDetail(LazyText):
+    """A shared criterion's detail: described from the kept (day, values) only, never from a whole lead."""
+
+    __slots__ = ("_condition", "_key", "_specs", "_zone")
+
+    def __init__(
+        self, condition: Condition, specs: tuple[FieldSpec, ...], key: tuple[Any, ...], zone: tzinfo
+    ) -> None:
+        self._condition = condition
+        self._specs = specs
+        self._key = key
+        self._zone = zone
+        self._ru = self._en = None
+
+    def render(self, lang: Language) -> str:
+        facts = LeadFacts({}, (), self._key[0], self._zone)
+        for spec, value in zip(self._specs, self._key[1:], strict=True):
+            facts.values[spec.alias] = value
+        return self._condition.describe(facts, lang)
 
 
 class _LevelLine(LazyText):
