@@ -6,13 +6,15 @@
 Leads are generated in memory in the amoCRM v4 shape the sandbox uses (BANT fields by code, UTM tracking
 fields, tags, contacts, won/lost statuses). The backtest streams 1 000 000 snapshots built from a pool of
 distinct generated leads (copied with fresh ids), so memory stays flat as it would reading the table in
-chunks. Goals: ≥ 50 000 evaluations/s; backtest < 60 s.
+chunks. Goals: ≥ 50 000 evaluations/s (issue #4; we keep ≥ 80 000 as the margin); backtest < 60 s.
+Figures are CPU time, best of 3; the load average is printed next to them (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -213,6 +215,7 @@ def main() -> None:
         "backtest_changed_qualified": report.changed_qualified,
         "database_backtest_snapshots": db_total,
         "database_backtest_wall_seconds": round(db_seconds, 1),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
     if args.json:
         print(json.dumps(figures))
@@ -224,6 +227,7 @@ def main() -> None:
         f"classify_lead + reason('ru') rendered: {figures['classifications_with_reason_per_second']:>8,} leads/s"
     )
     print(f"decision only (channel/level/qualified): {figures['decisions_per_second']:>6,} leads/s")
+    print(f"  load average {' '.join(str(load) for load in figures['load_average'])}")
     print(
         f"backtest over {args.backtest:,} snapshots: {backtest_seconds:.1f} s CPU, "
         f"{backtest_wall_seconds:.1f} s wall (goal < 60 s)"
