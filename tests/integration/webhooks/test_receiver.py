@@ -20,6 +20,7 @@ from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage.inbox import InboxItem, InboxStatus, NewInboxItem, add_items
 from tests.integration.webhooks.helpers import add_account, lead_update_body, receiver_app
+from webhooks.receiver import InboxWriter
 
 ACCOUNT_ID = 29_000_001
 KEY = "k-" + "x" * 40
@@ -238,3 +239,16 @@ class TestGroupCommitRows:
                 items=[NewInboxItem(account_id=ACCOUNT_ID, body="nul \x00 here", events=())],
             )
         assert stored_items(engine) == []
+
+    @pytest.mark.parametrize("lanes", [1, 2])
+    async def test_concurrent_deliveries_are_all_stored_whatever_the_number_of_lanes(
+        self, engine: Engine, lanes: int
+    ) -> None:
+        """Every delivery handed to the group-commit writer at once is acknowledged as stored, and is stored."""
+        add_account(engine, ACCOUNT_ID, KEY)
+        writer = InboxWriter(lambda: engine, lanes=lanes, max_batch=4)
+        stored = await asyncio.gather(
+            *(writer.store(KEY, lead_update_body(ACCOUNT_ID, lead_id)) for lead_id in range(1, 21))
+        )
+        assert {result.outcome for result in stored} == {"stored"}
+        assert sorted(item.events[0]["lead_id"] for item in stored_items(engine)) == list(range(1, 21))
