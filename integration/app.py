@@ -8,6 +8,7 @@ import html
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,8 +39,16 @@ def create_app(
     *,
     background: tuple[BackgroundTask, ...] = (),
     services: Services | None = None,
+    warm_reports: bool = False,
 ) -> FastAPI:
-    """The LeadPact web app. `background` tasks (worker, scheduler) run for the app's lifetime."""
+    """The LeadPact web app. `background` tasks (worker, scheduler) run for the app's lifetime; with
+    `warm_reports`, last week's meeting reports are kept computed so their page never waits on a cold cache."""
+    from integration.admin.report_cache import WeeklyReportCache
+    from integration.admin.reports import run_report_warmer
+
+    report_cache = WeeklyReportCache()
+    if warm_reports:
+        background = (*background, partial(run_report_warmer, cache=report_cache))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +66,7 @@ def create_app(
                 yield
 
     app = FastAPI(title="LeadPact", version="0.1.0", lifespan=lifespan)
+    app.state.weekly_reports = report_cache
     app.include_router(oauth_router)
     _include_optional_routers(app)
 

@@ -3,10 +3,14 @@ meeting tasks in amoCRM from it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as day_time
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -19,6 +23,7 @@ from integration.admin.report_cache import WeeklyReportCache
 from integration.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
 from integration.amocrm import AmoError
 from integration.db import session_scope
+from integration.storage import accounts as account_store
 from sync.reports.figures import (
     data_fingerprint,
     load_weekly_report,
@@ -29,6 +34,8 @@ from sync.reports.model import WeeklyReport, with_meeting_tasks
 from sync.reports.render import render_html_fragment, render_markdown
 from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
 from sync.stats.periods import Period, StatsInputError
+
+log = logging.getLogger(__name__)
 
 reports_router = APIRouter(prefix="/reports", route_class=AdminRoute, tags=["reports"])
 
@@ -151,3 +158,40 @@ async def create_meeting_task(request: Request, admin: AdminDep, form: FormDep) 
         with_lang("/reports/weekly", request, week=back, notice="task-created", task=created[0]),
         status_code=303,
     )
+
+
+def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> int:
+    """Compute (into `cache`) last full week's report of every active account whose cached one is not current.
+
+    The meeting's report is then served from memory on the first visit too, instead of making that visitor wait
+    for a pass over the whole status history. Returns how many reports were computed.
+    """
+    week = last_full_week(today)
+    with session_scope(engine) as session:
+        account_ids = [a.id for a in account_store.list_accounts(session=session) if a.status == "active"]
+    computed = 0
+    for account_id in account_ids:
+        with session_scope(engine) as session:
+            fingerprint = data_fingerprint(session=session, account_id=account_id)
+        cached, current = cache.lookup((account_id, week), fingerprint, time.time())
+        if cached is not None and current:
+            continue
+        fingerprint, report, now = _compute(engine, account_id, week)
+        cache.store((account_id, week), fingerprint, report, now)
+        computed += 1
+    return computed
+
+
+async def run_report_warmer(
+    services: Any, stop: asyncio.Event, *, cache: WeeklyReportCache, interval_seconds: float = 300.0
+) -> None:
+    """Background task of the web app: keeps last week's reports computed (see `warm_last_week`)."""
+    while not stop.is_set():
+        try:
+            await anyio.to_thread.run_sync(
+                partial(warm_last_week, services.engine, cache, today=datetime.now(UTC).date())
+            )
+        except Exception:
+            log.exception("weekly reports could not be warmed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
