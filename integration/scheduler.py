@@ -82,9 +82,7 @@ async def run_jobs_once(
     """One tick: every job whose period has no run yet, for every active account; how many ran."""
     moment = now or datetime.now(UTC)
     with session_scope(services.engine) as session:
-        accounts = [
-            (a.id, a.language) for a in account_store.list_accounts(session=session) if a.status == "active"
-        ]
+        accounts = [(a.id, a.language) for a in account_store.list_active_accounts(session=session)]
     ran = 0
     for account_id, language in accounts:
         lang: Language = "en" if language == "en" else "ru"

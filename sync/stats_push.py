@@ -28,7 +28,7 @@ from integration.db import session_scope
 from integration.i18n import Language, Text
 from integration.provisioning import load_provisioned_fields
 from integration.storage import stats as storage
-from integration.storage.accounts import AccountStatus, list_accounts
+from integration.storage.accounts import list_active_accounts
 from sync.stats import queries
 from sync.stats.bonus import freeze_bonus_base
 from sync.stats.metrics import PeriodFigures
@@ -485,9 +485,7 @@ async def push_all_accounts(
 
 def _active_accounts(engine: Engine) -> list[tuple[int, str]]:
     with session_scope(engine) as session:
-        return [
-            (a.id, a.language) for a in list_accounts(session=session) if a.status == AccountStatus.ACTIVE
-        ]
+        return [(a.id, a.language) for a in list_active_accounts(session=session)]
 
 
 def _close_previous_period(engine: Engine, account_id: int, moment: int) -> tuple[Period, Period, int]:

@@ -33,7 +33,7 @@ from integration.db import session_scope
 from integration.provisioning import WEBHOOK_EVENTS, webhook_destination
 from integration.settings import Settings
 from integration.storage import inbox as inbox_store
-from integration.storage.accounts import Account, AccountStatus
+from integration.storage.accounts import Account, list_active_accounts
 from integration.storage.leads import LeadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -159,12 +159,7 @@ async def _ensure_subscription(api: AccountApi, destination: str) -> bool:
 
 def _active_account_ids(engine: Engine) -> list[int]:
     with session_scope(engine) as session:
-        rows = session.exec(
-            select(col(Account.id))
-            .where(col(Account.status) == AccountStatus.ACTIVE)
-            .order_by(col(Account.id))
-        ).all()
-    return [int(account_id) for account_id in rows]
+        return [account.id for account in list_active_accounts(session=session)]
 
 
 def _watermark_and_key(engine: Engine, account_id: int) -> tuple[int, str]:

@@ -168,7 +168,7 @@ def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> 
     """
     week = last_full_week(today)
     with session_scope(engine) as session:
-        account_ids = [a.id for a in account_store.list_accounts(session=session) if a.status == "active"]
+        account_ids = [a.id for a in account_store.list_active_accounts(session=session)]
     computed = 0
     for account_id in account_ids:
         with session_scope(engine) as session:

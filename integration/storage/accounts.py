@@ -73,6 +73,12 @@ def list_accounts(*, session: Session, include_removed: bool = False) -> list[Ac
     return list(session.exec(query).all())
 
 
+def list_active_accounts(*, session: Session) -> list[Account]:
+    """Accounts LeadPact works for now: installed, not removed and not waiting for re-authorisation."""
+    query = select(Account).where(Account.status == AccountStatus.ACTIVE).order_by(Account.id)  # type: ignore[arg-type]
+    return list(session.exec(query).all())
+
+
 def upsert_account(
     *,
     session: Session,
