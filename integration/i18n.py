@@ -12,6 +12,15 @@ Language = Literal["ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("ru", "en")
 
 
+def choose_language(requested: str | None, accept_language: str, default: Language) -> Language:
+    """A page's language: `?lang=` when it names one we speak, else the browser's preference, else the default."""
+    if requested in LANGUAGES:
+        return "en" if requested == "en" else "ru"
+    if accept_language.lower().startswith("en"):
+        return "en"
+    return default
+
+
 @dataclass(frozen=True, slots=True)
 class Text:
     ru: str

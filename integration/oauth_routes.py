@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from integration.amocrm import AmoError
 from integration.bootstrap import Services
 from integration.crypto import load_secret_key
-from integration.i18n import Language, Text
+from integration.i18n import Language, Text, choose_language
 from integration.install import (
     INVALID_STATE,
     MISSING_CREDENTIALS,
@@ -47,13 +47,11 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def request_language(request: Request, services: Services) -> Language:
-    lang = request.query_params.get("lang")
-    if lang in ("ru", "en"):
-        return lang  # type: ignore[return-value]
-    accepted = request.headers.get("accept-language", "")
-    if accepted.lower().startswith("en"):
-        return "en"
-    return services.settings.language
+    return choose_language(
+        request.query_params.get("lang"),
+        request.headers.get("accept-language", ""),
+        services.settings.language,
+    )
 
 
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:

@@ -51,7 +51,7 @@ from integration.storage.leads import LeadSnapshot
 from rules import Classification, RuleSet, classify_lead
 from sync.promos.matching import PromoBook
 from sync.promos.service import load_promo_book, promo_fields_for_lead
-from sync.promos.writeback import plan_promo_field_values
+from sync.promos.writeback import current_text, plan_promo_field_values
 from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXES, plan_lead_update
 from webhooks.parse import (
     ContactEvent,
@@ -443,7 +443,7 @@ async def _promo_write(
     fields = context.fields
     if fields is None:
         return [], None
-    if not len(book) and not _has_value(lead, fields.promos) and not _has_value(lead, fields.coupon):
+    if not len(book) and not current_text(lead, fields.promos) and not current_text(lead, fields.coupon):
         return [], None  # no promo runs and none is shown: nothing to match, nothing to clear
     promo = await anyio.to_thread.run_sync(
         partial(
@@ -467,13 +467,6 @@ async def _promo_write(
         coupon_field_id=fields.coupon,
     )
     return values, promo.note(context.language)
-
-
-def _has_value(lead: Mapping[str, Any], field_id: int) -> bool:
-    for entry in lead.get("custom_fields_values") or ():
-        if isinstance(entry, Mapping) and entry.get("field_id") == field_id and entry.get("values"):
-            return True
-    return False
 
 
 def _nothing_new(lead: LeadWork, context: _AccountContext) -> bool:

@@ -27,7 +27,7 @@ from integration.admin.session import (
     session_key,
 )
 from integration.crypto import load_secret_key
-from integration.i18n import Language, Text
+from integration.i18n import Language, Text, choose_language
 from sync.reports.render import TEMPLATES as REPORT_TEMPLATES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -69,13 +69,10 @@ def services_of(request: Request) -> Any:
 
 
 def language(request: Request) -> Language:
-    lang = request.query_params.get("lang")
-    if lang in ("ru", "en"):
-        return "en" if lang == "en" else "ru"
-    if request.headers.get("accept-language", "").lower().startswith("en"):
-        return "en"
-    configured: str = services_of(request).settings.language
-    return "en" if configured == "en" else "ru"
+    configured: Language = services_of(request).settings.language
+    return choose_language(
+        request.query_params.get("lang"), request.headers.get("accept-language", ""), configured
+    )
 
 
 def admin_key(request: Request) -> bytes:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _current_text(lead: Mapping[str, Any], field_id: int) -> str:
+def current_text(lead: Mapping[str, Any], field_id: int) -> str:
     for custom in lead.get("custom_fields_values") or ():
         if custom.get("field_id") == field_id:
             values = custom.get("values") or ()
@@ -29,7 +29,7 @@ def plan_promo_field_values(
     """`custom_fields_values` entries setting (or clearing, with `values: null`) the two promo fields."""
     entries: list[dict[str, Any]] = []
     for field_id, wanted in ((promos_field_id, active_promos), (coupon_field_id, coupon or "")):
-        if _current_text(lead, field_id) == wanted:
+        if current_text(lead, field_id) == wanted:
             continue
         entries.append({"field_id": field_id, "values": [{"value": wanted}] if wanted else None})
     return entries
