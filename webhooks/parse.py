@@ -15,12 +15,14 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal, TypeAlias, cast
 from urllib.parse import unquote_plus
 
 __all__ = [
     "ContactEvent",
     "CustomFieldValue",
+    "InboxEvents",
     "LeadEvent",
     "WebhookCustomField",
     "WebhookEvent",
@@ -29,6 +31,7 @@ __all__ = [
     "event_from_dict",
     "event_to_dict",
     "parse_webhook",
+    "parse_webhook_for_inbox",
 ]
 
 LeadAction = Literal["add", "update", "status", "delete", "restore", "responsible", "note"]
@@ -176,28 +179,64 @@ def parse_webhook(body: bytes | str) -> WebhookPayload:
     return WebhookPayload(account_id=account_id, subdomain=subdomain, events=tuple(events))
 
 
+@dataclass(frozen=True, slots=True)
+class InboxEvents:
+    """What the receiver stores of one body: its events as inbox dicts, and every account id it names."""
+
+    events: list[dict[str, Any]]
+    claimed_account_ids: frozenset[int]
+
+
+def parse_webhook_for_inbox(body: bytes | str) -> InboxEvents:
+    """`parse_webhook` straight to the inbox's event dicts (`event_to_dict`), for the receiver.
+
+    Bodies laid out as amoCRM lays them out take a one-pass path that builds the dicts directly; anything
+    irregular goes through `parse_webhook`, so both read every body the same (a differential test holds them
+    to it) and only the time differs. Raises `WebhookParseError` like `parse_webhook`.
+    """
+    try:
+        fast = _parse_regular(body)
+    except _Irregular:
+        fast = None
+    if fast is not None:
+        return fast
+    payload = parse_webhook(body)
+    return InboxEvents([event_to_dict(event) for event in payload.events], payload.claimed_account_ids)
+
+
 # --- serialisation for the inbox (JSON) -------------------------------------------------------------------
 
 
 def event_to_dict(event: WebhookEvent) -> dict[str, Any]:
-    """A JSON-ready dict of the event (hand-written: `dataclasses.asdict` costs more than parsing)."""
-    data: dict[str, Any] = {name: getattr(event, name) for name in _SCALARS[type(event)]}
-    data["custom_fields"] = [
-        {
-            "id": field.id,
-            "name": field.name,
-            "code": field.code,
-            "values": [{"value": value.value, "enum_id": value.enum_id} for value in field.values],
-        }
-        for field in event.custom_fields
-    ]
+    """The event as the inbox stores it: JSON-ready, empty parts left out (`event_from_dict` restores them)."""
+    data: dict[str, Any] = {"kind": "lead" if isinstance(event, LeadEvent) else "contact"}
+    for name in _SCALARS[type(event)]:
+        value = getattr(event, name)
+        if value is not None:
+            data[name] = value
+    if event.custom_fields:
+        data["custom_fields"] = [_field_to_dict(field) for field in event.custom_fields]
     if isinstance(event, LeadEvent):
-        data["tags"] = list(event.tags)
-        data["kind"] = "lead"
-    else:
+        if event.tags:
+            data["tags"] = list(event.tags)
+    elif event.linked_lead_ids:
         data["linked_lead_ids"] = list(event.linked_lead_ids)
-        data["kind"] = "contact"
     return data
+
+
+def _field_to_dict(field: WebhookCustomField) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": field.id}
+    if field.name is not None:
+        data["name"] = field.name
+    if field.code is not None:
+        data["code"] = field.code
+    if field.values:
+        data["values"] = [_value_to_dict(value.value, value.enum_id) for value in field.values]
+    return data
+
+
+def _value_to_dict(value: str | None, enum_id: int | None) -> dict[str, Any]:
+    return {"value": value} if enum_id is None else {"value": value, "enum_id": enum_id}
 
 
 def event_from_dict(data: Mapping[str, Any]) -> WebhookEvent:
@@ -510,3 +549,347 @@ def _required_int(value: Nested | None, where: str) -> int:
     if number is None:
         raise WebhookParseError(f"{where} is missing")
     return number
+
+
+# --- the one-pass path for regular bodies -------------------------------------------------------------------
+#
+# amoCRM writes the bodies of one account the same way every time: the same field names in the same order, only
+# the values change. So a body is split into names and values, and its tuple of names (its layout) is compiled
+# once into a program — which value position becomes which part of which event — and every later body with that
+# layout is read by running the program over its values. A name outside the shapes below, a conflict (a value
+# where a group is, or the reverse) or a value the entity builders would refuse makes the body irregular, and
+# `parse_webhook` reads it instead, with its exact error messages.
+
+
+class _Irregular(Exception):
+    """The body is not in the regular shape; `parse_webhook` will read it."""
+
+
+# Plan kinds: where the value of one field name goes.
+_ACCOUNT, _IGNORED, _SCALAR, _FIELD_ATTR, _FIELD_VALUE, _FIELD_VALUE_ATTR, _TAG_ATTR = range(7)
+_EntityKey: TypeAlias = tuple[str, str, str]  # (entity, action, index): one event
+_Plan: TypeAlias = tuple[Any, ...]
+
+_ENTITY_ORDER = {"leads": 0, "contacts": 1, "companies": 2}
+_REGULAR_ACTIONS = {
+    "leads": LEAD_ACTIONS - {"note"},
+    "contacts": CONTACT_ACTIONS - {"note"},
+    "companies": CONTACT_ACTIONS - {"note"},
+}
+# Entity keys that hold groups (or are read as groups): never plain values on the one-pass path.
+_GROUP_KEYS = frozenset(("custom_fields", "tags", "note", "linked_leads_id"))
+_FIELD_ATTRS = frozenset(("id", "name", "code"))
+_VALUE_ATTRS = frozenset(("value", "enum", "enum_id"))
+_TAG_ATTRS = frozenset(("id", "name"))
+_ACCOUNT_KEYS = frozenset(("id", "subdomain"))
+
+_PLANS: dict[str, _Plan | None] = {}
+_PLANS_MAX = 4096
+
+
+def _plan_for(name: str) -> _Plan | None:
+    if name in _PLANS:
+        return _PLANS[name]
+    try:
+        groups, leaf = _key_path(name)
+    except WebhookParseError:
+        plan = None
+    else:
+        plan = _compile_plan((*groups, leaf))
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[name] = plan
+    return plan
+
+
+def _is_index(part: str) -> bool:
+    # Only indexes written as amoCRM writes them: their numeric order is the order `_in_order` gives.
+    return part.isascii() and part.isdigit() and (part == "0" or part[0] != "0") and len(part) <= 18
+
+
+def _compile_plan(parts: tuple[str, ...]) -> _Plan | None:
+    if parts[0] == "account":
+        if len(parts) == 2 and parts[1] in _ACCOUNT_KEYS:
+            return (_ACCOUNT, parts[1])
+        if parts == ("account", "_links", "self"):
+            return (_IGNORED,)
+        return None
+    actions = _REGULAR_ACTIONS.get(parts[0])
+    if actions is None or len(parts) < 4 or parts[1] not in actions or not _is_index(parts[2]):
+        return None
+    key = (parts[0], parts[1], parts[2])
+    rest = parts[3:]
+    if len(rest) == 1:
+        return None if rest[0] in _GROUP_KEYS or not rest[0] else (_SCALAR, key, rest[0])
+    if rest[0] == "tags" and len(rest) == 3 and _is_index(rest[1]) and rest[2] in _TAG_ATTRS:
+        return (_TAG_ATTR, key, int(rest[1]), rest[2])
+    if rest[0] != "custom_fields" or len(rest) < 3 or not _is_index(rest[1]):
+        return None
+    field = int(rest[1])
+    if len(rest) == 3 and rest[2] in _FIELD_ATTRS:
+        return (_FIELD_ATTR, key, field, rest[2])
+    if len(rest) >= 4 and rest[2] == "values" and _is_index(rest[3]):
+        if len(rest) == 4:
+            return (_FIELD_VALUE, key, field, int(rest[3]))
+        if len(rest) == 5 and rest[4] in _VALUE_ATTRS:
+            return (_FIELD_VALUE_ATTR, key, field, int(rest[3]), rest[4])
+    return None
+
+
+# --- a layout's program: value positions (-1 for absent) ---------------------------------------------------
+
+_NO = -1
+_LEAD_NUMBERS = (
+    "account_id",
+    "status_id",
+    "old_status_id",
+    "pipeline_id",
+    "old_pipeline_id",
+    "price",
+    "responsible_user_id",
+    "old_responsible_user_id",
+    "modified_user_id",
+    "updated_at",
+    "last_modified",
+)
+_CONTACT_NUMBERS = ("account_id", "responsible_user_id", "updated_at", "last_modified")
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldProgram:
+    id: int
+    name: int
+    code: int
+    # Per value: (bare value, `[value]`, `[enum]` or else `[enum_id]`).
+    values: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _EventProgram:
+    head: dict[str, Any]  # kind, action (and entity): the same for every body of the layout
+    id_key: str
+    id: int
+    name: int
+    numbers: tuple[tuple[str, int], ...]
+    created_at: int
+    date_create: int
+    fields: tuple[_FieldProgram, ...]
+    tag_names: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _LayoutProgram:
+    account_id: int
+    events: tuple[_EventProgram, ...]
+
+
+class _Entity:
+    """One entity's value positions while a layout is compiled."""
+
+    __slots__ = ("fields", "scalars", "tags")
+
+    def __init__(self) -> None:
+        self.scalars: dict[str, int] = {}
+        # field index → (attributes, value index → a bare value or the value's attributes)
+        self.fields: dict[int, tuple[dict[str, int], dict[int, int | dict[str, int]]]] = {}
+        self.tags: dict[int, dict[str, int]] = {}
+
+
+# Layout (the body's field names in order) → its program, or None for a layout that is not regular.
+_LAYOUTS: dict[tuple[str, ...], _LayoutProgram | None] = {}
+_LAYOUTS_MAX = 512
+
+
+def _parse_regular(body: bytes | str) -> InboxEvents | None:
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        text = body
+    pieces = text.strip().split("&")
+    if len(pieces) > MAX_FIELDS:
+        return None
+    names, equals, values = zip(*map(str.partition, pieces, repeat("=")), strict=True)
+    if "" in equals:
+        return None
+    if names in _LAYOUTS:
+        program = _LAYOUTS[names]
+    else:
+        program = _compile_layout(names)
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        _LAYOUTS[names] = program
+    return None if program is None else _run(program, values)
+
+
+def _compile_layout(names: tuple[str, ...]) -> _LayoutProgram | None:
+    """Where each name's value goes, read as `_nest` would read it (the last of repeated names wins)."""
+    entities: dict[_EntityKey, _Entity] = {}
+    account: dict[str, int] = {}
+    for position, name in enumerate(names):
+        plan = _plan_for(name)
+        if plan is None:
+            return None
+        kind = plan[0]
+        if kind == _ACCOUNT:
+            account[plan[1]] = position
+            continue
+        if kind == _IGNORED:
+            continue
+        entity = entities.get(plan[1])
+        if entity is None:
+            entity = entities[plan[1]] = _Entity()
+        if kind == _SCALAR:
+            entity.scalars[plan[2]] = position
+        elif kind == _TAG_ATTR:
+            entity.tags.setdefault(plan[2], {})[plan[3]] = position
+        else:
+            attributes, values = entity.fields.setdefault(plan[2], ({}, {}))
+            held = values.get(plan[3]) if kind != _FIELD_ATTR else None
+            if kind == _FIELD_ATTR:
+                attributes[plan[3]] = position
+            elif kind == _FIELD_VALUE:
+                if isinstance(held, dict):
+                    return None
+                values[plan[3]] = position
+            elif held is None:
+                values[plan[3]] = {plan[4]: position}
+            elif isinstance(held, dict):
+                held[plan[4]] = position
+            else:
+                return None
+    # Events in `parse_webhook`'s order: leads, contacts, companies; actions as they first appear; indexes.
+    first_seen: dict[tuple[str, str], int] = {}
+    for entity_name, action, _index in entities:
+        first_seen.setdefault((entity_name, action), len(first_seen))
+    ordered = sorted(
+        entities.items(),
+        key=lambda item: (_ENTITY_ORDER[item[0][0]], first_seen[item[0][:2]], int(item[0][2])),
+    )
+    return _LayoutProgram(
+        account_id=account.get("id", _NO),
+        events=tuple(_event_program(key[0], key[1], entity) for key, entity in ordered),
+    )
+
+
+def _event_program(entity_name: str, action: str, entity: _Entity) -> _EventProgram:
+    scalars = entity.scalars
+    lead = entity_name == "leads"
+    fields = tuple(
+        _FieldProgram(
+            id=attributes.get("id", _NO),
+            name=attributes.get("name", _NO),
+            code=attributes.get("code", _NO),
+            values=tuple(
+                (value, _NO, _NO)
+                if isinstance(value, int)
+                else (_NO, value.get("value", _NO), value.get("enum", value.get("enum_id", _NO)))
+                for _, value in sorted(values.items())
+            ),
+        )
+        for _, (attributes, values) in sorted(entity.fields.items())
+    )
+    return _EventProgram(
+        head={"kind": "lead", "action": action}
+        if lead
+        else {"kind": "contact", "action": action, "entity": entity_name},
+        id_key="lead_id" if lead else "contact_id",
+        id=scalars.get("id", _NO),
+        name=scalars.get("name", _NO),
+        numbers=tuple(
+            (key, scalars[key]) for key in (_LEAD_NUMBERS if lead else _CONTACT_NUMBERS) if key in scalars
+        ),
+        created_at=scalars.get("created_at", _NO) if lead else _NO,
+        date_create=scalars.get("date_create", _NO) if lead else _NO,
+        fields=fields,
+        # Contacts' tags are not read (as in `_contact_event`); a lead's tags without a name are skipped.
+        tag_names=tuple(tag["name"] for _, tag in sorted(entity.tags.items()) if "name" in tag)
+        if lead
+        else (),
+    )
+
+
+def _run(program: _LayoutProgram, values: tuple[str, ...]) -> InboxEvents | None:
+    """The layout's events from this body's values (still percent-encoded: only what is read gets decoded) —
+    what `event_to_dict` gives for `parse_webhook`'s events."""
+    account_id = None if program.account_id == _NO else _number(values[program.account_id])
+    claimed: set[int] = set() if account_id is None else {account_id}
+    events: list[dict[str, Any]] = []
+    for event_program in program.events:
+        entity_id = None if event_program.id == _NO else _number(values[event_program.id])
+        if entity_id is None:
+            raise _Irregular
+        event = dict(event_program.head)
+        event[event_program.id_key] = entity_id
+        if event_program.name != _NO:
+            event["name"] = _text(values[event_program.name])
+        for key, position in event_program.numbers:
+            value = values[position]
+            if value.isdigit() and value.isascii() and len(value) <= 18:
+                event[key] = int(value)
+            else:
+                number = _number(value)
+                if number is not None:
+                    event[key] = number
+        if event_program.created_at != _NO or event_program.date_create != _NO:
+            # As `_lead_event` reads it: `date_create` counts (and is checked) only when `created_at` is 0 or absent.
+            created_at = (
+                None if event_program.created_at == _NO else _number(values[event_program.created_at])
+            ) or (None if event_program.date_create == _NO else _number(values[event_program.date_create]))
+            if created_at is not None:
+                event["created_at"] = created_at
+        if event_program.fields:
+            event["custom_fields"] = [_run_field(field, values) for field in event_program.fields]
+        if event_program.tag_names:
+            tags = [_text(values[position]) for position in event_program.tag_names]
+            tags = [tag for tag in tags if tag]
+            if tags:
+                event["tags"] = tags
+        if "account_id" in event:
+            claimed.add(event["account_id"])
+        events.append(event)
+    if not events and account_id is None:
+        return None
+    return InboxEvents(events, frozenset(claimed))
+
+
+def _run_field(program: _FieldProgram, values: tuple[str, ...]) -> dict[str, Any]:
+    field_id = None if program.id == _NO else _number(values[program.id])
+    if field_id is None:
+        raise _Irregular
+    field: dict[str, Any] = {"id": field_id}
+    if program.name != _NO:
+        field["name"] = _text(values[program.name])
+    if program.code != _NO:
+        field["code"] = _text(values[program.code])
+    if program.values:
+        read: list[dict[str, Any]] = []
+        for bare, value, enum in program.values:
+            if bare != _NO:
+                read.append({"value": _text(values[bare])})
+            else:
+                enum_id = None if enum == _NO else _number(values[enum])
+                read.append(_value_to_dict(None if value == _NO else _text(values[value]), enum_id))
+        field["values"] = read
+    return field
+
+
+def _text(value: str) -> str:
+    return _unquote(value) if "%" in value or "+" in value else value
+
+
+def _number(value: str) -> int | None:
+    """`_optional_int` of a still percent-encoded value, for the one-pass path: a value it would refuse makes the
+    body irregular."""
+    if value.isdigit() and value.isascii() and len(value) <= 18:
+        return int(value)
+    if "%" in value or "+" in value:
+        value = _unquote(value)
+    if value == "":
+        return None
+    text = value.strip()
+    if (text.isascii() and text.isdigit() and len(text) <= 18) or _WHOLE_NUMBER.fullmatch(text):
+        return int(text)
+    raise _Irregular

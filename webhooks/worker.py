@@ -59,8 +59,7 @@ from webhooks.parse import (
     WebhookEvent,
     WebhookParseError,
     event_from_dict,
-    event_to_dict,
-    parse_webhook,
+    parse_webhook_for_inbox,
 )
 
 logger = logging.getLogger(__name__)
@@ -593,8 +592,7 @@ def requeue_with_reparse(*, session: Session, item_id: int) -> InboxItem | None:
     if item.status != inbox_store.InboxStatus.FAILED:
         return inbox_store.requeue_item(session=session, item_id=item_id)
     try:
-        payload = parse_webhook(item.body)
+        parsed = parse_webhook_for_inbox(item.body)
     except WebhookParseError as exc:
         return inbox_store.requeue_item(session=session, item_id=item_id, parse_error=exc.reason)
-    events = [event_to_dict(event) for event in payload.events]
-    return inbox_store.requeue_item(session=session, item_id=item_id, events=events)
+    return inbox_store.requeue_item(session=session, item_id=item_id, events=parsed.events)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,3 +92,145 @@ def test_the_key_cache_does_not_change_repeated_or_conflicting_bodies() -> None:
 def test_values_are_unquoted_exactly_as_by_the_standard_library(text: str) -> None:
     """The fast unquote gives what `urllib.parse.unquote_plus` gives, broken escapes and backslashes included."""
     assert parse._unquote(text) == unquote_plus(text)
+
+
+# --- the receiver's one-pass path (`parse_webhook_for_inbox`) ---------------------------------------------
+
+
+def same_for_inbox(body: bytes) -> None:
+    """What the receiver stores for `body` reads back as the reference parser's events, or fails the same way."""
+    expected = outcome(reference, body)
+    try:
+        stored = parse.parse_webhook_for_inbox(body)
+    except parse.WebhookParseError as exc:
+        assert ("refused", exc.reason) == expected
+        return
+    assert isinstance(expected, reference.WebhookPayload), f"stored a body the reference refuses: {expected}"
+    restored = tuple(parse.event_from_dict(orjson.loads(orjson.dumps(data))) for data in stored.events)
+    assert repr(restored) == repr(expected.events)
+    assert stored.claimed_account_ids == expected.claimed_account_ids
+
+
+ODD_NUMBERS = ["", "0", " 7 ", "-3", "01", "x", "1e3", "٣", "9" * 19]  # the last four are refused
+ODD_TEXTS = ["", "a+b", "100%", "%zz", "=", "Заявка & co"]
+SCALARS = ["name", "status_id", "old_status_id", "pipeline_id", "price", "account_id", "created_at",
+           "date_create", "updated_at", "last_modified", "responsible_user_id", "modified_user_id", "type"]  # fmt: skip
+
+
+def amocrm_body(rng: random.Random, oddity: float) -> list[tuple[str, str]]:
+    """Entities as amoCRM writes them; each choice goes odd (a value, key, index or order amoCRM would not
+    send) with probability `oddity`."""
+
+    def odd() -> bool:
+        return rng.random() < oddity
+
+    def number() -> str:
+        return rng.choice(ODD_NUMBERS) if odd() else str(rng.randint(1, 2_000_000_000))
+
+    def text() -> str:
+        return rng.choice(ODD_TEXTS) if odd() else rng.choice(["Заявка с сайта", "vip", "CRM", "Иван"])
+
+    def index(position: int) -> str:
+        return rng.choice(["1", "10", "01", ""]) if odd() else str(position)
+
+    pairs: list[tuple[str, str]] = []
+    counters: dict[tuple[str, str], int] = {}
+    for _ in range(rng.randint(0, 4)):
+        entity = rng.choice(["leads", "leads", "contacts", "companies"])
+        usual = (
+            ["add", "update", "status", "delete"] if entity == "leads" else ["add", "update", "responsible"]
+        )
+        action = rng.choice(["note", "x", "status"] if odd() else usual)
+        position = counters[entity, action] = counters.get((entity, action), -1) + 1
+        prefix = f"{entity}[{action}][{index(position)}]"
+        entity_pairs = [] if odd() else [(f"{prefix}[id]", number())]
+        for name in rng.sample(SCALARS, rng.randint(0, 8)):
+            entity_pairs.append((f"{prefix}[{name}]", text() if name in ("name", "type") else number()))
+        for tag in range(rng.randint(0, 2)):
+            entity_pairs += [
+                (f"{prefix}[tags][{tag}][id]", number()),
+                (f"{prefix}[tags][{tag}][name]", text()),
+            ]
+        for field in range(rng.randint(0, 3)):
+            base = f"{prefix}[custom_fields][{index(field)}]"
+            entity_pairs += [(f"{base}[id]", number()), (f"{base}[name]", text())]
+            if rng.random() < 0.5:
+                entity_pairs.append((f"{base}[code]", "UTM_SOURCE"))
+            for value in range(rng.randint(0, 2)):
+                shape = rng.choice(["", "[enum_id]", "[other]", "[value][x]"]) if odd() else "[value]"
+                entity_pairs.append((f"{base}[values][{index(value)}]{shape}", text()))
+                if rng.random() < 0.3:
+                    entity_pairs.append((f"{base}[values][{index(value)}][enum]", number()))
+        if odd():
+            rng.shuffle(entity_pairs)
+        pairs += entity_pairs
+    for key in ("account[subdomain]", "account[id]", "account[_links][self]"):
+        if not odd():
+            pairs.append((key, number() if key == "account[id]" else "acme"))
+    return pairs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.randoms(use_true_random=False), st.sampled_from([0.02, 0.1, 0.3]))
+def test_what_the_receiver_stores_reads_as_the_reference_parser(rng: random.Random, oddity: float) -> None:
+    """amoCRM-shaped bodies — odd numbers, duplicate and conflicting keys, reordered fields — give the inbox the
+    same events and account ids as the reference parser, or the same refusal."""
+    pairs = amocrm_body(rng, oddity)
+    same_for_inbox(urlencode(pairs).encode())
+    same_for_inbox("&".join(f"{k}={v}" for k, v in pairs).encode())
+
+
+def test_most_amocrm_shaped_bodies_take_the_one_pass_path() -> None:
+    """The bodies above mostly exercise the receiver's one-pass path, not only the fallback."""
+    rng = random.Random(5)
+    bodies = [urlencode(amocrm_body(rng, 0.02)).encode() for _ in range(500)]
+    one_pass = 0
+    for body in bodies:
+        same_for_inbox(body)
+        with contextlib.suppress(parse._Irregular):
+            one_pass += parse._parse_regular(body) is not None
+    assert one_pass > 0.6 * len(bodies)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(KEY, VALUE), max_size=14), st.binary(max_size=20))
+def test_scrambled_bodies_store_what_the_reference_parser_reads(
+    pairs: list[tuple[str, str]], noise: bytes
+) -> None:
+    same_for_inbox(urlencode(pairs).encode())
+    same_for_inbox(urlencode(pairs).encode() + noise)
+
+
+def test_the_sandbox_webhooks_take_the_one_pass_path() -> None:
+    """Every body the sandbox emits for leads and contacts is read in one pass (the receiver's fast path)."""
+    from integration.sandbox.events import WebhookEvent
+    from integration.sandbox.state import Account
+    from integration.sandbox.webhook_format import webhook_body
+
+    account = Account(id=29000001, subdomain="acme", name="Acme", created_at=1_700_000_000)
+    lead: dict[str, Any] = {
+        "id": 7, "name": "Заявка с сайта", "status_id": 142, "price": 5000, "responsible_user_id": 3,
+        "updated_at": 1_700_000_100, "updated_by": 3, "created_by": 3, "created_at": 1_700_000_000,
+        "pipeline_id": 1, "account_id": 29000001, "_embedded": {"tags": [{"id": 1, "name": "vip"}]},
+        "custom_fields_values": [
+            {"field_id": 9, "field_name": "Бюджет", "field_code": "BUDGET", "field_type": "numeric",
+             "values": [{"value": "150000"}]},
+            {"field_id": 10, "field_name": "Дата", "field_type": "date", "values": [{"value": 1615845600}]},
+            {"field_id": 11, "field_name": "Продукт", "field_type": "select",
+             "values": [{"value": "CRM", "enum_id": 5}]},
+        ],
+    }  # fmt: skip
+    contact = {**lead, "name": "Иван", "custom_fields_values": lead["custom_fields_values"][:1]}
+    events = [
+        WebhookEvent(entity="leads", action="add", data=lead),
+        WebhookEvent(entity="leads", action="update", data=lead),
+        WebhookEvent(entity="leads", action="status", data=lead, previous={"old_status_id": 141}),
+        WebhookEvent(entity="leads", action="delete", data=lead),
+        WebhookEvent(entity="contacts", action="update", data=contact),
+    ]
+    for chosen in ([event] for event in events):
+        body = webhook_body(account, chosen)
+        assert parse._parse_regular(body) is not None, body
+        same_for_inbox(body)
+    assert parse._parse_regular(webhook_body(account, events)) is not None
+    same_for_inbox(webhook_body(account, events))
