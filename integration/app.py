@@ -67,8 +67,8 @@ def create_app(
 
     app = FastAPI(title="LeadPact", version="0.1.0", lifespan=lifespan)
     app.state.weekly_reports = report_cache
-    app.include_router(oauth_router)
     _include_optional_routers(app)
+    app.include_router(oauth_router)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -103,8 +103,8 @@ def _include_optional_routers(app: FastAPI) -> None:
     from integration.widget.api import router as widget_router
     from webhooks.receiver import router as webhook_router
 
-    app.include_router(observability_router)
     app.include_router(webhook_router)
+    app.include_router(observability_router)
     app.include_router(widget_router)
     app.include_router(admin_router)
     app.include_router(reports_router)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -29,7 +29,7 @@ from integration.observability import Metrics, metrics_of
 from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import NewInboxItem, add_items
-from webhooks.parse import WebhookParseError, event_to_dict, parse_webhook
+from webhooks.parse import WebhookParseError, parse_webhook_for_inbox
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +43,37 @@ STORAGE_DOWN = Text(
 )
 
 
-@dataclass(frozen=True, slots=True)
 class ReceiverContext:
-    settings: Settings
-    metrics: Metrics
-    writer: InboxWriter
+    """What the route needs, built once per app run: settings, the inbox writer and its outcome counters."""
+
+    __slots__ = ("_received", "built_for", "metrics", "settings", "writer")
+
+    def __init__(self, built_for: object, settings: Settings, metrics: Metrics, writer: InboxWriter) -> None:
+        self.built_for = built_for
+        self.settings = settings
+        self.metrics = metrics
+        self.writer = writer
+        self._received: dict[str, Any] = {}
+
+    def count(self, outcome: str) -> None:
+        # `labels()` resolves its child on every call; each outcome's child is looked up once.
+        child = self._received.get(outcome)
+        if child is None:
+            child = self._received[outcome] = self.metrics.webhooks_received.labels(outcome=outcome)
+        child.inc()
 
 
 def receiver_context(request: Request) -> ReceiverContext:
     state = request.app.state
-    writer = getattr(state, "inbox_writer", None)
-    if not isinstance(writer, InboxWriter):
-        writer = state.inbox_writer = InboxWriter(lambda: state.services.engine)
-    return ReceiverContext(settings=state.services.settings, metrics=metrics_of(state), writer=writer)
+    context = getattr(state, "receiver_context", None)
+    if context is None or context.built_for is not state.services:
+        writer = getattr(state, "inbox_writer", None)
+        if not isinstance(writer, InboxWriter):
+            writer = state.inbox_writer = InboxWriter(lambda: state.services.engine)
+        context = state.receiver_context = ReceiverContext(
+            state.services, state.services.settings, metrics_of(state), writer
+        )
+    return cast(ReceiverContext, context)
 
 
 class _Outcome:
@@ -83,15 +101,15 @@ async def receive_amocrm_webhook(request: Request) -> Response:
     lang = context.settings.language
     body = await _read_capped(request, context.settings.webhook_max_body_bytes)
     if body is None:
-        context.metrics.webhooks_received.labels(outcome="too_large").inc()
+        context.count("too_large")
         return _problem(413, TOO_LARGE(lang))
     try:
         stored = await context.writer.store(account_key, body)
     except (OperationalError, DBAPIError, PoolTimeout) as exc:
-        context.metrics.webhooks_received.labels(outcome="db_unavailable").inc()
+        context.count("db_unavailable")
         logger.error("webhook not stored, database unavailable: %s", type(exc).__name__)
         return _problem(503, STORAGE_DOWN(lang), headers={"Retry-After": "5"})
-    context.metrics.webhooks_received.labels(outcome=stored.outcome).inc()
+    context.count(stored.outcome)
     if stored.outcome == _Outcome.UNKNOWN_KEY:
         return _problem(404, UNKNOWN_KEY(lang))
     if stored.outcome == _Outcome.REFUSED:
@@ -236,10 +254,10 @@ def _storable(body: bytes) -> str:
 def _parse(body: bytes) -> _Parsed:
     """(events as JSON dicts, account ids the body names, parse error)."""
     try:
-        payload = parse_webhook(body)
+        parsed = parse_webhook_for_inbox(body)
     except WebhookParseError as exc:
         return [], frozenset(), exc.reason
-    return [event_to_dict(event) for event in payload.events], payload.claimed_account_ids, None
+    return parsed.events, parsed.claimed_account_ids, None
 
 
 def _accounts_for_keys(connection: Connection, keys: set[str]) -> dict[str, int]:
