@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Table, bindparam
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Field, Session, SQLModel, select
 
 
@@ -64,6 +67,18 @@ def get_account(*, session: Session, account_id: int) -> Account | None:
 
 def get_account_by_webhook_key(*, session: Session, webhook_key: str) -> Account | None:
     return session.exec(select(Account).where(Account.webhook_key == webhook_key)).first()
+
+
+def account_ids_by_webhook_key(connection: Connection, keys: Collection[str]) -> dict[str, int]:
+    """Webhook key → account id for the keys of accounts not removed (the receiver's lookup, once per batch)."""
+    if not keys:
+        return {}
+    if len(keys) == 1:
+        # Nearly every batch is one account's: a plain equality is cheaper to run than the expanding IN.
+        rows = connection.execute(_ACCOUNT_BY_KEY, {"key": next(iter(keys))}).all()
+    else:
+        rows = connection.execute(_ACCOUNTS_BY_KEYS, {"keys": sorted(keys)}).all()
+    return {str(key): int(account_id) for key, account_id in rows}
 
 
 def list_accounts(*, session: Session, include_removed: bool = False) -> list[Account]:
@@ -164,3 +179,14 @@ def save_field(*, session: Session, account_id: int, key: str, amo_id: int, enum
 
 def list_fields(*, session: Session, account_id: int) -> list[AccountField]:
     return list(session.exec(select(AccountField).where(AccountField.account_id == account_id)).all())
+
+
+_ACCOUNTS: Table = Account.__table__  # type: ignore[attr-defined]
+# Built once: composing a statement per batch cost more than running it.
+_ACCOUNT_BY_KEY = sa_select(_ACCOUNTS.c.webhook_key, _ACCOUNTS.c.id).where(
+    _ACCOUNTS.c.webhook_key == bindparam("key"), _ACCOUNTS.c.status != AccountStatus.REMOVED
+)
+_ACCOUNTS_BY_KEYS = sa_select(_ACCOUNTS.c.webhook_key, _ACCOUNTS.c.id).where(
+    _ACCOUNTS.c.webhook_key.in_(bindparam("keys", expanding=True)),
+    _ACCOUNTS.c.status != AccountStatus.REMOVED,
+)

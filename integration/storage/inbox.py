@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,11 +165,28 @@ _NEW_ITEM_COLUMNS = (
     "next_attempt_at",
     "last_error",
 )
-_COPY_NEW_ITEMS = f"COPY inbox_items ({', '.join(_NEW_ITEM_COLUMNS)}) FROM STDIN"
+COPY_NEW_ITEMS = f"COPY inbox_items ({', '.join(_NEW_ITEM_COLUMNS)}) FROM STDIN"
+
+
+def copy_row(item: NewInboxItem, now: float, serialize: Callable[[Any], str]) -> tuple[Any, ...]:
+    """One item as a row of `COPY_NEW_ITEMS`."""
+    return (
+        item.account_id,
+        item.source,
+        now,
+        item.body,
+        serialize(list(item.events)),
+        len(item.events),
+        InboxStatus.FAILED if item.parse_error else InboxStatus.PENDING,
+        0,
+        now,
+        item.parse_error,
+    )
 
 
 def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: float | None = None) -> None:
-    """Store many deliveries in the connection's transaction (the receiver's group commit).
+    """Store many deliveries at once, in the connection's transaction (the receiver's group commit, see
+    `inbox_appender`).
 
     PostgreSQL gets them through one COPY, SQLite through one Core executemany: per delivery either is several
     times cheaper than the ORM, and the receiver's cost is all per delivery.
@@ -208,28 +225,15 @@ def _copy_items(connection: Connection, items: Sequence[NewInboxItem], now: floa
     dbapi_connection: Any = connection.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     try:
-        with cursor.copy(_COPY_NEW_ITEMS) as copy:
+        with cursor.copy(COPY_NEW_ITEMS) as copy:
             for item in items:
-                copy.write_row(
-                    (
-                        item.account_id,
-                        item.source,
-                        now,
-                        item.body,
-                        serialize(list(item.events)),
-                        len(item.events),
-                        InboxStatus.FAILED if item.parse_error else InboxStatus.PENDING,
-                        0,
-                        now,
-                        item.parse_error,
-                    )
-                )
+                copy.write_row(copy_row(item, now, serialize))
     except dialect.loaded_dbapi.Error as exc:
         invalidated = dialect.is_disconnect(exc, dbapi_connection, cursor)
         if invalidated:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            _COPY_NEW_ITEMS,
+            COPY_NEW_ITEMS,
             None,
             exc,
             dialect.loaded_dbapi.Error,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -26,3 +27,22 @@ class TestMigrations:
         upgrade(engine)
         assert sorted(inspect(engine).get_table_names()) == before
         assert "accounts" in before and "lead_snapshots" in before
+
+    def test_inbox_bodies_use_lz4_on_postgresql(self, engine: Engine) -> None:
+        """Raw webhook bodies are compressed with lz4 (cheaper per stored webhook than the default pglz)."""
+        if engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite does not compress")
+        with engine.connect() as conn:
+            available = conn.execute(
+                text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+            ).scalar()
+            if "lz4" not in (available or ()):
+                pytest.skip("this PostgreSQL was built without lz4")
+            rows = conn.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'inbox_items'::regclass AND attname IN ('body', 'events')"
+                )
+            ).all()
+        methods = {str(name): str(method) for name, method in rows}
+        assert methods == {"body": "l", "events": "l"}

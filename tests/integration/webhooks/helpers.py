@@ -14,7 +14,7 @@ from integration.observability import Metrics
 from integration.observability import router as observability_router
 from integration.settings import Settings
 from integration.storage.accounts import Account
-from webhooks.receiver import router as receiver_router
+from webhooks.receiver import mount_receiver
 
 
 def add_account(
@@ -45,7 +45,7 @@ def receiver_app(engine: Engine, settings: Settings) -> tuple[FastAPI, SimpleNam
     app = FastAPI()
     services = SimpleNamespace(engine=engine, settings=settings, metrics=Metrics())
     app.state.services = services
-    app.include_router(receiver_router)
+    mount_receiver(app)
     app.include_router(observability_router)
     return app, services
 
