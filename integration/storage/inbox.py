@@ -9,7 +9,6 @@ which is enough for one process.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Float, Index, Table, Text, func, insert, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -185,18 +183,11 @@ def copy_row(item: NewInboxItem, now: float, serialize: Callable[[Any], str]) ->
 
 
 def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: float | None = None) -> None:
-    """Store many deliveries at once, in the connection's transaction (the receiver's group commit, see
-    `inbox_appender`).
-
-    PostgreSQL gets them through one COPY, SQLite through one Core executemany: per delivery either is several
-    times cheaper than the ORM, and the receiver's cost is all per delivery.
-    """
+    """Store many deliveries in the connection's transaction with one Core executemany (the receiver's group
+    commit on SQLite; PostgreSQL's goes through COPY, see `inbox_appender`)."""
     if not items:
         return
     now = time.time() if now is None else now
-    if connection.dialect.name == "postgresql":
-        _copy_items(connection, items, now)
-        return
     rows = [
         {
             "account_id": item.account_id,
@@ -216,32 +207,6 @@ def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: flo
         for item in items
     ]
     connection.execute(_INSERT_ITEM, rows)
-
-
-def _copy_items(connection: Connection, items: Sequence[NewInboxItem], now: float) -> None:
-    """COPY the items (psycopg); driver errors come out as SQLAlchemy's, as from `connection.execute`."""
-    dialect: Any = connection.dialect
-    serialize = dialect._json_serializer or json.dumps
-    dbapi_connection: Any = connection.connection.dbapi_connection
-    cursor = dbapi_connection.cursor()
-    try:
-        with cursor.copy(COPY_NEW_ITEMS) as copy:
-            for item in items:
-                copy.write_row(copy_row(item, now, serialize))
-    except dialect.loaded_dbapi.Error as exc:
-        invalidated = dialect.is_disconnect(exc, dbapi_connection, cursor)
-        if invalidated:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            COPY_NEW_ITEMS,
-            None,
-            exc,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=invalidated,
-            dialect=dialect,
-        ) from exc
-    finally:
-        cursor.close()
 
 
 def claim_batch(
