@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=6, ge=0)
 
     # Webhooks and the worker.
-    webhook_max_body_bytes: int = Field(default=1_000_000, gt=0)
+    # A mass edit of 250 leads (amoCRM's batch size) arrives as one body: ~1.2 MB for 200 leads with a dozen
+    # fields each (our own PATCH's echo in the demo), several MB with many fields. Refusing it would lose the
+    # edit and count against the hook (amoCRM disables hooks that keep failing).
+    webhook_max_body_bytes: int = Field(default=16_000_000, gt=0)
     worker_batch_size: int = Field(default=500, gt=0)
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_lease_seconds: float = Field(default=60.0, gt=0)

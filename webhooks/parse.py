@@ -41,7 +41,7 @@ LEAD_ACTIONS: frozenset[str] = frozenset(
 CONTACT_ACTIONS: frozenset[str] = frozenset(("add", "update", "delete", "restore", "responsible", "note"))
 
 # A real amoCRM body holds at most a few hundred fields per entity; these caps keep a hostile body cheap.
-MAX_FIELDS = 50_000
+MAX_FIELDS = 500_000
 MAX_KEY_DEPTH = 8
 
 _KEY_PART = re.compile(r"\[([^\[\]]*)\]")
@@ -695,9 +695,39 @@ class _Entity:
         self.tags: dict[int, dict[str, int]] = {}
 
 
-# Layout (the body's field names in order) → its program, or None for a layout that is not regular.
-_LAYOUTS: dict[tuple[str, ...], _LayoutProgram | None] = {}
-_LAYOUTS_MAX = 512
+class _LayoutCache:
+    """Layout (a body's field names in order) → its program, or None for a layout that is not regular.
+
+    Bounded by the names its keys hold, not only by count: a cached layout keeps its names alive. Bodies with more
+    names than `largest` (mass edits of many leads: their layouts rarely repeat) are not read by layout at all.
+    """
+
+    def __init__(self, *, largest: int = 2048, names_held_max: int = 100_000) -> None:
+        self.largest = largest
+        self._names_held_max = names_held_max
+        self._programs: dict[tuple[str, ...], _LayoutProgram | None] = {}
+        self._names_held = 0
+
+    def __len__(self) -> int:
+        return len(self._programs)
+
+    @property
+    def names_held(self) -> int:
+        return self._names_held
+
+    def program(self, names: tuple[str, ...]) -> _LayoutProgram | None:
+        if names in self._programs:
+            return self._programs[names]
+        program = _compile_layout(names)
+        if self._names_held + len(names) > self._names_held_max:
+            self._programs.clear()
+            self._names_held = 0
+        self._programs[names] = program
+        self._names_held += len(names)
+        return program
+
+
+_LAYOUTS = _LayoutCache()
 
 
 def _parse_regular(body: bytes | str) -> InboxEvents | None:
@@ -709,18 +739,12 @@ def _parse_regular(body: bytes | str) -> InboxEvents | None:
     else:
         text = body
     pieces = text.strip().split("&")
-    if len(pieces) > MAX_FIELDS:
+    if len(pieces) > _LAYOUTS.largest:
         return None
     names, equals, values = zip(*map(str.partition, pieces, repeat("=")), strict=True)
     if "" in equals:
         return None
-    if names in _LAYOUTS:
-        program = _LAYOUTS[names]
-    else:
-        program = _compile_layout(names)
-        if len(_LAYOUTS) >= _LAYOUTS_MAX:
-            _LAYOUTS.clear()
-        _LAYOUTS[names] = program
+    program = _LAYOUTS.program(names)
     return None if program is None else _run(program, values)
 
 

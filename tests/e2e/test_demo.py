@@ -24,8 +24,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port),
-             "--demo-leads", "40"],
+            [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port)],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -51,7 +50,9 @@ def _wait(check: Any, *, within: float, what: str, log: Path) -> Any:
 @pytest.mark.slow
 class TestDemo:
     def test_serve_installs_into_the_sandbox_and_classifies_its_leads(self, demo: tuple[str, Path]) -> None:
-        """Within seconds of `leadpact serve` every demo lead carries LeadPact's level, and the pages answer."""
+        """Within seconds of `leadpact serve` every demo lead (200, the default) carries LeadPact's level, every
+        webhook the sandbox sent was taken — the echo of our first write-back to 200 leads is a ~1.2 MB body — and
+        the pages answer."""
         public, log = demo
         sandbox = _wait(
             lambda: (
@@ -68,9 +69,18 @@ class TestDemo:
                 {f.get("field_code") for f in lead.get("custom_fields_values") or ()}
                 for lead in state["leads"]
             ]
-            return len(codes) == 40 and all("LEADPACT_LEVEL" in c for c in codes)
+            return len(codes) == 200 and all("LEADPACT_LEVEL" in c for c in codes)
 
         _wait(classified, within=60, what="every demo lead to be classified", log=log)
+        httpx.post(f"{sandbox}/_sandbox/webhooks/flush", params={"wait_seconds": 30}, timeout=40)
+        webhooks = httpx.get(f"{sandbox}/_sandbox/stats", timeout=10).json()
+        assert webhooks["webhooks_sent"] >= 1 and webhooks["webhooks_failed"] == 0, webhooks
+        received = re.findall(
+            r'^leadpact_webhooks_received_total\{outcome="(\w+)"\} ',
+            httpx.get(f"{public}/metrics").text,
+            re.M,
+        )
+        assert received == ["stored"]
         home = httpx.get(public, params={"lang": "en"})
         assert home.status_code == 200 and "demo" in home.text
         with httpx.Client(base_url=public, follow_redirects=True, timeout=30) as browser:

@@ -60,3 +60,40 @@ def lead_update_body(account_id: int, *lead_ids: int, modified: int = 1_700_000_
         ]
     pairs += [("account[id]", str(account_id)), ("account[subdomain]", f"acc{account_id}")]
     return urlencode(pairs).encode()
+
+
+def mass_edit_body(account_id: int, *, leads: int, fields: int) -> bytes:
+    """One update_lead body for `leads` leads with `fields` custom fields each, as the sandbox emits it."""
+    from integration.sandbox.events import WebhookEvent
+    from integration.sandbox.state import Account
+    from integration.sandbox.webhook_format import webhook_body
+
+    account = Account(id=account_id, subdomain=f"acc{account_id}", name="Acme", created_at=1_700_000_000)
+    custom_fields = [
+        {"field_id": 100 + j, "field_name": f"Поле {j}", "field_code": f"F{j}", "field_type": "text",
+         "values": [{"value": f"значение {j}"}]}
+        for j in range(fields)
+    ]  # fmt: skip
+    events = [
+        WebhookEvent(
+            entity="leads",
+            action="update",
+            data={
+                "id": lead_id,
+                "name": f"Заявка {lead_id}",
+                "status_id": 142,
+                "price": 5000,
+                "pipeline_id": 1,
+                "responsible_user_id": 3,
+                "updated_at": 1_700_000_100,
+                "updated_by": 3,
+                "created_by": 3,
+                "created_at": 1_700_000_000,
+                "account_id": account_id,
+                "_embedded": {"tags": [{"id": 1, "name": "vip"}]},
+                "custom_fields_values": custom_fields,
+            },
+        )
+        for lead_id in range(1, leads + 1)
+    ]
+    return webhook_body(account, events)

@@ -21,7 +21,7 @@ from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage.inbox import InboxItem, InboxStatus, NewInboxItem
 from integration.storage.inbox_appender import inbox_appender
-from tests.integration.webhooks.helpers import add_account, lead_update_body, receiver_app
+from tests.integration.webhooks.helpers import add_account, lead_update_body, mass_edit_body, receiver_app
 from webhooks.receiver import InboxWriter
 
 ACCOUNT_ID = 29_000_001
@@ -68,6 +68,20 @@ class TestAccepted:
         (item,) = stored_items(engine)
         assert item.status == InboxStatus.FAILED
         assert item.last_error and "whole number" in item.last_error
+
+    def test_a_mass_edit_of_250_leads_is_taken_whole(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """amoCRM's largest batch edited at once — one body of ~1.3 MB — is stored with all 250 events."""
+        base_url, _ = server
+        body = mass_edit_body(ACCOUNT_ID, leads=250, fields=12)
+        assert len(body) > 1_200_000
+        response = httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=body, headers=FORM, timeout=30)
+        assert response.status_code == 200
+        (item,) = stored_items(engine)
+        assert item.status == InboxStatus.PENDING and item.event_count == 250
+        assert [event["lead_id"] for event in item.events] == list(range(1, 251))
+        assert {len(event["custom_fields"]) for event in item.events} == {12}
 
     async def test_odd_bytes_in_one_body_do_not_fail_the_deliveries_stored_with_it(
         self, server: tuple[str, SimpleNamespace], engine: Engine

@@ -234,3 +234,29 @@ def test_the_sandbox_webhooks_take_the_one_pass_path() -> None:
         same_for_inbox(body)
     assert parse._parse_regular(webhook_body(account, events)) is not None
     same_for_inbox(webhook_body(account, events))
+
+
+def test_a_mass_edit_body_reads_as_the_reference_parser() -> None:
+    """A body too big to be read by layout (hundreds of leads at once) goes the general way, with the same result."""
+    from tests.integration.webhooks.helpers import mass_edit_body
+
+    body = mass_edit_body(29000001, leads=120, fields=6)
+    assert body.count(b"&") + 1 > parse._LAYOUTS.largest
+    same_for_inbox(body)
+
+
+def test_the_layout_cache_holds_a_bounded_number_of_field_names() -> None:
+    """Thousands of different layouts (every count of leads, every field set) cannot grow the cache for ever."""
+    cache = parse._LayoutCache(largest=2048, names_held_max=5_000)
+    for leads in range(1, 60):
+        for fields in range(0, 4):
+            pairs = [
+                (f"leads[update][{i}][custom_fields][{j}][id]", "1")
+                for i in range(leads)
+                for j in range(fields)
+            ]
+            pairs += [(f"leads[update][{i}][id]", str(i + 1)) for i in range(leads)]
+            names = tuple(name for name, _ in pairs)
+            assert cache.program(names) is not None
+            assert cache.names_held <= 5_000
+    assert 0 < len(cache) < 59 * 4
