@@ -174,11 +174,17 @@ class InboxWriter:
         return await done
 
     async def aclose(self) -> None:
-        """Stop and let go of the database connection (the app's shutdown)."""
+        """Stop and let go of the database connection (the app's shutdown). Deliveries still waiting get an
+        error (→ 503, amoCRM retries); the writer starts afresh on its next delivery, on whatever loop that is."""
         task, self._task = self._task, None
+        queue, self._queue = self._queue, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        while queue is not None and not queue.empty():
+            _, done = queue.get_nowait()
+            if not done.done():
+                done.set_exception(_stopped())
 
     async def _drain(self, queue: asyncio.Queue[_Pending]) -> None:
         appender: InboxAppender | None = None
@@ -197,7 +203,7 @@ class InboxWriter:
                 except BaseException as exc:
                     for _, done in batch:
                         if not done.done():
-                            done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
+                            done.set_exception(exc if isinstance(exc, Exception) else _stopped())
                     if not isinstance(exc, Exception):
                         raise
                     continue
@@ -207,6 +213,11 @@ class InboxWriter:
         finally:
             if appender is not None:
                 await asyncio.shield(appender.aclose())
+
+
+def _stopped() -> OperationalError:
+    # As a database that cannot take the delivery: the route answers 503 and amoCRM retries.
+    return OperationalError("inbox writer stopped", None, RuntimeError("shutting down"))
 
 
 async def _store_isolating(appender: InboxAppender, deliveries: list[_Delivery]) -> list[_Stored]:
