@@ -65,6 +65,18 @@ def upgrade(engine: Engine) -> None:
 
 
 @contextmanager
+def open_engine(database_url: str, *, migrate: bool = False) -> Iterator[Engine]:
+    """An engine for one short-lived command (the CLI's): migrated first when asked, always disposed after."""
+    engine = make_engine(database_url)
+    try:
+        if migrate:
+            upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work: commits when the block ends normally, rolls back on any exception."""
     session = Session(engine, expire_on_commit=False)

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from integration.db import make_engine, session_scope, upgrade
+from integration.db import open_engine, session_scope
 from integration.i18n import Text
 from integration.settings import Settings
 from integration.storage import accounts as store
@@ -39,11 +39,8 @@ def list_command(
     all_: bool = typer.Option(False, "--all", help="include removed / вместе с отключёнными"),
 ) -> None:
     settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with session_scope(engine) as session:
+    with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
         accounts = store.list_accounts(session=session, include_removed=all_)
-    engine.dispose()
     if not accounts:
         typer.echo(NO_ACCOUNTS(settings.language))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from integration.db import make_engine, upgrade
+from integration.db import open_engine
 from integration.i18n import Text
 from integration.settings import Settings
 
@@ -16,9 +16,6 @@ UPGRADED = Text(ru="Схема базы данных обновлена: {url}",
 @app.command("upgrade", help="Применить миграции / apply migrations")
 def upgrade_command() -> None:
     settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    typer.echo(UPGRADED(settings.language, url=engine.url.render_as_string(hide_password=True)))
+    with open_engine(settings.database_url, migrate=True) as engine:
+        url = engine.url.render_as_string(hide_password=True)
+    typer.echo(UPGRADED(settings.language, url=url))

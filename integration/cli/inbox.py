@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from integration.db import make_engine, session_scope
+from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage.inbox import InboxStatus, inbox_stats, problem_items
@@ -35,15 +32,6 @@ STATS = Text(
 )
 
 
-@contextmanager
-def _engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 @app.command("failed", help="Показать ошибочные доставки / list failed and dead-lettered deliveries")
 def failed_command(
     account: int | None = typer.Option(None, help="Только этот аккаунт / only this account"),
@@ -51,7 +39,7 @@ def failed_command(
 ) -> None:
     settings = Settings()
     lang: Language = settings.language
-    with _engine(settings) as engine, session_scope(engine) as session:
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         items = problem_items(session=session, account_id=account, limit=limit)
     if not items:
         typer.echo(NO_PROBLEMS(lang))
@@ -76,7 +64,7 @@ def failed_command(
 def retry_command(item_id: int = typer.Argument(..., help="ID доставки / delivery id")) -> None:
     settings = Settings()
     lang: Language = settings.language
-    with _engine(settings) as engine, session_scope(engine) as session:
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         item = requeue_with_reparse(session=session, item_id=item_id)
         if item is None:
             typer.echo(NOT_FOUND(lang, id=item_id), err=True)
@@ -91,7 +79,7 @@ def retry_command(item_id: int = typer.Argument(..., help="ID доставки /
 @app.command("stats", help="Состояние очереди / inbox state")
 def stats_command() -> None:
     settings = Settings()
-    with _engine(settings) as engine, session_scope(engine) as session:
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         stats = inbox_stats(session=session)
     typer.echo(
         STATS(

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlmodel import Session
 
-from integration.db import make_engine, session_scope, upgrade
+from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import accounts as account_store
@@ -94,16 +94,11 @@ def import_command(file: Path, account: AccountOption = None) -> None:
     if not file.is_file():
         raise _fail(FILE_MISSING(lang, path=file))
     promo_file = parse_promo_file(file.read_bytes(), filename=file.name)
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            account_id = resolve_account(session, account, lang)
-            outcome = import_promos(
-                session=session, account_id=account_id, promo_file=promo_file, now=int(time.time())
-            )
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
+        account_id = resolve_account(session, account, lang)
+        outcome = import_promos(
+            session=session, account_id=account_id, promo_file=promo_file, now=int(time.time())
+        )
     if not outcome.ok:
         typer.echo(NOTHING_IMPORTED(lang, count=len(outcome.errors)), err=True)
         for error in outcome.errors:
@@ -116,15 +111,10 @@ def import_command(file: Path, account: AccountOption = None) -> None:
 def list_command(account: AccountOption = None) -> None:
     settings = Settings()
     lang = settings.language
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            account_id = resolve_account(session, account, lang)
-            promos = promo_store.list_promos(session=session, account_id=account_id)
-            pools = promo_store.pool_stats(session=session, account_id=account_id)
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
+        account_id = resolve_account(session, account, lang)
+        promos = promo_store.list_promos(session=session, account_id=account_id)
+        pools = promo_store.pool_stats(session=session, account_id=account_id)
     if not promos:
         typer.echo(NO_PROMOS(lang))
         return
@@ -198,14 +188,9 @@ def sync_command(account: AccountOption = None) -> None:
 def coupons_command(account: AccountOption = None) -> None:
     settings = Settings()
     lang = settings.language
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            account_id = resolve_account(session, account, lang)
-            rows = promo_store.coupon_conversion_by_channel(session=session, account_id=account_id)
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
+        account_id = resolve_account(session, account, lang)
+        rows = promo_store.coupon_conversion_by_channel(session=session, account_id=account_id)
     if not rows:
         typer.echo(NO_COUPONS(lang))
         return

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from integration.bootstrap import build_services
-from integration.db import make_engine, session_scope
+from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import accounts as account_store
@@ -49,12 +49,8 @@ class ReportLanguage(StrEnum):
 
 
 def _account(settings: Settings, requested: int | None, lang: Language) -> int:
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            ids = [account.id for account in account_store.list_accounts(session=session)]
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+        ids = [account.id for account in account_store.list_accounts(session=session)]
     if requested is not None:
         if requested not in ids:
             raise typer.BadParameter(UNKNOWN_ACCOUNT(lang, id=requested), param_hint="--account")
@@ -83,18 +79,14 @@ def build_report_text(
 ) -> str:
     """The report of one account and week, rendered (the same figures as `leadpact stats show`)."""
     tasks = asyncio.run(_tasks(settings, account_id)) if with_tasks else None
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            report = load_weekly_report(
-                session=session,
-                account_id=account_id,
-                week=week,
-                as_of=int(time.time()) if as_of is None else as_of,
-                tasks=tasks,
-            )
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+        report = load_weekly_report(
+            session=session,
+            account_id=account_id,
+            week=week,
+            as_of=int(time.time()) if as_of is None else as_of,
+            tasks=tasks,
+        )
     return render_html(report, lang) if output_format == "html" else render_markdown(report, lang)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from integration.amocrm import AccountApi
-from integration.db import make_engine, session_scope, upgrade
+from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import rulesets
@@ -81,11 +81,6 @@ def _language(lang: str | None, settings: Settings | None = None) -> Language:
 def _fail(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code=1)
-
-
-def _engine() -> tuple[Settings, Engine]:
-    settings = Settings()
-    return settings, make_engine(settings.database_url)
 
 
 def _read_rules_file(path: Path, lang: Language) -> str:
@@ -172,19 +167,17 @@ def propose(
     lang: LangOption = None,
 ) -> None:
     """Предложить черновик / propose a rule file as a draft (it runs only after both sign-offs)."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     text = _read_rules_file(file, language)
     try:
-        with session_scope(engine) as session:
+        with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             version = rulesets.propose(
                 session=session, account_id=account, text=text, author=author, comment=comment
             )
     except RuleFileError as error:
         _print_issues([_relabel(issue, str(file)) for issue in error.issues], language)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     typer.echo(PROPOSED(language, version=version))
 
 
@@ -201,17 +194,15 @@ def approve(
     lang: LangOption = None,
 ) -> None:
     """Согласовать версию / sign a draft off for marketing or sales."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     try:
-        with session_scope(engine) as session:
+        with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             rulesets.approve(
                 session=session, account_id=account, version=version, approver=approver, role=role
             )
     except RulesetError as error:
         _fail(error.text(language))
-    finally:
-        engine.dispose()
     typer.echo(APPROVED(language, version=version, role=role, approver=approver))
 
 
@@ -224,10 +215,10 @@ def activate(
     lang: LangOption = None,
 ) -> None:
     """Активировать версию / make a signed-off draft the running rules (used from the next event on)."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     try:
-        with session_scope(engine) as session:
+        with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             verdict = rulesets.activate(
                 session=session, account_id=account, version=version, by=by, emergency=emergency
             )
@@ -236,23 +227,19 @@ def activate(
     except RuleFileError as error:
         _print_issues(error.issues, language)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     typer.echo(ACTIVATED(language, version=version, reason=verdict.reason(language)))
 
 
 @app.command("reject")
 def reject(version: int, account: AccountOption, lang: LangOption = None) -> None:
     """Отклонить черновик / withdraw a draft."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     try:
-        with session_scope(engine) as session:
+        with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             rulesets.reject(session=session, account_id=account, version=version)
     except RulesetError as error:
         _fail(error.text(language))
-    finally:
-        engine.dispose()
     typer.echo(REJECTED(language, version=version))
 
 
@@ -269,14 +256,10 @@ def apply(account: AccountOption, lang: LangOption = None) -> None:
     """Переоценить открытые сделки по действующим правилам / re-classify open leads under the active rules."""
     from integration.admin.service import queue_reclassification
 
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
-    try:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            count = queue_reclassification(session=session, account_id=account)
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
+        count = queue_reclassification(session=session, account_id=account)
     typer.echo(APPLIED(language, count=count))
 
 
@@ -287,13 +270,10 @@ def history(
     lang: LangOption = None,
 ) -> None:
     """История версий / every version with who proposed, approved and activated it."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
-    try:
-        with session_scope(engine) as session:
-            entries = rulesets.history(session=session, account_id=account)
-    finally:
-        engine.dispose()
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+        entries = rulesets.history(session=session, account_id=account)
     if not entries:
         typer.echo(NO_HISTORY(language))
         return
@@ -324,15 +304,13 @@ def history(
 @app.command("diff")
 def diff(old: int, new: int, account: AccountOption, lang: LangOption = None) -> None:
     """Разница между версиями / unified diff between two versions (0 is the default pack)."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     try:
-        with session_scope(engine) as session:
+        with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             text = rulesets.diff(session=session, account_id=account, old=old, new=new)
     except RulesetError as error:
         _fail(error.text(language))
-    finally:
-        engine.dispose()
     typer.echo(text or NO_CHANGES(language), nl=not text)
 
 
@@ -419,14 +397,14 @@ def backtest_command(
     lang: LangOption = None,
 ) -> None:
     """Бэктест / how a candidate rule file would reclassify the stored leads, compared to the active rules."""
-    settings, engine = _engine()
+    settings = Settings()
     language = _language(lang, settings)
     try:
         candidate = load_ruleset(_read_rules_file(file, language), source=str(file))
     except RuleFileError as error:
         _print_issues(error.issues, language)
         raise typer.Exit(code=1) from None
-    try:
+    with open_engine(settings.database_url) as engine:
         with session_scope(engine) as session:
             _, active = rulesets.active_ruleset(session=session, account_id=account)
         since_seconds = _since_seconds(since, language)
@@ -455,8 +433,6 @@ def backtest_command(
                     sample_size=sample,
                     progress=lambda done: progress.advance(task, done),
                 )
-    finally:
-        engine.dispose()
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:

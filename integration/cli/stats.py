@@ -22,7 +22,7 @@ from sqlalchemy import distinct, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from integration.db import make_engine, session_scope
+from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import stats as storage
@@ -96,11 +96,8 @@ PeriodOption = Annotated[
 @contextmanager
 def _context() -> Iterator[tuple[Settings, Engine, Console]]:
     settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with open_engine(settings.database_url) as engine:
         yield settings, engine, Console()
-    finally:
-        engine.dispose()
 
 
 def _fail(console: Console, message: str) -> typer.Exit:
