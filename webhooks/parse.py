@@ -906,14 +906,10 @@ def _text(value: str) -> str:
 
 def _number(value: str) -> int | None:
     """`_optional_int` of a still percent-encoded value, for the one-pass path: a value it would refuse makes the
-    body irregular."""
+    body irregular (and `parse_webhook` then says why)."""
     if value.isdigit() and value.isascii() and len(value) <= 18:
         return int(value)
-    if "%" in value or "+" in value:
-        value = _unquote(value)
-    if value == "":
-        return None
-    text = value.strip()
-    if (text.isascii() and text.isdigit() and len(text) <= 18) or _WHOLE_NUMBER.fullmatch(text):
-        return int(text)
-    raise _Irregular
+    try:
+        return _optional_int(_text(value), "")
+    except WebhookParseError:
+        raise _Irregular from None

@@ -43,16 +43,19 @@ STORAGE_DOWN = Text(
 
 
 class ReceiverContext:
-    """What the route needs, built once per app run: settings, the inbox writer and its outcome counters."""
+    """What the route needs, built once per app run (per `services`): the inbox writer and its outcome counters."""
 
-    __slots__ = ("_received", "built_for", "metrics", "settings", "writer")
+    __slots__ = ("_received", "metrics", "services", "writer")
 
-    def __init__(self, built_for: object, settings: Settings, metrics: Metrics, writer: InboxWriter) -> None:
-        self.built_for = built_for
-        self.settings = settings
+    def __init__(self, services: Any, metrics: Metrics, writer: InboxWriter) -> None:
+        self.services = services
         self.metrics = metrics
         self.writer = writer
         self._received: dict[str, Any] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return cast(Settings, self.services.settings)
 
     def count(self, outcome: str) -> None:
         # `labels()` resolves its child on every call; each outcome's child is looked up once.
@@ -65,13 +68,11 @@ class ReceiverContext:
 def receiver_context(request: Request) -> ReceiverContext:
     state = request.app.state
     context = getattr(state, "receiver_context", None)
-    if context is None or context.built_for is not state.services:
+    if context is None or context.services is not state.services:
         writer = getattr(state, "inbox_writer", None)
         if not isinstance(writer, InboxWriter):
             writer = state.inbox_writer = InboxWriter(lambda: state.services.engine)
-        context = state.receiver_context = ReceiverContext(
-            state.services, state.services.settings, metrics_of(state), writer
-        )
+        context = state.receiver_context = ReceiverContext(state.services, metrics_of(state), writer)
     return cast(ReceiverContext, context)
 
 
