@@ -10,11 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from integration.sandbox import routes_activities, routes_api, routes_control, routes_oauth
+from integration.sandbox import routes_activities, routes_api, routes_control, routes_events, routes_oauth
 from integration.sandbox.config import SandboxConfig
 from integration.sandbox.faults import AccountBlocked, blocked_page
 from integration.sandbox.problems import Problem, problem_response
-from integration.sandbox.seed import new_sandbox_state
+from integration.sandbox.seeding import new_sandbox_state
 from integration.sandbox.state import SandboxState
 
 
@@ -44,6 +44,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(routes_control.router)
     app.include_router(routes_api.router)
     app.include_router(routes_activities.router)
+    app.include_router(routes_events.router)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:

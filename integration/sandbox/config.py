@@ -23,6 +23,11 @@ class SandboxConfig:
     # [seen] batch writes take at most 250 entities; [doc] pages hold at most 250.
     batch_limit: int = 250
     page_limit_max: int = 250
+    # [doc] amoCRM's events list returns at most 100 per page; a larger `limit` is refused [assumed, stricter].
+    events_page_limit_max: int = 100
+    # [assumed, stricter] an API call refused with 401 still takes a slot of the account's rate window (amoCRM
+    # knows the account from the host, whatever the token). The token endpoint is always paced like the API.
+    count_401_in_rate_window: bool = True
     # [assumed] 24 h access tokens, ~3 months refresh tokens, 20 min authorization codes.
     access_token_ttl: int = 86400
     refresh_token_ttl: int = 90 * 86400
@@ -36,6 +41,9 @@ class SandboxConfig:
     webhook_disable_after_failures: int = 100
     seed_demo: bool = False
     demo_leads: int = 0
+    # The shape of the seeded demo account: "demo" (LeadPact's coded fields) or "realistic" (fields people
+    # made by hand: Russian names, no codes, «ЛПР» as a select).
+    demo_account: str = "demo"
     random_seed: int = 42
     # [assumed] repeated 429 abuse → 403 HTML block page; off by default.
     block_after_429s: int | None = None

@@ -51,6 +51,10 @@ DATE_TYPES = frozenset({"date", "date_time", "birthday"})
 STRING_TYPES = frozenset({"text", "textarea", "url", "tracking_data", "streetaddress"})
 SINGLE_VALUE_TYPES = SINGLE_ENUM_TYPES | NUMBER_TYPES | DATE_TYPES | STRING_TYPES | {"checkbox"}
 
+# [doc: developers.kommo.com/reference/adding-custom-field] `is_api_only` (bool): "editable via API only",
+# for lead, contact and company fields; refused elsewhere [assumed, stricter].
+API_ONLY_ENTITIES = frozenset({"leads", "contacts", "companies"})
+
 # [doc] multitext enums of the predefined phone/email fields.
 PHONE_ENUMS = ("WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER")
 EMAIL_ENUMS = ("WORK", "PRIV", "OTHER")
@@ -113,6 +117,13 @@ def check_new_field(account: Account, entity: str, payload: Any) -> list[FieldEr
         taken = any(f["code"] == code for f in account.fields_of(entity).values())
         if not isinstance(code, str) or taken:
             errors.append(FieldError("NotUnique", "code", f"Field with code {code} already exists"))
+    api_only = payload.get("is_api_only", False)
+    if not isinstance(api_only, bool):
+        errors.append(FieldError("InvalidType", "is_api_only", "This value should be of type bool."))
+    elif api_only and entity not in API_ONLY_ENTITIES:
+        errors.append(
+            FieldError("NotSupportedChoice", "is_api_only", "Only lead, contact and company fields.")
+        )
     enums = payload.get("enums")
     if enums is not None and (
         not isinstance(enums, list) or not all(isinstance(e, dict) and "value" in e for e in enums)
@@ -303,7 +314,7 @@ def create_fields(state: SandboxState, account: Account, entity: str, payload: A
             code=item.get("code"),
             sort=item.get("sort", 500),
             enums=item.get("enums"),
-            is_api_only=bool(item.get("is_api_only", False)),
+            is_api_only=item.get("is_api_only", False),
         )
         created.append({**field, "request_id": request_id_of(item, index)})
     return created

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from integration.sandbox.faults import admit
+from integration.sandbox.faults import admit, admit_unauthorized, count_request
 from integration.sandbox.problems import Problem
 from integration.sandbox.query import ListParams, parse_http_date, parse_list_params
 from integration.sandbox.state import Account, Record, SandboxState
@@ -48,11 +48,17 @@ async def api_caller(request: Request) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "Unauthorized")
-    account = state.account(state.tokens.account_for(token.strip(), now=state.now()))
-    stats = state.stats_for(account.id)
-    stats.requests_total += 1
-    key = _route_key(request)
-    stats.by_route[key] = stats.by_route.get(key, 0) + 1
+    token = token.strip()
+    try:
+        account_id = state.tokens.account_for(token, now=state.now())
+    except Problem:
+        issuer = state.tokens.issuer_of(token)
+        if issuer is not None and state.config.count_401_in_rate_window:
+            count_request(state, issuer, _route_key(request))
+            admit_unauthorized(state, state.limiter, issuer)
+        raise
+    account = state.account(account_id)
+    count_request(state, account.id, _route_key(request))
     admit(state, state.limiter, account.id)
     if state.faults.latency_ms:
         await asyncio.sleep(state.faults.latency_ms / 1000)

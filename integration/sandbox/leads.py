@@ -1,7 +1,8 @@
 """Leads, as amoCRM API v4 keeps them [doc]: create, change (batch or one), delete/restore, list and render.
 
 Every write — a PATCH that changes nothing included — bumps `updated_at` and fires `update_lead`; a status
-change fires `status_lead` too, a new responsible `responsible_lead` [doc]/[assumed]. Status 142 = won,
+change fires `status_lead` too, a new responsible `responsible_lead` [doc]/[assumed]; creations and status
+changes are also written to the events list (`event_log.py`). Status 142 = won,
 143 = lost in every pipeline; reaching either sets `closed_at` [doc]/[seen].
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from integration.sandbox.batch import check_batch, request_id_of
+from integration.sandbox.event_log import record_lead_added, record_status_change
 from integration.sandbox.events import WebhookEvent, snapshot
 from integration.sandbox.problems import FieldError, Problem, ValidationCollector
 from integration.sandbox.query import ListParams
@@ -54,7 +56,7 @@ def _apply_status(account: Account, lead: Record, payload: Record, errors: list[
 
 
 def _apply_lead(
-    state: SandboxState, account: Account, lead: Record, payload: Any
+    state: SandboxState, account: Account, lead: Record, payload: Any, *, by_person: bool = False
 ) -> tuple[list[FieldError], list[tuple[int, bool]]]:
     if not isinstance(payload, dict):
         return [FieldError("InvalidType", "", "An entity must be a JSON object")], []
@@ -71,7 +73,7 @@ def _apply_lead(
     apply_times(
         lead, payload, ("created_at", "updated_at", "closed_at", "loss_reason_id", "source_id"), errors
     )
-    apply_field_values(account, "leads", lead, payload, errors)
+    apply_field_values(account, "leads", lead, payload, errors, by_person=by_person)
     apply_tags(state, account, "leads", lead, payload, errors)
     return errors, pending_contact_links(account, payload, errors)
 
@@ -132,14 +134,16 @@ def create_leads(
         account.leads[lead["id"]] = lead
         for contact_id, is_main in links:
             link_contact(account, lead, contact_id, is_main)
+        record_lead_added(state, account, lead, user_id=user_id, at=now)
         created.append({"id": lead["id"], "request_id": request_id})
         events.append(snapshot("leads", "add", lead))
     return created, events
 
 
 def update_leads(
-    state: SandboxState, account: Account, payload: Any, *, user_id: int
+    state: SandboxState, account: Account, payload: Any, *, user_id: int, by_person: bool = False
 ) -> tuple[list[Record], list[WebhookEvent]]:
+    """Applies a batch of changes; `by_person` is an edit in amoCRM's UI, where API-only fields are read-only."""
     items = check_batch(state, payload)
     now = state.now()
     collector = ValidationCollector()
@@ -152,7 +156,7 @@ def update_leads(
             collector.add(request_id, [FieldError("NotFound", "id", "Entity not found")])
             continue
         draft = draft_of(current)
-        errors, links = _apply_lead(state, account, draft, item)
+        errors, links = _apply_lead(state, account, draft, item, by_person=by_person)
         collector.add(request_id, errors)
         drafts.append((item, current, draft, links, request_id))
     collector.raise_if_any()
@@ -167,6 +171,16 @@ def update_leads(
         account.leads[lead["id"]] = lead
         for contact_id, is_main in links:
             link_contact(account, lead, contact_id, is_main)
+        if (lead["status_id"], lead["pipeline_id"]) != (before["status_id"], before["pipeline_id"]):
+            record_status_change(
+                state,
+                account,
+                lead_id=lead["id"],
+                before=(before["status_id"], before["pipeline_id"]),
+                after=(lead["status_id"], lead["pipeline_id"]),
+                user_id=user_id,
+                at=now,
+            )
         updated.append({"id": lead["id"], "updated_at": lead["updated_at"], "request_id": request_id})
         events.extend(_lead_change_events(before, lead))
     return updated, events

@@ -106,6 +106,23 @@ class Tokens:
             raise Problem(401, "Unauthorized")
         return grant.account_id
 
+    def issuer_of(self, token: str) -> int | None:
+        """The account that issued this access token, valid or not; None for a token never issued."""
+        grant = self.access.get(token)
+        return None if grant is None else grant.account_id
+
+    def account_of_grant(self, body: Any) -> int | None:
+        """The account a token request's code or refresh token belongs to, without spending it."""
+        if not isinstance(body, dict):
+            return None
+        if body.get("grant_type") == "authorization_code":
+            grant = self.codes.get(str(body.get("code", "")))
+        elif body.get("grant_type") == "refresh_token":
+            grant = self.refresh.get(str(body.get("refresh_token", "")))
+        else:
+            grant = None
+        return None if grant is None else grant.account_id
+
     def expire_access(self, account_id: int, *, now: int) -> int:
         expired = 0
         for grant in self.access.values():

@@ -45,25 +45,48 @@ def candidates(store: dict[int, Record], ids: frozenset[int] | None) -> Iterable
     return (store[i] for i in sorted(ids) if i in store)
 
 
+# [assumed] the UI shows an API-only field read-only; the sandbox's person edits are refused with this code.
+API_ONLY_CODE = "FieldIsApiOnly"
+API_ONLY_DETAIL = "This field can only be changed through the API."
+
+
 def _field_text(record: Record) -> Iterator[str]:
     for field in record.get("custom_fields_values") or ():
         for value in field["values"]:
             yield str(value.get("value", ""))
 
 
+def _phones(record: Record) -> Iterator[str]:
+    for field in record.get("custom_fields_values") or ():
+        if field.get("field_code") == "PHONE":
+            for value in field["values"]:
+                yield "".join(c for c in str(value.get("value", "")) if c.isdigit())
+
+
+_PHONE_CHARACTERS = frozenset("0123456789+-() ")
+
+
+def _phone_digits(needle: str) -> str | None:
+    """The digits of a query that is a phone number and nothing else (`+7 (999) 123-45-67`), else None."""
+    digits = "".join(c for c in needle if c.isdigit())
+    if len(digits) < 5 or not set(needle) <= _PHONE_CHARACTERS:
+        return None
+    return digits
+
+
 def _matches_query(record: Record, needle: str) -> bool:
-    if needle.isdigit() and str(record["id"]) == needle:
-        return True
+    """A case-insensitive substring of the name or of a field value [doc: "поиск по заполненным полям"].
+
+    Only a query made of phone characters alone is also compared digit by digit with PHONE values, as
+    amoCRM finds `+7 (999) 123-45-67` by `79991234567` [seen]; digits are never pulled out of other text.
+    """
     low = needle.lower()
     if low in (record.get("name") or "").lower():
         return True
-    digits = "".join(c for c in needle if c.isdigit())
-    for text in _field_text(record):
-        if low in text.lower():
-            return True
-        if len(digits) >= 5 and digits in "".join(c for c in text if c.isdigit()):
-            return True
-    return False
+    if any(low in text.lower() for text in _field_text(record)):
+        return True
+    digits = _phone_digits(needle)
+    return digits is not None and any(digits in phone for phone in _phones(record))
 
 
 def base_matches(record: Record, params: ListParams) -> bool:
@@ -80,15 +103,34 @@ def base_matches(record: Record, params: ListParams) -> bool:
 
 
 def apply_field_values(
-    account: Account, entity: str, record: Record, payload: Record, errors: list[FieldError]
+    account: Account,
+    entity: str,
+    record: Record,
+    payload: Record,
+    errors: list[FieldError],
+    *,
+    by_person: bool = False,
 ) -> None:
+    """Writes `custom_fields_values`; a person (the amoCRM UI) cannot change a field marked `is_api_only` [doc]."""
     if "custom_fields_values" not in payload:
         return
     raw = payload["custom_fields_values"]
+    fields = account.fields_of(entity)
     if raw is None:
+        if by_person and any(
+            fields[item["field_id"]]["is_api_only"] for item in record["custom_fields_values"] or ()
+        ):
+            errors.append(FieldError(API_ONLY_CODE, "custom_fields_values", API_ONLY_DETAIL))
+            return
         record["custom_fields_values"] = None
         return
-    written, field_errors = normalise_field_values(account.fields_of(entity), raw)
+    written, field_errors = normalise_field_values(fields, raw)
+    if by_person:
+        field_errors += [
+            FieldError(API_ONLY_CODE, f"custom_fields_values.{index}", API_ONLY_DETAIL)
+            for index, item in enumerate(written)
+            if fields[item["field_id"]]["is_api_only"]
+        ]
     errors.extend(field_errors)
     if not field_errors:
         record["custom_fields_values"] = merge_field_values(record["custom_fields_values"], written)

@@ -16,10 +16,10 @@ from integration.sandbox.accounts import create_account
 from integration.sandbox.config import with_overrides
 from integration.sandbox.deps import StateDep
 from integration.sandbox.faults import update_faults
-from integration.sandbox.leads import set_lead_deleted
+from integration.sandbox.leads import set_lead_deleted, update_leads
 from integration.sandbox.oauth import widget_token
 from integration.sandbox.problems import Problem
-from integration.sandbox.seed import new_sandbox_state, seed_account
+from integration.sandbox.seeding import new_sandbox_state, seed_shaped
 from integration.sandbox.state import Account, SandboxState
 
 router = APIRouter(prefix="/_sandbox")
@@ -48,6 +48,13 @@ def _int(body: dict[str, Any], key: str, default: int | None = None) -> int:
     return value
 
 
+def _shape(body: dict[str, Any]) -> str:
+    shape = body.get("shape", "demo")
+    if not isinstance(shape, str):
+        raise Problem(400, "shape must be a string")
+    return shape
+
+
 def _account_of(sandbox: SandboxState, account_id: int | None) -> Account:
     if account_id is None:
         if not sandbox.accounts:
@@ -61,12 +68,12 @@ async def reset(request: Request) -> JSONResponse:
     """Starts a new, empty world (the app's settings with the given overrides); the old one's webhooks stop."""
     overrides = await _body(request)
     try:
-        config = with_overrides(request.app.state.sandbox_config, overrides)
+        fresh = new_sandbox_state(with_overrides(request.app.state.sandbox_config, overrides))
     except ValueError as error:
         raise Problem(400, str(error)) from None
     old: SandboxState = request.app.state.sandbox
     await old.emitter.aclose()
-    request.app.state.sandbox = new_sandbox_state(config)
+    request.app.state.sandbox = fresh
     return JSONResponse({"reset": True, "accounts": len(request.app.state.sandbox.accounts)})
 
 
@@ -76,10 +83,11 @@ async def new_account(request: Request, sandbox: StateDep) -> JSONResponse:
     subdomain = body.get("subdomain")
     if not isinstance(subdomain, str):
         raise Problem(400, "subdomain is required")
+    shape = _shape(body)
     account = create_account(sandbox, subdomain, body.get("name"))
     leads = _int(body, "leads", 0)
-    if body.get("seed_demo") or leads:
-        seed_account(sandbox, account, leads=leads)
+    if body.get("seed_demo") or leads or "shape" in body:
+        seed_shaped(sandbox, account, shape=shape, leads=leads)
     return JSONResponse({"id": account.id, "subdomain": account.subdomain}, status_code=201)
 
 
@@ -94,9 +102,10 @@ async def list_accounts(sandbox: StateDep) -> JSONResponse:
 async def seed(request: Request, sandbox: StateDep, account_id: int) -> JSONResponse:
     body = await _body(request)
     seed_value = body.get("seed")
-    summary = seed_account(
+    summary = seed_shaped(
         sandbox,
         sandbox.account(account_id),
+        shape=_shape(body),
         leads=_int(body, "leads", 0),
         seed=seed_value if isinstance(seed_value, int) else None,
     )
@@ -123,6 +132,8 @@ async def set_faults(request: Request, sandbox: StateDep) -> JSONResponse:
             "webhook_reorder_window": faults.webhook_reorder_window,
             "webhook_drop_rate": faults.webhook_drop_rate,
             "webhook_sparse_rate": faults.webhook_sparse_rate,
+            "token_429s": faults.token_429s,
+            "token_5xxs": faults.token_5xxs,
         }
     )
 
@@ -181,6 +192,26 @@ async def delete_or_restore(
     events = set_lead_deleted(sandbox, account, lead_id, deleted=action == "delete")
     sandbox.emitter.emit(account, events)
     return JSONResponse({"id": lead_id, "is_deleted": action == "delete"})
+
+
+@router.patch("/accounts/{account_id:int}/leads")
+async def edit_leads_as_a_person(
+    request: Request, sandbox: StateDep, account_id: int, user_id: int | None = None
+) -> JSONResponse:
+    """Leads changed by a person in amoCRM's UI (body as `PATCH /api/v4/leads`): not the integration's rate
+    budget, the same webhooks and history, and API-only fields read-only."""
+    account = sandbox.account(account_id)
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        raise Problem(400, "Request body is not valid JSON") from None
+    author = user_id if user_id is not None else account.first_user_id
+    if author not in account.users:
+        raise Problem(400, f"User {author} not found")
+    updated, events = update_leads(sandbox, account, body, user_id=author, by_person=True)
+    sandbox.emitter.emit(account, events)
+    return JSONResponse({"_embedded": {"leads": updated}})
 
 
 @router.post("/widget-token")

@@ -1,5 +1,8 @@
 """OAuth routes: the consent screen (auto-approved, no UI) and the token endpoint [doc].
 
+The token endpoint counts in the account's rate window like the API [assumed, stricter]; a request whose code or
+refresh token is unknown cannot be tied to an account and is only refused.
+
 `GET /oauth?client_id=…&state=…[&account=<subdomain>]` → 302 to the registered redirect URI with `code`,
 `referer` (`<subdomain>.amocrm.ru`), `state` and `client_id` [doc].
 """
@@ -14,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from integration.sandbox.accounts import first_account
 from integration.sandbox.deps import StateDep, json_body
+from integration.sandbox.faults import admit_token_request, count_request
 from integration.sandbox.oauth import exchange
 from integration.sandbox.problems import Problem
 from integration.sandbox.state import SandboxState
@@ -59,6 +63,11 @@ async def token_request_body(request: Request) -> Any:
 
 @router.post("/oauth2/access_token")
 async def access_token(sandbox: StateDep, body: Annotated[Any, Depends(token_request_body)]) -> JSONResponse:
+    # Paced per account like the API, before the grant is spent: a 429 leaves the refresh token usable.
+    account_id = sandbox.tokens.account_of_grant(body)
+    if account_id is not None:
+        count_request(sandbox, account_id, "POST /oauth2/access_token")
+        admit_token_request(sandbox, sandbox.limiter, account_id)
     return JSONResponse(
         exchange(sandbox.tokens, sandbox.account, body, now=sandbox.now(), config=sandbox.config)
     )

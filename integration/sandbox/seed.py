@@ -1,21 +1,24 @@
-"""Realistic demo data for an account: managers, two pipelines, the demo lead fields, contacts and leads.
+"""Demo data for an account: managers, two pipelines, the demo lead fields, contacts, leads and their history.
 
 The lead fields are the ones `docs/architecture.md` names, addressed by code: BUDGET (numeric), DECISION_MAKER
-(checkbox), NEED (textarea), DECISION_DATE (date, unix seconds), PRODUCT (select) and the tracking_data fields
-UTM_SOURCE … REFERRER [doc], named in Russian like a real account. Leads come from several channels (including
-an "experimental" TikTok source and direct traffic without UTM) in a cold/warm/hot mix, created over the last
-~60 days. The same seed gives the same data. Seeding writes straight into the state: it fires no webhooks.
+(checkbox), NEED (textarea), DECISION_DATE (date, unix seconds), PRODUCT (select), a plain text COMMENT and the
+tracking_data fields UTM_SOURCE … REFERRER [doc], named in Russian like a real account. Leads come from several
+channels (including an "experimental" TikTok source and direct traffic without UTM) in a cold/warm/hot mix,
+created over the last ~60 days, each with its status history in the events list. The same seed gives the same
+data. Seeding writes straight into the state: it fires no webhooks. `seed_realistic.py` seeds an account shaped
+like one people set up by hand.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import pairwise
 
-from integration.sandbox.accounts import create_account, new_pipeline, new_user
-from integration.sandbox.config import SandboxConfig
+from integration.sandbox.accounts import new_pipeline, new_user
 from integration.sandbox.contacts import new_contact_record
 from integration.sandbox.custom_fields import new_field, normalise_field_values
+from integration.sandbox.event_log import record_lead_added, record_status_change
 from integration.sandbox.leads import new_lead_record
 from integration.sandbox.records import link_contact
 from integration.sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
@@ -51,6 +54,8 @@ LEAD_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("UTM_CONTENT", "utm_content", "tracking_data"),
     ("UTM_TERM", "utm_term", "tracking_data"),
     ("REFERRER", "referrer", "tracking_data"),
+    # A plain text field, as every real account has: clients that write one must find one [seen: #13].
+    ("COMMENT", "Комментарий", "text"),
 )
 NEEDS = (
     "Нужна CRM для отдела продаж из 10 человек",
@@ -72,6 +77,12 @@ FIRST_NAMES = (
     "Ксения",
 )
 LAST_NAMES = ("Иванов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Морозов", "Федоров", "Орлов", "Зайцев")
+COMMENTS = (
+    "Перезвонить после 15:00",
+    "Просил прислать презентацию",
+    "Сравнивает с конкурентами",
+    "Нужен договор с отсрочкой",
+)
 COMPANIES = (
     "ООО «Ромашка»",
     "ИП Белов",
@@ -135,7 +146,7 @@ def _ensure_setup(state: SandboxState, account: Account) -> None:
             )
 
 
-def _phone(rng: random.Random) -> str:
+def phone_number(rng: random.Random) -> str:
     digits = f"9{rng.randint(0, 99):02d}{rng.randint(0, 9999999):07d}"
     return f"+7 {digits[:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
 
@@ -152,7 +163,7 @@ def _values(account: Account, values: dict[str, object]) -> list[Record] | None:
     return normalised or None
 
 
-def _status_for(rng: random.Random, pipeline: Record, age_days: float) -> int:
+def status_for(rng: random.Random, pipeline: Record, age_days: float) -> int:
     # Open stages only: not won/lost, and not the "unsorted" inbox (type 1) that only incoming requests use.
     statuses: list[int] = [
         s["id"]
@@ -167,10 +178,47 @@ def _status_for(rng: random.Random, pipeline: Record, age_days: float) -> int:
     return rng.choice(statuses)
 
 
+def seed_status_history(state: SandboxState, account: Account, lead: Record, rng: random.Random) -> None:
+    """The events a lead's life left behind: `lead_added`, then one move per stage up to where it is now."""
+    pipeline = account.pipelines[lead["pipeline_id"]]
+    stages: list[int] = [
+        s["id"]
+        for s in pipeline["_embedded"]["statuses"]
+        if s["type"] == 0 and s["id"] not in (WON_STATUS_ID, LOST_STATUS_ID)
+    ]
+    current = lead["status_id"]
+    if current in stages:
+        path = stages[: stages.index(current) + 1]
+    else:
+        path = [*stages[: rng.randint(1, len(stages))], current]
+    author = lead["responsible_user_id"]
+    record_lead_added(state, account, lead, user_id=author, at=lead["created_at"])
+    span = max(0, lead["updated_at"] - lead["created_at"])
+    for step, (old, new) in enumerate(pairwise(path), start=1):
+        at = lead["created_at"] + span * step // (len(path) - 1)
+        record_status_change(
+            state,
+            account,
+            lead_id=lead["id"],
+            before=(old, pipeline["id"]),
+            after=(new, pipeline["id"]),
+            user_id=author,
+            at=at,
+        )
+
+
+def order_event_log(account: Account) -> None:
+    """Seeded histories are written lead by lead: put the events list back in time order."""
+    account.event_log.sort(key=lambda event: event["created_at"])
+
+
 def seed_account(
     state: SandboxState, account: Account, *, leads: int, seed: int | None = None
 ) -> SeedSummary:
-    rng = random.Random(state.config.random_seed if seed is None else seed)
+    seed_value = state.config.random_seed if seed is None else seed
+    rng = random.Random(seed_value)
+    # Comments and histories draw from their own stream, so the leads stay those earlier seeds gave.
+    extras = random.Random(f"{seed_value}-extras")
     _ensure_setup(state, account)
     now = state.now()
     managers = [uid for uid, user in account.users.items() if not user["rights"]["is_admin"]] or [
@@ -213,16 +261,19 @@ def seed_account(
         lead["name"] = f"{rng.choice(COMPANIES)}: заявка #{lead['id']}"
         lead["price"] = budget if level != "cold" else 0
         lead["pipeline_id"] = pipeline["id"]
-        lead["status_id"] = _status_for(rng, pipeline, age_days)
+        lead["status_id"] = status_for(rng, pipeline, age_days)
         lead["updated_at"] = min(now, created_at + int(rng.uniform(0, 5) * DAY))
         if lead["status_id"] in (WON_STATUS_ID, LOST_STATUS_ID):
             lead["closed_at"] = lead["updated_at"]
+        if extras.random() < 0.3:
+            values["COMMENT"] = extras.choice(COMMENTS)
         lead["custom_fields_values"] = _values(account, values)
         if rng.random() < 0.08:
             lead["_embedded"]["tags"].append(dict(vip))
         if pipeline is not pipelines[0] and rng.random() < 0.5:
             lead["_embedded"]["tags"].append(dict(repeat))
         account.leads[lead["id"]] = lead
+        seed_status_history(state, account, lead, extras)
         contact = new_contact_record(account, manager, created_at)
         contact["id"] = state.ids.take("contact")
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -231,13 +282,14 @@ def seed_account(
         contact["custom_fields_values"], errors = normalise_field_values(
             account.fields_of("contacts"),
             [
-                {"field_code": "PHONE", "values": [{"value": _phone(rng), "enum_code": "WORK"}]},
+                {"field_code": "PHONE", "values": [{"value": phone_number(rng), "enum_code": "WORK"}]},
                 {"field_code": "EMAIL", "values": [{"value": f"{translit}@example.ru", "enum_code": "WORK"}]},
             ],
         )
         assert not errors, errors
         account.contacts[contact["id"]] = contact
         link_contact(account, lead, contact["id"], True)
+    order_event_log(account)
     return SeedSummary(
         account_id=account.id,
         leads=leads,
@@ -245,14 +297,3 @@ def seed_account(
         managers=len(account.users),
         pipelines=len(account.pipelines),
     )
-
-
-DEMO_SUBDOMAIN = "demo"
-
-
-def new_sandbox_state(config: SandboxConfig) -> SandboxState:
-    """A fresh world; with `seed_demo`, a `demo` account holding `demo_leads` leads."""
-    state = SandboxState(config)
-    if config.seed_demo:
-        seed_account(state, create_account(state, DEMO_SUBDOMAIN, "LeadPact Demo"), leads=config.demo_leads)
-    return state

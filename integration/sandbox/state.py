@@ -51,6 +51,7 @@ _FIRST_IDS: dict[str, int] = {
     "catalog": 9_001,
     "catalog_element": 800_001,
     "webhook": 1,
+    "event": 1,
 }
 
 
@@ -104,6 +105,8 @@ class Account:
     catalogs: dict[int, Record] = field(default_factory=dict)
     catalog_elements: dict[int, dict[int, Record]] = field(default_factory=dict)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    # The events list (`GET /api/v4/events`), oldest first: see `event_log.py`.
+    event_log: list[Record] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -150,6 +153,7 @@ class Account:
             "tasks": list(self.tasks.values()),
             "catalogs": list(self.catalogs.values()),
             "catalog_elements": {str(k): list(v.values()) for k, v in self.catalog_elements.items()},
+            "events": list(self.event_log),
         }
 
     def lead(self, lead_id: int) -> Record:
@@ -171,6 +175,10 @@ class Faults:
     webhook_drop_rate: float = 0.0
     # Lead hooks carrying only ids (id, status_id, pipeline_id, old_*), as real accounts sometimes send [seen].
     webhook_sparse_rate: float = 0.0
+    # The next N token requests naming a known code or refresh token answer 429 / 503 before spending it, so
+    # a test can make exactly the first refresh fail.
+    token_429s: int = 0
+    token_5xxs: int = 0
 
 
 @dataclass(slots=True)
