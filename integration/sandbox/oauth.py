@@ -166,8 +166,9 @@ def widget_token(
 ) -> str:
     audience = aud
     if audience is None:
+        # scheme://host without the port, as amoCRM's PHP library checks it [seen: AmoCRMOAuth::parseDisposableToken].
         parts = urlsplit(config.redirect_uri)
-        audience = f"{parts.scheme}://{parts.netloc}"
+        audience = f"{parts.scheme}://{parts.hostname}"
     claims = {
         "iss": account.url,
         "aud": audience,

@@ -1,7 +1,7 @@
 """Checking the widget's `X-Auth-Token` and the origin it is sent from (pure, no I/O).
 
 amoCRM's `self.$authorizedAjax` sends a disposable JWT: HS256-signed with the integration's client secret, with
-`aud` = scheme://host of our redirect URI, `iss` = the account's URL, `account_id`, `subdomain`, `user_id`, and a
+`aud` = scheme://host (no port) of our redirect URI, `iss` = the account's URL, `account_id`, `subdomain`, `user_id`, and a
 ~30 min `nbf`…`exp` window. Any failure is one `WidgetAuthError` whose text is never shown to the caller: the
 route answers a bare 401, so a prober learns nothing about which check failed.
 """
@@ -48,8 +48,14 @@ def origin_of(url: str) -> str:
 
 
 def widget_audience(redirect_uri: str) -> str:
-    """The `aud` amoCRM puts in widget tokens: scheme://host of the integration's redirect URI."""
-    return origin_of(redirect_uri)
+    """The `aud` amoCRM puts in widget tokens: scheme://host of the integration's redirect URI, without the port,
+    as amoCRM's own PHP library compares it (`AmoCRMOAuth::parseDisposableToken`: `sprintf('%s://%s', scheme,
+    host)`); empty when the URI has no scheme or host."""
+    parts = urlsplit(redirect_uri.strip())
+    if not parts.scheme or not parts.hostname:
+        return ""
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"  # an IPv6 literal
+    return f"{parts.scheme.lower()}://{host}"
 
 
 def account_origins(subdomain: str, base_url: str) -> frozenset[str]:
