@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import html
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -15,23 +14,26 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from integration.bootstrap import Services, build_services
-from integration.db import session_scope
 from integration.i18n import Text
 from integration.oauth_routes import request_language
 from integration.oauth_routes import router as oauth_router
 from integration.settings import Settings
-from integration.storage import accounts as account_store
 
 log = logging.getLogger(__name__)
 
 BackgroundTask = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
 
 HOME_TITLE = Text(ru="LeadPact — качество лидов по фактам", en="LeadPact — lead quality by facts")
-HOME_ACCOUNTS = Text(ru="Подключённые аккаунты amoCRM", en="Connected amoCRM accounts")
-HOME_NONE = Text(
-    ru="Пока ни одного аккаунта. Установите интеграцию: ", en="No account yet. Install the integration: "
+HOME_INSTALL_INTRO = Text(
+    ru="Установите интеграцию в свой аккаунт amoCRM: ",
+    en="Install the integration into your amoCRM account: ",
 )
 HOME_INSTALL = Text(ru="подключить amoCRM", en="connect amoCRM")
+HOME_DEMO = Text(
+    ru="Демо на песочнице amoCRM: админка и отчёт без входа в amoCRM — ",
+    en="Demo on the amoCRM sandbox: admin pages and the report without an amoCRM sign-in — ",
+)
+HOME_DEMO_ADMIN = Text(ru="открыть админку демо", en="open the demo admin")
 
 
 def create_app(
@@ -40,9 +42,11 @@ def create_app(
     background: tuple[BackgroundTask, ...] = (),
     services: Services | None = None,
     warm_reports: bool = False,
+    demo: bool = False,
 ) -> FastAPI:
     """The LeadPact web app. `background` tasks (worker, scheduler) run for the app's lifetime; with
-    `warm_reports`, last week's meeting reports are kept computed so their page never waits on a cold cache."""
+    `warm_reports`, last week's meeting reports are kept computed so their page never waits on a cold cache;
+    `demo` links the home page to the demo's admin sign-in."""
     from integration.admin.report_cache import WeeklyReportCache
     from integration.admin.reports import run_report_warmer
 
@@ -72,22 +76,16 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
+        # Anyone can open this page: it names no account (no subdomains, no ids), only how to install.
         current: Services = request.app.state.services
         lang = request_language(request, current)
-        with session_scope(current.engine) as session:
-            accounts = account_store.list_accounts(session=session)
-        rows = "".join(
-            f"<li>{html.escape(a.subdomain)} (#{a.id}) — {html.escape(a.status)}</li>" for a in accounts
-        )
-        body = (
-            f"<ul>{rows}</ul>"
-            if rows
-            else f"<p>{HOME_NONE(lang)}<a href='/oauth/start'>{HOME_INSTALL(lang)}</a></p>"
+        demo_line = (
+            f"<p>{HOME_DEMO(lang)}<a href='/demo/admin'>{HOME_DEMO_ADMIN(lang)}</a></p>" if demo else ""
         )
         return HTMLResponse(
             f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>LeadPact</title></head>"
             f"<body style='font-family:sans-serif;max-width:50em;margin:2em auto'><h1>{HOME_TITLE(lang)}</h1>"
-            f"<h2>{HOME_ACCOUNTS(lang)}</h2>{body}"
+            f"<p>{HOME_INSTALL_INTRO(lang)}<a href='/oauth/start'>{HOME_INSTALL(lang)}</a></p>{demo_line}"
             "<p><a href='?lang=ru'>RU</a> · <a href='?lang=en'>EN</a> · <a href='/docs'>API</a> · "
             "<a href='/admin'>admin</a> · <a href='/reports/weekly'>weekly report</a> · "
             "<a href='/metrics'>metrics</a> · <a href='/readyz'>readyz</a></p></body></html>"

@@ -96,7 +96,9 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
                     update={"database_url": fresh_demo_database(settings.data_dir)}
                 )
             tasks.append(install_into_sandbox)
-        app = create_app(settings, background=tuple(tasks), warm_reports=worker)
+        app = create_app(
+            settings, background=tuple(tasks), warm_reports=worker, demo=not settings_had_credentials
+        )
         if not settings_had_credentials:
             from integration.demo import demo_router
 
