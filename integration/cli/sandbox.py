@@ -11,6 +11,7 @@ import uvicorn
 from integration.i18n import Language, Text
 from integration.sandbox import SandboxConfig, create_sandbox_app
 from integration.sandbox.config import DEFAULT_REDIRECT_URI
+from integration.sandbox.seeding import SHAPES
 from integration.sandbox.state import SandboxState
 
 STARTED = Text(
@@ -25,6 +26,19 @@ ACCOUNT = Text(
     ru="Аккаунт: {subdomain} (id {account_id}), сделок: {leads}; вход: {url}/oauth?client_id={client_id}",
     en="Account: {subdomain} (id {account_id}), leads: {leads}; sign in: {url}/oauth?client_id={client_id}",
 )
+DEMO_ACCOUNT_HELP = (
+    "Sandbox account: demo (LeadPact's coded fields) | realistic (hand-made fields: Russian names, no codes) / "
+    "аккаунт песочницы: demo (поля с кодами LeadPact) | realistic (поля, созданные вручную, без кодов)"
+)
+
+
+def known_demo_account(value: str) -> str:
+    """Typer callback: the value when it names a sandbox account shape, else a usage error listing them."""
+    if value not in SHAPES:
+        raise typer.BadParameter(f"{value!r}: {' | '.join(SHAPES)}")
+    return value
+
+
 HELP = Text(
     ru="Запустить локальную песочницу amoCRM API v4 с демо-аккаунтом.",
     en="Run a local amoCRM API v4 sandbox with a demo account.",
@@ -70,9 +84,18 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_REDIRECT_URI,
         seed: Annotated[int, typer.Option(help="Random seed / зерно генератора")] = 42,
         lang: Annotated[str, typer.Option(help="ru | en")] = "ru",
+        demo_account: Annotated[
+            str, typer.Option(help=DEMO_ACCOUNT_HELP, callback=known_demo_account)
+        ] = "demo",
     ) -> None:
         language: Language = "en" if lang == "en" else "ru"
-        config = SandboxConfig(redirect_uri=redirect_uri, seed_demo=True, demo_leads=leads, random_seed=seed)
+        config = SandboxConfig(
+            redirect_uri=redirect_uri,
+            seed_demo=True,
+            demo_leads=leads,
+            random_seed=seed,
+            demo_account=demo_account,
+        )
         sandbox_app = create_sandbox_app(config)
         for line in describe(sandbox_app.state.sandbox, f"http://{host}:{port}", language):
             typer.echo(line)

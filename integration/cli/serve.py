@@ -6,10 +6,12 @@ import asyncio
 import logging
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Annotated
 
 import typer
 import uvicorn
 
+from integration.cli.sandbox import DEMO_ACCOUNT_HELP, known_demo_account
 from integration.i18n import Text
 from integration.settings import Settings
 
@@ -18,8 +20,10 @@ SERVE_HELP = Text(
     en="Run LeadPact (web, webhook receiver, worker). Without amoCRM credentials: the demo on the sandbox.",
 )
 STARTING_DEMO = Text(
-    ru="Учётные данные amoCRM не заданы — запускаю песочницу amoCRM на {url} с {leads} демо-лидами.",
-    en="No amoCRM credentials set — starting the amoCRM sandbox at {url} with {leads} demo leads.",
+    ru="Учётные данные amoCRM не заданы — запускаю песочницу amoCRM на {url}: аккаунт «{shape}» с {leads} "
+    "демо-лидами.",
+    en="No amoCRM credentials set — starting the amoCRM sandbox at {url}: the «{shape}» account with {leads} "
+    "demo leads.",
 )
 
 
@@ -30,10 +34,15 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8000, help="Port / порт"),
         demo_leads: int = typer.Option(200, help="Demo leads in the sandbox / демо-лидов в песочнице"),
         worker: bool = typer.Option(True, help="Run the worker in-process / воркер в этом процессе"),
+        demo_account: Annotated[
+            str, typer.Option(help=DEMO_ACCOUNT_HELP, callback=known_demo_account)
+        ] = "demo",
     ) -> None:
         configure_logging()
         settings = Settings()
-        run_serve(settings, host=host, port=port, demo_leads=demo_leads, worker=worker)
+        run_serve(
+            settings, host=host, port=port, demo_leads=demo_leads, worker=worker, demo_account=demo_account
+        )
 
     @app.command(
         "worker",
@@ -60,7 +69,9 @@ def configure_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, worker: bool) -> None:
+def run_serve(
+    settings: Settings, *, host: str, port: int, demo_leads: int, worker: bool, demo_account: str = "demo"
+) -> None:
     from integration.app import BackgroundTask, create_app
     from integration.runtime import background_tasks
 
@@ -86,9 +97,12 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
                 redirect_uri=f"{public_url}/oauth/callback",
                 seed_demo=True,
                 demo_leads=demo_leads,
+                demo_account=demo_account,
             )
             sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app(config), port=sandbox_port))
-            typer.echo(STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads))
+            typer.echo(
+                STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads, shape=demo_account)
+            )
             settings = plan.settings
             if "database_url" not in settings.model_fields_set:
                 # The sandbox is a fresh in-memory amoCRM on every start, so the demo's database starts fresh too.
