@@ -14,7 +14,7 @@ from integration.sandbox.accounts import account_json
 from integration.sandbox.deps import BodyDep, Caller, CallerDep, ParamsDep, batch_response, page_response
 from integration.sandbox.problems import Problem
 from integration.sandbox.query import ListParams
-from integration.sandbox.records import page_of
+from integration.sandbox.records import ordered, page_of
 from integration.sandbox.state import Record
 
 router = APIRouter(prefix="/api/v4")
@@ -88,9 +88,16 @@ def _fields_answer(fields: list[Record]) -> JSONResponse:
 
 
 def _fields_page(request: Request, fields: dict[int, Record], params: ListParams) -> Response:
+    """`filter[type][0]` and `order[sort|id]` [doc: amocrm.ru/developers/content/crm_platform/custom-fields]."""
     ids = params.ints("id")
-    chosen, has_next = page_of((f for f in fields.values() if ids is None or f["id"] in ids), params)
-    return page_response(request, "custom_fields", chosen, has_next, params)
+    types = params.filters.get("type")
+    chosen = (
+        f
+        for f in fields.values()
+        if (ids is None or f["id"] in ids) and (types is None or f["type"] in types)
+    )
+    page, has_next = page_of(ordered(chosen, params, ("sort", "id")), params)
+    return page_response(request, "custom_fields", page, has_next, params)
 
 
 @router.get("/{entity}/custom_fields")
