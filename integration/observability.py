@@ -35,6 +35,7 @@ from sqlmodel import col, func, select
 
 from integration.amocrm.ratelimit import RateLimiter
 from integration.db import session_scope
+from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import inbox_stats
 
@@ -226,9 +227,8 @@ async def readyz(request: Request) -> Response:
 
 
 def _metrics_token(request: Request) -> str | None:
-    settings = getattr(getattr(request.app.state, "services", None), "settings", None)
-    token = getattr(settings, "metrics_token", None)
-    return token.get_secret_value() if token is not None else None
+    settings: Settings = request.app.state.services.settings
+    return settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
 
 
 def _bearer(request: Request) -> str:
