@@ -73,7 +73,7 @@ COMPANIES = (
 
 
 @dataclass(frozen=True, slots=True)
-class HandMadeField:
+class LeadFieldSpec:
     name: str
     field_type: str
     enums: tuple[str, ...] = ()
@@ -82,24 +82,24 @@ class HandMadeField:
 
 # Fields people made (no code) and the tracking fields every account has (with codes).
 LEAD_FIELDS = (
-    HandMadeField("Бюджет клиента", "numeric"),
-    HandMadeField("ЛПР", "select", (YES, NO)),
-    HandMadeField("Потребность", "textarea"),
-    HandMadeField("Дата принятия решения", "date"),
-    HandMadeField("Продукт", "select", PRODUCTS),
-    HandMadeField("Тип клиента", "select", CLIENT_TYPES),
-    HandMadeField("Комментарий", "text"),
-    HandMadeField("Город", "text"),
-    HandMadeField("Сайт компании", "url"),
-    HandMadeField("utm_source", "tracking_data", code="UTM_SOURCE"),
-    HandMadeField("utm_medium", "tracking_data", code="UTM_MEDIUM"),
-    HandMadeField("utm_campaign", "tracking_data", code="UTM_CAMPAIGN"),
-    HandMadeField("utm_content", "tracking_data", code="UTM_CONTENT"),
-    HandMadeField("utm_term", "tracking_data", code="UTM_TERM"),
-    HandMadeField("referrer", "tracking_data", code="REFERRER"),
-    HandMadeField("gclid", "tracking_data", code="GCLID"),
-    HandMadeField("yclid", "tracking_data", code="YCLID"),
-    HandMadeField("_ym_uid", "tracking_data", code="_YM_UID"),
+    LeadFieldSpec("Бюджет клиента", "numeric"),
+    LeadFieldSpec("ЛПР", "select", (YES, NO)),
+    LeadFieldSpec("Потребность", "textarea"),
+    LeadFieldSpec("Дата принятия решения", "date"),
+    LeadFieldSpec("Продукт", "select", PRODUCTS),
+    LeadFieldSpec("Тип клиента", "select", CLIENT_TYPES),
+    LeadFieldSpec("Комментарий", "text"),
+    LeadFieldSpec("Город", "text"),
+    LeadFieldSpec("Сайт компании", "url"),
+    LeadFieldSpec("utm_source", "tracking_data", code="UTM_SOURCE"),
+    LeadFieldSpec("utm_medium", "tracking_data", code="UTM_MEDIUM"),
+    LeadFieldSpec("utm_campaign", "tracking_data", code="UTM_CAMPAIGN"),
+    LeadFieldSpec("utm_content", "tracking_data", code="UTM_CONTENT"),
+    LeadFieldSpec("utm_term", "tracking_data", code="UTM_TERM"),
+    LeadFieldSpec("referrer", "tracking_data", code="REFERRER"),
+    LeadFieldSpec("gclid", "tracking_data", code="GCLID"),
+    LeadFieldSpec("yclid", "tracking_data", code="YCLID"),
+    LeadFieldSpec("_ym_uid", "tracking_data", code="_YM_UID"),
 )
 
 
