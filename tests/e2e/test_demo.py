@@ -24,7 +24,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port)],
+            [sys.executable, "-c", "from leadpact.cli import main; main()", "serve", "--port", str(port)],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

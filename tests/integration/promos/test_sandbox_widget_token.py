@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from integration.widget.auth import WidgetAuthError, account_origins, check_account, verify_widget_token
+from leadpact.widget.auth import WidgetAuthError, account_origins, check_account, verify_widget_token
 from tests.integration.amocrm.sandbox import CONFIG, running_sandbox
 
 AUDIENCE = "https://leadpact.example.com"

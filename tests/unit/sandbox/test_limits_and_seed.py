@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from integration.sandbox import SandboxConfig, SandboxState
-from integration.sandbox import __all__ as public_names
-from integration.sandbox.accounts import create_account
-from integration.sandbox.faults import SlidingWindowLimiter
-from integration.sandbox.seed import seed_account
+from amocrm_sandbox import SandboxConfig, SandboxState
+from amocrm_sandbox import __all__ as public_names
+from amocrm_sandbox.accounts import create_account
+from amocrm_sandbox.faults import SlidingWindowLimiter
+from amocrm_sandbox.seed import seed_account
 
 NOW = 1_800_000_000
 
