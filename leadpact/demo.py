@@ -12,10 +12,11 @@ from importlib import resources
 
 import anyio
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
 from integration.bootstrap import Services
 from integration.db import session_scope
 from integration.i18n import Text
@@ -62,6 +63,18 @@ def demo_settings(settings: Settings, *, public_url: str, sandbox_url: str) -> D
         }
     )
     return DemoPlan(settings=updated, sandbox_url=sandbox_url, client_secret=client_secret)
+
+
+def demo_sandbox_app(plan: DemoPlan, *, public_url: str, demo_leads: int) -> FastAPI:
+    """The bundled sandbox, seeded with demo leads, that accepts the client id/secret `demo_settings` made up."""
+    config = SandboxConfig(
+        client_id="leadpact-demo",
+        client_secret=plan.client_secret,
+        redirect_uri=f"{public_url}/oauth/callback",
+        seed_demo=True,
+        demo_leads=demo_leads,
+    )
+    return create_sandbox_app(config)
 
 
 async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:

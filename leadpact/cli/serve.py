@@ -71,23 +71,16 @@ def run_serve(settings: Settings, *, host: str, port: int, demo_leads: int, work
     settings_had_credentials = settings.has_amocrm_credentials
     with ExitStack() as stack:
         if not settings_had_credentials:
-            from amocrm_sandbox import SandboxConfig, create_sandbox_app
             from integration.servers import free_port, serve_in_thread
-            from leadpact.demo import demo_settings, install_into_sandbox
+            from leadpact.demo import demo_sandbox_app, demo_settings, install_into_sandbox
 
             public_url = settings.public_url
             sandbox_port = free_port()
             plan = demo_settings(
                 settings, public_url=public_url, sandbox_url=f"http://127.0.0.1:{sandbox_port}"
             )
-            config = SandboxConfig(
-                client_id="leadpact-demo",
-                client_secret=plan.client_secret,
-                redirect_uri=f"{public_url}/oauth/callback",
-                seed_demo=True,
-                demo_leads=demo_leads,
-            )
-            sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app(config), port=sandbox_port))
+            sandbox = demo_sandbox_app(plan, public_url=public_url, demo_leads=demo_leads)
+            sandbox_url = stack.enter_context(serve_in_thread(sandbox, port=sandbox_port))
             typer.echo(STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads))
             settings = plan.settings
             if "database_url" not in settings.model_fields_set:
