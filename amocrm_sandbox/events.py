@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amocrm_sandbox.state import clone
+from amocrm_sandbox.world import clone
 
 # (entity, action) → the webhook setting that subscribes to it.
 SETTING_BY_EVENT: Mapping[tuple[str, str], str] = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fastapi.responses import HTMLResponse
 
 from amocrm_sandbox.problems import Problem
-from amocrm_sandbox.state import AccountStats, Faults, SandboxState
+from amocrm_sandbox.world import AccountStats, Faults, World
 
 WINDOW_SECONDS = 1.0
 
@@ -57,7 +57,7 @@ def too_many_requests(send_retry_after: bool) -> Problem:
     return Problem(429, "Too Many Requests", headers=headers)
 
 
-def admit(state: SandboxState, limiter: SlidingWindowLimiter, account_id: int) -> None:
+def admit(state: World, limiter: SlidingWindowLimiter, account_id: int) -> None:
     """Raises the answer a request gets instead of being served: a block page, a 429 or an injected 5xx."""
     stats = state.stats_for(account_id)
     if stats.blocked:
@@ -71,7 +71,7 @@ def admit(state: SandboxState, limiter: SlidingWindowLimiter, account_id: int) -
         raise Problem(state.rng.choice((500, 502, 503, 504)), "Injected server error")
 
 
-def _count_429(state: SandboxState, stats: AccountStats) -> None:
+def _count_429(state: World, stats: AccountStats) -> None:
     stats.responses_429 += 1
     stats.consecutive_429s += 1
     limit = state.config.block_after_429s

@@ -22,7 +22,7 @@ import jwt
 
 from amocrm_sandbox.config import SandboxConfig
 from amocrm_sandbox.problems import Problem
-from amocrm_sandbox.state import Account
+from amocrm_sandbox.world import Account
 
 
 @dataclass(slots=True)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from amocrm_sandbox.events import WebhookEvent
-from amocrm_sandbox.state import Account, SandboxState, Webhook
 from amocrm_sandbox.webhook_format import webhook_body
+from amocrm_sandbox.world import Account, Webhook, World
 
 USER_AGENT = "amoCRM-WebHook-client/1.0"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -44,7 +44,7 @@ class _Lane:
 
 
 class WebhookEmitter:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: World) -> None:
         self._state = state
         self._lanes: dict[str, _Lane] = {}
         self._held: list[Delivery] = []

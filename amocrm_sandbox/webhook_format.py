@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from amocrm_sandbox.events import WebhookEvent
-from amocrm_sandbox.state import Account
+from amocrm_sandbox.world import Account
 
 Pairs = list[tuple[str, str]]
 
