@@ -24,7 +24,7 @@ def serving(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
     port = free_port()
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
-    command = [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port)]
+    command = [sys.executable, "-c", "from leadpact.cli import main; main()", "serve", "--port", str(port)]
     with log.open("w") as out:
         process = subprocess.Popen(
             [*command, *options], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT

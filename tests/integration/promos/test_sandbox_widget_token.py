@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from integration.widget.auth import (
+from leadpact.widget.auth import (
     WidgetAuthError,
     account_origins,
     check_account,
