@@ -10,7 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from amocrm_sandbox import routes_activities, routes_api, routes_control, routes_events, routes_oauth
+from amocrm_sandbox import (
+    routes_activities,
+    routes_api,
+    routes_control,
+    routes_events,
+    routes_oauth,
+    routes_pages,
+)
 from amocrm_sandbox.config import SandboxConfig
 from amocrm_sandbox.faults import AccountBlocked, blocked_page
 from amocrm_sandbox.problems import Problem, problem_response
@@ -45,6 +52,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(routes_api.router)
     app.include_router(routes_activities.router)
     app.include_router(routes_events.router)
+    app.include_router(routes_pages.router)
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:

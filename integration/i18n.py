@@ -11,10 +11,16 @@ from rules.i18n import LANGUAGES, Language, Text
 __all__ = ["LANGUAGES", "Language", "Text", "choose_language"]
 
 
-def choose_language(requested: str | None, accept_language: str, default: Language) -> Language:
-    """A page's language: `?lang=` when it names one we speak, else the browser's preference, else the default."""
+def choose_language(
+    requested: str | None, accept_language: str, default: Language, *, default_is_set: bool = False
+) -> Language:
+    """A page's language, by one rule: `?lang=` (the RU/EN switch) when it names one we speak; else the configured
+    LEADPACT_LANGUAGE when it is set (`default_is_set`); only when it is absent, the browser's Accept-Language
+    (English when the browser puts it first); else the default, Russian."""
     if requested in LANGUAGES:
         return "en" if requested == "en" else "ru"
+    if default_is_set:
+        return default
     if accept_language.lower().startswith("en"):
         return "en"
     return default

@@ -71,6 +71,7 @@ def create_app(
 
     app = FastAPI(title="LeadPact", version="0.1.0", lifespan=lifespan)
     app.state.weekly_reports = report_cache
+    app.state.demo = demo
     app.include_router(oauth_router)
     _include_optional_routers(app)
 
@@ -79,6 +80,9 @@ def create_app(
         # Anyone can open this page: it names no account (no subdomains, no ids), only how to install.
         current: Services = request.app.state.services
         lang = request_language(request, current)
+        # In the demo there is no amoCRM to sign in through: the links go through the demo's sign-in.
+        admin_link = "/demo/admin" if demo else "/admin"
+        report_link = "/demo/admin?next=/reports/weekly" if demo else "/reports/weekly"
         demo_line = (
             f"<p>{HOME_DEMO(lang)}<a href='/demo/admin'>{HOME_DEMO_ADMIN(lang)}</a></p>" if demo else ""
         )
@@ -86,8 +90,8 @@ def create_app(
             f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>LeadPact</title></head>"
             f"<body style='font-family:sans-serif;max-width:50em;margin:2em auto'><h1>{HOME_TITLE(lang)}</h1>"
             f"<p>{HOME_INSTALL_INTRO(lang)}<a href='/oauth/start'>{HOME_INSTALL(lang)}</a></p>{demo_line}"
-            "<p><a href='?lang=ru'>RU</a> · <a href='?lang=en'>EN</a> · <a href='/docs'>API</a> · "
-            "<a href='/admin'>admin</a> · <a href='/reports/weekly'>weekly report</a> · "
+            f"<p><a href='?lang=ru'>RU</a> · <a href='?lang=en'>EN</a> · <a href='/docs'>API</a> · "
+            f"<a href='{admin_link}'>admin</a> · <a href='{report_link}'>weekly report</a> · "
             "<a href='/metrics'>metrics</a> · <a href='/readyz'>readyz</a></p></body></html>"
         )
 

@@ -4,37 +4,60 @@ installs LeadPact into it through the real OAuth flow, over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import urlencode
 
 import anyio
 import httpx
 import typer
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
 from amocrm_sandbox import ACCOUNT_SHAPES, SandboxConfig, create_sandbox_app
 from integration.bootstrap import Services
 from integration.db import session_scope
-from integration.i18n import Text
+from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import accounts as account_store
+from leadpact.oauth_routes import request_language
 from leadpact.widget.auth import widget_audience
+from leadpact.widget.build import WIDGET_SOURCE, widget_files
 
 log = logging.getLogger(__name__)
 
 DEMO_READY = Text(
-    ru="Демо готово: LeadPact установлен в песочницу amoCRM ({sandbox}). Откройте {public} — лиды получают "
-    "канал, уровень и теги в течение секунд (состояние песочницы: {sandbox}/_sandbox/state); админка: "
-    "{public}/demo/admin; отчёт к встрече: {public}/reports/weekly",
-    en="Demo ready: LeadPact is installed into the amoCRM sandbox ({sandbox}). Open {public} — leads get their "
-    "channel, level and tags within seconds (sandbox state: {sandbox}/_sandbox/state); admin pages: "
-    "{public}/demo/admin; meeting report: {public}/reports/weekly",
+    ru="Демо готово: LeadPact установлен в песочницу amoCRM, лиды классифицированы, история статусов, план, "
+    "расходы и споры загружены ({plans} план., {spend} строк расходов, {disputes} спора). Ссылки — в начале лога.",
+    en="Demo ready: LeadPact is installed into the amoCRM sandbox, leads are classified, status history, plans, "
+    "spend and disputes are loaded ({plans} plans, {spend} spend lines, {disputes} disputes). Links are at the top "
+    "of the log.",
 )
+DEMO_LINKS_TITLE = Text(ru="Демо LeadPact — откройте в браузере:", en="LeadPact demo — open in a browser:")
+DEMO_LINKS: tuple[tuple[Text, str], ...] = (
+    (Text(ru="админка", en="admin pages"), "{public}/demo/admin"),
+    (Text(ru="отчёт к встрече", en="meeting report"), "{public}/demo/admin?next=/reports/weekly"),
+    (
+        Text(ru="карточка сделки с панелью LeadPact", en="lead card with the LeadPact panel"),
+        "{public}/demo/lead-card",
+    ),
+    (Text(ru="состояние песочницы amoCRM", en="amoCRM sandbox state"), "{sandbox}/_sandbox/"),
+)
+
+
+def demo_links(lang: Language, *, public: str, sandbox: str) -> list[str]:
+    """The lines the demo logs first: what a person opens, one URL a line."""
+    width = max(len(label(lang)) for label, _ in DEMO_LINKS)
+    return [DEMO_LINKS_TITLE(lang)] + [
+        f"  {label(lang):<{width}}  {url.format(public=public, sandbox=sandbox)}" for label, url in DEMO_LINKS
+    ]
+
+
 DEMO_FAILED = Text(
     ru="Не удалось установить LeadPact в песочницу: {error}",
     en="Could not install LeadPact into the sandbox: {error}",
@@ -61,6 +84,9 @@ def demo_settings(settings: Settings, *, public_url: str, sandbox_url: str) -> D
             "public_url": public_url,
             # The demo account's leads were made before the install: classify all of them on the first pass.
             "reconcile_first_run_lookback_seconds": 365 * 86400,
+            # The sandbox runs in this process, so its clock sees our evenly paced requests bunched by the event
+            # loops sharing one interpreter; pacing at 6/s under its 7/s keeps the install free of 429s.
+            "rate_limit_per_second": min(settings.rate_limit_per_second, 6.0),
         }
     )
     return DemoPlan(settings=updated, sandbox_url=sandbox_url, client_secret=client_secret)
@@ -95,10 +121,18 @@ def demo_sandbox_app(
     return create_sandbox_app(config)
 
 
-async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:
+@dataclass(slots=True)
+class DemoStatus:
+    """Shared by the install task and the demo pages of one process: the pages wait until the data is in."""
+
+    ready: bool = False
+
+
+async def install_into_sandbox(
+    services: Services, stop: asyncio.Event, *, status: DemoStatus, demo_leads: int
+) -> None:
     """Background task of the demo app: once our server answers, walk the OAuth flow like a browser would."""
     public = services.settings.public_url
-    sandbox = services.settings.amocrm_base_url or ""
     async with httpx.AsyncClient(timeout=30, follow_redirects=True) as browser:
         for _ in range(300):
             if stop.is_set():
@@ -115,60 +149,149 @@ async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:
         except httpx.HTTPError as exc:
             log.error(DEMO_FAILED(services.settings.language, error=type(exc).__name__))
             return
-    await anyio.to_thread.run_sync(_import_demo_promos, services)
-    # Publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
+    await anyio.to_thread.run_sync(_import_demo_promos, services, demo_leads)
+    from leadpact.demo_seed import seed_demo_figures
     from leadpact.scheduler import run_jobs_once
 
+    figures = [
+        await seed_demo_figures(services, account_id=account_id, now=int(time.time()))
+        for account_id in await anyio.to_thread.run_sync(_installed_accounts, services)
+    ]
+    # Publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
     await run_jobs_once(services)
-    log.warning(DEMO_READY(services.settings.language, sandbox=sandbox, public=public))
+    status.ready = True
+    log.info(
+        DEMO_READY(
+            services.settings.language,
+            plans=sum(f.plans for f in figures),
+            spend=sum(f.spend_rows for f in figures),
+            disputes=sum(f.disputes for f in figures),
+        )
+    )
 
 
-def _import_demo_promos(services: Services) -> None:
-    """The demo account gets the bundled promos, matching the sandbox's seeded campaigns."""
+def _installed_accounts(services: Services) -> list[int]:
+    with session_scope(services.engine) as session:
+        return [account.id for account in account_store.list_active_accounts(session=session)]
+
+
+def _import_demo_promos(services: Services, demo_leads: int) -> None:
+    """The demo account gets the bundled promos, matching the sandbox's seeded campaigns. A coupon pool gets a
+    code for every demo lead (HOT-0001 … HOT-0200): the file lists ten, and an empty pool is a warning the demo
+    should not raise about its own data."""
+    from integration.storage import promos as promo_store
     from sync.promos.importing import parse_promo_yaml
     from sync.promos.service import import_promos
 
-    data = (resources.files("sync.promos") / "demo" / "promos.yaml").read_bytes()
+    promo_file = parse_promo_yaml((resources.files("sync.promos") / "demo" / "promos.yaml").read_bytes())
     with session_scope(services.engine) as session:
         for account in account_store.list_accounts(session=session):
-            import_promos(
-                session=session,
-                account_id=account.id,
-                promo_file=parse_promo_yaml(data),
-                now=int(time.time()),
-            )
+            import_promos(session=session, account_id=account.id, promo_file=promo_file, now=int(time.time()))
+            for definition in promo_file.definitions:
+                prefix, _, number = (definition.coupon_codes[:1] or ("",))[0].rpartition("-")
+                record = promo_store.get_promo(
+                    session=session, account_id=account.id, key=definition.promo.key
+                )
+                if not prefix or not number.isdigit() or record is None or record.id is None:
+                    continue
+                promo_store.add_coupon_codes(
+                    session=session,
+                    account_id=account.id,
+                    promo_id=record.id,
+                    codes=(f"{prefix}-{n:0{len(number)}d}" for n in range(1, demo_leads + 1)),
+                )
 
 
 DEMO_ADMIN_UNAVAILABLE = Text(
-    ru="Вход в админку демо доступен после установки в песочницу.",
-    en="The demo admin sign-in works once LeadPact is installed into the sandbox.",
+    ru="LeadPact ещё устанавливается в песочницу и загружает демо-данные — страница обновится сама через пару "
+    "секунд.",
+    en="LeadPact is still being installed into the sandbox and loading the demo data — this page reloads itself "
+    "in a couple of seconds.",
 )
 
 
-def demo_router() -> APIRouter:
+def _local_path(value: str | None, default: str) -> str:
+    """Where to go after the demo sign-in: a path on this site only (never `//host` or a full URL)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+def _not_ready(lang: Language) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><meta http-equiv='refresh' content='2'>"
+        f"<title>LeadPact</title></head><body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
+        f"<p>{html.escape(DEMO_ADMIN_UNAVAILABLE(lang))}</p></body></html>",
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
+def demo_router(status: DemoStatus) -> APIRouter:
     """Demo only: `/demo/admin` asks the bundled sandbox for an admin's widget token (what amoCRM's widget would
-    send) and signs in with it, so a visitor can open the admin pages without a real amoCRM."""
+    send) and signs in with it, so a visitor can open the admin pages without a real amoCRM; `next` names the
+    page to land on. `/demo/lead-card` opens the sandbox's lead card, where the built widget draws its panel."""
     router = APIRouter()
 
+    def ready_account(services: Services) -> int | None:
+        settings = services.settings
+        if not settings.amocrm_base_url or not settings.amocrm_redirect_uri:
+            return None
+        with session_scope(services.engine) as session:
+            accounts = account_store.list_active_accounts(session=session)
+        return accounts[0].id if accounts and status.ready else None
+
     @router.get("/demo/admin")
-    async def demo_admin(request: Request) -> Response:
+    async def demo_admin(request: Request, next: str | None = None) -> Response:
         services: Services = request.app.state.services
         settings = services.settings
-        with session_scope(services.engine) as session:
-            accounts = account_store.list_accounts(session=session)
-        if not accounts or not settings.amocrm_base_url or not settings.amocrm_redirect_uri:
-            return PlainTextResponse(DEMO_ADMIN_UNAVAILABLE(settings.language), status_code=503)
+        account_id = ready_account(services)
+        if account_id is None or settings.amocrm_redirect_uri is None:
+            return _not_ready(request_language(request, services))
         minted = await services.http.post(
             f"{settings.amocrm_base_url}/_sandbox/widget-token",
             json={
-                "account_id": accounts[0].id,
+                "account_id": account_id,
                 "is_admin": True,
                 "aud": widget_audience(settings.amocrm_redirect_uri),
                 "ttl": 1800,
             },
         )
         minted.raise_for_status()
-        token = str(minted.json()["token"])
-        return RedirectResponse(f"/admin/login?token={token}", status_code=302)
+        query = {"token": str(minted.json()["token"]), "next": _local_path(next, "/admin")}
+        if "lang" in request.query_params:
+            query["lang"] = request.query_params["lang"]
+        return RedirectResponse(f"/admin/login?{urlencode(query)}", status_code=302)
+
+    @router.get("/demo/lead-card")
+    async def demo_lead_card(request: Request, lead: int | None = None) -> Response:
+        services: Services = request.app.state.services
+        settings = services.settings
+        if ready_account(services) is None:
+            return _not_ready(request_language(request, services))
+        query: dict[str, str] = {
+            "widget": f"{settings.public_url}/demo/widget/",
+            "backend": settings.public_url,
+        }
+        if lead is not None:
+            query["lead"] = str(lead)
+        query["lang"] = request_language(request, services)
+        return RedirectResponse(
+            f"{settings.amocrm_base_url}/_sandbox/card?{urlencode(query)}", status_code=302
+        )
+
+    @router.get("/demo/widget/{name:path}")
+    def demo_widget_file(name: str) -> Response:
+        """The widget's files as amoCRM would serve them from the uploaded archive (those files only)."""
+        served = {path.relative_to(WIDGET_SOURCE).as_posix(): path for path in widget_files()}
+        if name not in served:
+            return Response(status_code=404)
+        media = {".js": "application/javascript", ".json": "application/json", ".png": "image/png"}
+        return Response(
+            served[name].read_bytes(),
+            media_type=media.get(served[name].suffix, "application/octet-stream"),
+            # The sandbox's lead card (another origin) loads them, as amoCRM loads an uploaded widget.
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
 
     return router

@@ -51,6 +51,7 @@ def request_language(request: Request, services: Services) -> Language:
         request.query_params.get("lang"),
         request.headers.get("accept-language", ""),
         services.settings.language,
+        default_is_set="language" in services.settings.model_fields_set,
     )
 
 

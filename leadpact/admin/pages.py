@@ -31,6 +31,7 @@ from leadpact.admin.web import (
     FormDep,
     admin_key,
     language,
+    local_path,
     render,
     services_of,
     with_lang,
@@ -62,7 +63,7 @@ def _approver(user_id: int) -> str:
 
 
 @router.get("/login")
-def login(request: Request, token: str = "") -> Response:
+def login(request: Request, token: str = "", next: str = "/admin") -> Response:
     """Signs an amoCRM account admin in with the widget's amoCRM-signed token; anyone else gets 401/403."""
     services = services_of(request)
     settings = services.settings
@@ -83,7 +84,7 @@ def login(request: Request, token: str = "") -> Response:
     if not claims.is_admin or claims.user_id is None:
         raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
     admin = new_session(account_id=claims.account_id, user_id=claims.user_id, now=now)
-    response = RedirectResponse(with_lang("/admin", request), status_code=303)
+    response = RedirectResponse(with_lang(local_path(next, "/admin"), request), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         encode_session(admin, admin_key(request)),

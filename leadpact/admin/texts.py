@@ -20,6 +20,10 @@ UNAUTHORIZED = Text(
     ru="Откройте администрирование LeadPact из настроек виджета LeadPact в amoCRM: вход — через amoCRM.",
     en="Open LeadPact administration from the LeadPact widget settings in amoCRM: sign-in goes through amoCRM.",
 )
+DEMO_SIGN_IN = Text(
+    ru="Это демо на песочнице amoCRM: войти без amoCRM и вернуться на эту страницу",
+    en="This is the demo on the amoCRM sandbox: sign in without amoCRM and come back to this page",
+)
 FORBIDDEN_TITLE = Text(ru="Нет доступа", en="No access")
 FORBIDDEN = Text(
     ru="Администрирование LeadPact доступно только администраторам аккаунта amoCRM.",

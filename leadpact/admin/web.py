@@ -53,10 +53,21 @@ class AdminRoute(APIRoute):
             try:
                 return await handler(request)
             except AdminDenied as denied:
+                lang = language(request)
+                # In the demo, a refused page says where to sign in without amoCRM, and comes back here.
+                demo_sign_in = (
+                    f"/demo/admin?{urlencode({'next': request.url.path})}"
+                    if denied.status_code == 401 and getattr(request.app.state, "demo", False)
+                    else None
+                )
                 return render(
                     request,
                     "denied.html",
-                    {"title": denied.title(language(request)), "message": denied.message(language(request))},
+                    {
+                        "title": denied.title(lang),
+                        "message": denied.message(lang),
+                        "demo_sign_in": demo_sign_in,
+                    },
                     status_code=denied.status_code,
                     session=None,
                 )
@@ -69,9 +80,12 @@ def services_of(request: Request) -> Any:
 
 
 def language(request: Request) -> Language:
-    configured: Language = services_of(request).settings.language
+    settings = services_of(request).settings
     return choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language", ""), configured
+        request.query_params.get("lang"),
+        request.headers.get("accept-language", ""),
+        settings.language,
+        default_is_set="language" in settings.model_fields_set,
     )
 
 
@@ -152,6 +166,19 @@ def render(
         "frame-ancestors 'none'; base-uri 'none'"
     )
     return response
+
+
+def local_path(value: str | None, default: str) -> str:
+    """A path on this site only (never `//host`, a full URL or a query): where a sign-in may send the browser."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and "?" not in value
+    ):
+        return value
+    return default
 
 
 def with_lang(path: str, request: Request, **params: Any) -> str:

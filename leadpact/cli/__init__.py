@@ -13,6 +13,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def use_demo(
+    context: typer.Context,
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Работать с запущенным демо (`leadpact serve` без учётных данных) / work on the running demo",
+    ),
+) -> None:
+    context.obj = {"demo": demo}
+
+
 serve.register(app)
 sandbox.register(app)
 app.add_typer(db.app, name="db")

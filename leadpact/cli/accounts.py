@@ -12,8 +12,8 @@ from rich.table import Table
 
 from integration.db import open_engine, session_scope
 from integration.i18n import Text
-from integration.settings import Settings
 from integration.storage import accounts as store
+from leadpact.cli.context import cli_settings
 
 app = typer.Typer(help="Аккаунты amoCRM / amoCRM accounts", no_args_is_help=True)
 
@@ -38,7 +38,7 @@ HEADERS = {
 def list_command(
     all_: bool = typer.Option(False, "--all", help="include removed / вместе с отключёнными"),
 ) -> None:
-    settings = Settings()
+    settings = cli_settings()
     with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
         accounts = store.list_accounts(session=session, include_removed=all_)
     if not accounts:
@@ -64,7 +64,7 @@ def remove_command(account_id: int) -> None:
     from integration.bootstrap import build_services
     from integration.install import remove_account
 
-    settings = Settings()
+    settings = cli_settings()
 
     async def run() -> bool:
         async with build_services(settings) as services:
@@ -84,7 +84,7 @@ def connect_token_command(
     from integration.bootstrap import build_services
     from integration.install import install_with_long_lived_token
 
-    settings = Settings()
+    settings = cli_settings(create_database=True)
     raw = os.environ.get("AMOCRM_LONG_LIVED_TOKEN") or (
         settings.amocrm_long_lived_token.get_secret_value() if settings.amocrm_long_lived_token else ""
     )

@@ -6,7 +6,7 @@ import typer
 
 from integration.db import open_engine
 from integration.i18n import Text
-from integration.settings import Settings
+from leadpact.cli.context import cli_settings
 
 app = typer.Typer(help="База данных / database", no_args_is_help=True)
 
@@ -15,7 +15,7 @@ UPGRADED = Text(ru="Схема базы данных обновлена: {url}",
 
 @app.command("upgrade", help="Применить миграции / apply migrations")
 def upgrade_command() -> None:
-    settings = Settings()
+    settings = cli_settings(create_database=True)
     with open_engine(settings.database_url, migrate=True) as engine:
         url = engine.url.render_as_string(hide_password=True)
     typer.echo(UPGRADED(settings.language, url=url))

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
-from integration.settings import Settings
 from integration.storage.inbox import InboxStatus, inbox_stats, problem_items
+from leadpact.cli.context import cli_settings
 from webhooks.worker import requeue_with_reparse
 
 app = typer.Typer(help="Очередь вебхуков / webhook inbox", no_args_is_help=True)
@@ -37,7 +37,7 @@ def failed_command(
     account: int | None = typer.Option(None, help="Только этот аккаунт / only this account"),
     limit: int = typer.Option(50, help="Сколько показать / how many"),
 ) -> None:
-    settings = Settings()
+    settings = cli_settings()
     lang: Language = settings.language
     with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         items = problem_items(session=session, account_id=account, limit=limit)
@@ -62,7 +62,7 @@ def failed_command(
 
 @app.command("retry", help="Вернуть доставку в очередь / put a delivery back in the queue")
 def retry_command(item_id: int = typer.Argument(..., help="ID доставки / delivery id")) -> None:
-    settings = Settings()
+    settings = cli_settings()
     lang: Language = settings.language
     with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         item = requeue_with_reparse(session=session, item_id=item_id)
@@ -78,7 +78,7 @@ def retry_command(item_id: int = typer.Argument(..., help="ID доставки /
 
 @app.command("stats", help="Состояние очереди / inbox state")
 def stats_command() -> None:
-    settings = Settings()
+    settings = cli_settings()
     with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         stats = inbox_stats(session=session)
     typer.echo(

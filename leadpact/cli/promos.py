@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
-from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage import promos as promo_store
+from leadpact.cli.context import cli_settings
 from sync.promos.event_import import EventImportReport, import_event_attendees
 from sync.promos.events import read_attendee_csv
 from sync.promos.importing import parse_promo_file
@@ -89,7 +89,7 @@ def resolve_account(session: Session, account_id: int | None, lang: Language) ->
     "import", help="Импорт акций из CSV/YAML (всё или ничего) / import promos from CSV/YAML (all or nothing)"
 )
 def import_command(file: Path, account: AccountOption = None) -> None:
-    settings = Settings()
+    settings = cli_settings()
     lang = settings.language
     if not file.is_file():
         raise _fail(FILE_MISSING(lang, path=file))
@@ -109,7 +109,7 @@ def import_command(file: Path, account: AccountOption = None) -> None:
 
 @app.command("list", help="Список акций с остатком купонов / promos with their coupon pools")
 def list_command(account: AccountOption = None) -> None:
-    settings = Settings()
+    settings = cli_settings()
     lang = settings.language
     with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
         account_id = resolve_account(session, account, lang)
@@ -152,7 +152,7 @@ def sync_command(account: AccountOption = None) -> None:
     from integration.bootstrap import build_services
     from sync.promos.catalog import CatalogSyncReport, sync_promo_catalog
 
-    settings = Settings()
+    settings = cli_settings()
     lang = settings.language
 
     async def run() -> CatalogSyncReport:
@@ -186,7 +186,7 @@ def sync_command(account: AccountOption = None) -> None:
 
 @app.command("coupons", help="Конверсия купонов в выигрыш по каналам / coupon → won conversion per channel")
 def coupons_command(account: AccountOption = None) -> None:
-    settings = Settings()
+    settings = cli_settings()
     lang = settings.language
     with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
         account_id = resolve_account(session, account, lang)
@@ -211,7 +211,7 @@ def events_import_command(
 ) -> None:
     from integration.bootstrap import build_services
 
-    settings = Settings()
+    settings = cli_settings()
     lang = settings.language
     if not file.is_file():
         raise _fail(FILE_MISSING(lang, path=file))

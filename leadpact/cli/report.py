@@ -15,6 +15,7 @@ from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import accounts as account_store
+from leadpact.cli.context import cli_settings
 from sync.reports.figures import load_weekly_report, try_fetch_meeting_tasks
 from sync.reports.model import MeetingTask
 from sync.reports.render import render_html, render_markdown
@@ -101,7 +102,7 @@ def weekly_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Файл / write to this file"),
     tasks: bool = typer.Option(True, help="Читать задачи встречи из amoCRM / read meeting tasks from amoCRM"),
 ) -> None:
-    settings = Settings()
+    settings = cli_settings()
     language: Language = "en" if (lang.value if lang else settings.language) == "en" else "ru"
     try:
         period = parse_week(week) if week else last_full_week(datetime.now(UTC).date())

@@ -27,6 +27,7 @@ from integration.settings import Settings
 from integration.storage import rulesets
 from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import RulesetError
+from leadpact.cli.context import cli_settings
 from rules import FieldCatalog, RuleFileError, RuleIssue, check_ruleset, default_rules_text, load_ruleset
 from rules.backtest import LOST_STATUS, WON_STATUS, BacktestLead, backtest
 from rules.source import MAX_RULE_FILE_BYTES, TOO_LARGE, TOO_LARGE_HINT, with_params
@@ -167,7 +168,7 @@ def propose(
     lang: LangOption = None,
 ) -> None:
     """Предложить черновик / propose a rule file as a draft (it runs only after both sign-offs)."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     text = _read_rules_file(file, language)
     try:
@@ -194,7 +195,7 @@ def approve(
     lang: LangOption = None,
 ) -> None:
     """Согласовать версию / sign a draft off for marketing or sales."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
@@ -215,7 +216,7 @@ def activate(
     lang: LangOption = None,
 ) -> None:
     """Активировать версию / make a signed-off draft the running rules (used from the next event on)."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
@@ -233,7 +234,7 @@ def activate(
 @app.command("reject")
 def reject(version: int, account: AccountOption, lang: LangOption = None) -> None:
     """Отклонить черновик / withdraw a draft."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
@@ -256,7 +257,7 @@ def apply(account: AccountOption, lang: LangOption = None) -> None:
     """Переоценить открытые сделки по действующим правилам / re-classify open leads under the active rules."""
     from leadpact.admin.service import queue_reclassification
 
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     with open_engine(settings.database_url, migrate=True) as engine, session_scope(engine) as session:
         count = queue_reclassification(session=session, account_id=account)
@@ -270,7 +271,7 @@ def history(
     lang: LangOption = None,
 ) -> None:
     """История версий / every version with who proposed, approved and activated it."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     with open_engine(settings.database_url) as engine, session_scope(engine) as session:
         entries = rulesets.history(session=session, account_id=account)
@@ -304,7 +305,7 @@ def history(
 @app.command("diff")
 def diff(old: int, new: int, account: AccountOption, lang: LangOption = None) -> None:
     """Разница между версиями / unified diff between two versions (0 is the default pack)."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
@@ -397,7 +398,7 @@ def backtest_command(
     lang: LangOption = None,
 ) -> None:
     """Бэктест / how a candidate rule file would reclassify the stored leads, compared to the active rules."""
-    settings = Settings()
+    settings = cli_settings()
     language = _language(lang, settings)
     try:
         candidate = load_ruleset(_read_rules_file(file, language), source=str(file))

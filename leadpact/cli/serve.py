@@ -14,6 +14,8 @@ import uvicorn
 from integration.i18n import Text
 from integration.settings import Settings
 
+log = logging.getLogger("leadpact.demo")
+
 SERVE_HELP = Text(
     ru="Запустить LeadPact (веб, приёмник вебхуков, воркер). Без учётных данных amoCRM — демо на песочнице.",
     en="Run LeadPact (web, webhook receiver, worker). Without amoCRM credentials: the demo on the sandbox.",
@@ -31,6 +33,11 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", help="Interface to listen on / адрес"),
         port: int = typer.Option(8000, help="Port / порт"),
+        sandbox_port: int | None = typer.Option(
+            None,
+            help="Demo only: the amoCRM sandbox's port (default: --port + 1) / только демо: порт песочницы amoCRM "
+            "(по умолчанию --port + 1)",
+        ),
         demo_leads: int = typer.Option(200, help="Demo leads in the sandbox / демо-лидов в песочнице"),
         worker: bool = typer.Option(True, help="Run the worker in-process / воркер в этом процессе"),
         demo_account: Annotated[
@@ -40,7 +47,13 @@ def register(app: typer.Typer) -> None:
         configure_logging()
         settings = Settings()
         run_serve(
-            settings, host=host, port=port, demo_leads=demo_leads, worker=worker, demo_account=demo_account
+            settings,
+            host=host,
+            port=port,
+            demo_leads=demo_leads,
+            worker=worker,
+            demo_account=demo_account,
+            sandbox_port=sandbox_port if sandbox_port is not None else port + 1,
         )
 
     @app.command(
@@ -81,7 +94,14 @@ def _known_demo_account(value: str) -> str:
 
 
 def run_serve(
-    settings: Settings, *, host: str, port: int, demo_leads: int, worker: bool, demo_account: str = "demo"
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    demo_leads: int,
+    worker: bool,
+    demo_account: str = "demo",
+    sandbox_port: int | None = None,
 ) -> None:
     from leadpact.app import BackgroundTask, create_app
     from leadpact.runtime import background_tasks
@@ -93,33 +113,43 @@ def run_serve(
     settings_had_credentials = settings.has_amocrm_credentials
     with ExitStack() as stack:
         if not settings_had_credentials:
+            from functools import partial
+
             from integration.servers import free_port, serve_in_thread
-            from leadpact.demo import demo_sandbox_app, demo_settings, install_into_sandbox
+            from leadpact.cli.context import published_demo
+            from leadpact.demo import (
+                DemoStatus,
+                demo_links,
+                demo_router,
+                demo_sandbox_app,
+                demo_settings,
+                install_into_sandbox,
+            )
 
             public_url = settings.public_url
-            sandbox_port = free_port()
-            plan = demo_settings(
-                settings, public_url=public_url, sandbox_url=f"http://127.0.0.1:{sandbox_port}"
-            )
+            chosen_port = sandbox_port or free_port()
+            sandbox_url = f"http://127.0.0.1:{chosen_port}"
+            # What a person opens comes first in the log; the pages wait (and reload) until the data is in.
+            for line in demo_links(settings.language, public=public_url, sandbox=sandbox_url):
+                log.info(line)
+            plan = demo_settings(settings, public_url=public_url, sandbox_url=sandbox_url)
             sandbox = demo_sandbox_app(
                 plan, public_url=public_url, demo_leads=demo_leads, demo_account=demo_account
             )
-            sandbox_url = stack.enter_context(serve_in_thread(sandbox, port=sandbox_port))
-            typer.echo(
-                STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads, shape=demo_account)
-            )
+            stack.enter_context(serve_in_thread(sandbox, port=chosen_port))
+            log.info(STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads, shape=demo_account))
             settings = plan.settings
             if "database_url" not in settings.model_fields_set:
                 # The sandbox is a fresh in-memory amoCRM on every start, so the demo's database starts fresh too.
                 settings = settings.model_copy(
                     update={"database_url": fresh_demo_database(settings.data_dir)}
                 )
-            tasks.append(install_into_sandbox)
+            stack.enter_context(published_demo(settings, sandbox_url=sandbox_url))
+            status = DemoStatus()
+            tasks.append(partial(install_into_sandbox, status=status, demo_leads=demo_leads))
         app = create_app(
             settings, background=tuple(tasks), warm_reports=worker, demo=not settings_had_credentials
         )
         if not settings_had_credentials:
-            from leadpact.demo import demo_router
-
-            app.include_router(demo_router())
+            app.include_router(demo_router(status))
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -28,6 +28,7 @@ from integration.settings import Settings
 from integration.storage import stats as storage
 from integration.storage.accounts import list_accounts
 from integration.storage.leads import LeadSnapshot
+from leadpact.cli.context import cli_settings
 from sync.stats.metrics import FieldCompleteness, PeriodFigures, weekly_plan
 from sync.stats.periods import Period, StatsInputError
 from sync.stats.plans import PLAN_FIGURES, import_spend, known_channels, parse_spend_csv, set_plan
@@ -95,7 +96,7 @@ PeriodOption = Annotated[
 
 @contextmanager
 def _context() -> Iterator[tuple[Settings, Engine, Console]]:
-    settings = Settings()
+    settings = cli_settings()
     with open_engine(settings.database_url) as engine:
         yield settings, engine, Console()
 

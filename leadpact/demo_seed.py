@@ -1,0 +1,203 @@
+"""What the demo puts into LeadPact so its report has something to say: the sandbox's status history (loaded
+through the events API by the same backfill `leadpact backfill` runs), a plan and channel spend for each month
+the demo leads span, and a few reps' disputes.
+
+The figures are derived from the seeded leads themselves (a plan a little above the pace the leads show, a cost
+per lead that differs by channel), so the pace, coverage, costs and win rates read like a real account's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from integration.bootstrap import Services
+from integration.db import session_scope
+from integration.storage import leads as lead_store
+from integration.storage import promos as promo_store
+from sync.stats.periods import Period
+from sync.stats.plans import SpendRow, import_spend, known_channels, set_plan
+
+log = logging.getLogger(__name__)
+
+WON_STATUS_ID = 142
+# A plan 10 % above the leads' own pace: the demo's run rate reads "slightly behind", the usual meeting topic.
+PLAN_STRETCH = 1.1
+# What one lead costs per paid channel, in roubles (free channels — direct, referral — have no spend).
+COST_PER_LEAD: dict[str, int] = {
+    "yandex_direct": 1_900,
+    "google_ads": 2_300,
+    "vk": 1_100,
+    "email": 250,
+    "tiktok": 800,
+}
+# Reps' disputes the demo files on the newest leads of these levels: the report counts them, /admin lists them.
+DEMO_DISPUTES: tuple[tuple[str, str], ...] = (
+    ("hot", "Клиент сказал, что решение не раньше следующего квартала — это не горячий лид."),
+    ("cold", "Бюджет подтверждён на звонке, ЛПР на связи — лид тёплый, а не холодный."),
+    ("warm", "Потребность описана партнёром, клиент её не подтвердил."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoFigures:
+    plans: int
+    spend_rows: int
+    disputes: int
+
+
+def _month_of(moment: int) -> Period:
+    return Period.containing(datetime.fromtimestamp(moment, UTC))
+
+
+def _scale_to_month(count: int, month: Period, today: date) -> float:
+    """A month's count stretched to the whole month when the month is still running."""
+    if month.end < today:
+        return float(count)
+    elapsed = (today - month.start).days + 1
+    days = (month.end - month.start).days + 1
+    return count * days / max(elapsed, 1)
+
+
+def seed_plans_and_spend(*, engine: Engine, account_id: int, now: int) -> DemoFigures:
+    """A plan per month the leads span and spend per paid channel and month; disputes on a few recent leads."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    with session_scope(engine) as session:
+        snapshots = list(
+            session.exec(
+                select(lead_store.LeadSnapshot).where(
+                    lead_store.LeadSnapshot.account_id == account_id,
+                    col(lead_store.LeadSnapshot.is_deleted).is_(False),
+                )
+            )
+        )
+        leads_per_month: Counter[Period] = Counter()
+        qualified_per_month: Counter[Period] = Counter()
+        won_per_month: Counter[Period] = Counter()
+        revenue_per_month: Counter[Period] = Counter()
+        per_channel: Counter[tuple[Period, str]] = Counter()
+        for lead in snapshots:
+            month = _month_of(lead.created_at)
+            leads_per_month[month] += 1
+            qualified_per_month[month] += bool(lead.qualified)
+            if lead.channel:
+                per_channel[(month, lead.channel)] += 1
+            # Deals and revenue count by the month the lead came in, as the statistics do (a cohort).
+            if lead.status_id == WON_STATUS_ID:
+                won_per_month[month] += 1
+                revenue_per_month[month] += lead.price or 0
+        plans = 0
+        for month in sorted(leads_per_month):
+
+            def planned(counter: Counter[Period], month: Period = month) -> int:
+                return max(1, round(_scale_to_month(counter[month], month, today) * PLAN_STRETCH))
+
+            set_plan(
+                session=session,
+                account_id=account_id,
+                period=month,
+                figures={
+                    "leads": planned(leads_per_month),
+                    "qualified": planned(qualified_per_month),
+                    "deals": planned(won_per_month),
+                    "revenue": planned(revenue_per_month),
+                },
+            )
+            plans += 1
+        channels = known_channels(session=session, account_id=account_id)
+        rows = [
+            SpendRow(
+                line=index, period=month, channel=channel, amount=Decimal(count * COST_PER_LEAD[channel])
+            )
+            for index, ((month, channel), count) in enumerate(sorted(per_channel.items()), start=2)
+            if channel in COST_PER_LEAD and channel in channels
+        ]
+        spend_rows = import_spend(session=session, account_id=account_id, rows=rows, known_channels=channels)
+        disputes = _seed_disputes(session=session, account_id=account_id, snapshots=snapshots, now=now)
+    return DemoFigures(plans=plans, spend_rows=spend_rows, disputes=disputes)
+
+
+def _seed_disputes(
+    *, session: Session, account_id: int, snapshots: list[lead_store.LeadSnapshot], now: int
+) -> int:
+    newest_first = sorted(snapshots, key=lambda lead: lead.created_at, reverse=True)
+    filed = 0
+    for offset, (level, reason) in enumerate(DEMO_DISPUTES):
+        lead = next((s for s in newest_first if s.level == level), None)
+        if lead is None:
+            continue
+        promo_store.add_dispute(
+            session=session,
+            account_id=account_id,
+            lead_id=lead.lead_id,
+            user_id=lead.responsible_user_id,
+            reason=reason,
+            # Spread over the last days so they fall into last week's meeting report as well as this week.
+            now=now - (offset + 1) * 2 * 86400,
+            snapshot=lead,
+        )
+        filed += 1
+    return filed
+
+
+# Of the leads that reached the contract stage in the last two weeks, the demo's sales team wins every other one:
+# the meeting report then has won deals, win rates and managers' conversion for last week's leads.
+RECENT_DAYS = 14
+LOST_STATUS_ID = 143
+
+
+async def close_recent_deals(services: Services, *, account_id: int, now: int) -> int:
+    """The sales team's work in amoCRM: recent leads at the last open stage are won, each by its own manager,
+    through the sandbox's edit-as-a-person route (the same status history and webhooks as a click in amoCRM)."""
+    settings = services.settings
+    api = services.connector.api_for(account_id)
+    last_open_stage: dict[int, int] = {}
+    for pipeline in await api.list_pipelines():
+        open_statuses = [
+            status
+            for status in pipeline.embedded.statuses
+            if status.id not in (WON_STATUS_ID, LOST_STATUS_ID) and status.sort is not None
+        ]
+        if open_statuses:
+            last_open_stage[pipeline.id] = max(open_statuses, key=lambda status: status.sort or 0).id
+    candidates = [
+        lead
+        async for lead in api.iter_leads(params={"filter[created_at][from]": now - RECENT_DAYS * 86400})
+        if lead.pipeline_id is not None and lead.status_id == last_open_stage.get(lead.pipeline_id)
+    ]
+    winners = sorted(candidates, key=lambda lead: lead.id)[::2]
+    by_manager: dict[int, list[dict[str, int]]] = {}
+    for lead in winners:
+        if lead.responsible_user_id is not None and lead.pipeline_id is not None:
+            by_manager.setdefault(lead.responsible_user_id, []).append(
+                {"id": lead.id, "status_id": WON_STATUS_ID, "pipeline_id": lead.pipeline_id}
+            )
+    for user_id, changes in by_manager.items():
+        response = await services.http.patch(
+            f"{settings.amocrm_base_url}/_sandbox/accounts/{account_id}/leads",
+            params={"user_id": user_id},
+            json=changes,
+        )
+        response.raise_for_status()
+    return sum(len(changes) for changes in by_manager.values())
+
+
+async def seed_demo_figures(services: Services, *, account_id: int, now: int) -> DemoFigures:
+    """Closes a few recent deals, loads the status history the sandbox keeps (the real backfill, over HTTP),
+    then plans, spend and disputes."""
+    import anyio
+
+    from sync.stats.backfill import backfill_account
+
+    await close_recent_deals(services, account_id=account_id, now=now)
+    api = services.connector.api_for(account_id)
+    await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)
+    return await anyio.to_thread.run_sync(
+        lambda: seed_plans_and_spend(engine=services.engine, account_id=account_id, now=now)
+    )
