@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -44,9 +45,21 @@ def _is_integration_field(value: Record) -> bool:
     return INTEGRATION_MARK in marks
 
 
+def _shown(field_type: object, raw: object) -> str:
+    """A value as amoCRM's card shows it: dates as dates (they are unix seconds in the API), checkboxes as ✓."""
+    if field_type in ("date", "date_time", "birthday") and isinstance(raw, int | float):
+        moment = datetime.fromtimestamp(raw, UTC)
+        return moment.strftime("%Y-%m-%d %H:%M" if field_type == "date_time" else "%Y-%m-%d")
+    if field_type == "checkbox":
+        return "✓" if raw else "—"
+    return str(raw)
+
+
 def _field_text(value: Record) -> str:
     return ", ".join(
-        str(v.get("value")) for v in value.get("values") or () if v.get("value") not in (None, "")
+        _shown(value.get("field_type"), v.get("value"))
+        for v in value.get("values") or ()
+        if v.get("value") not in (None, "")
     )
 
 

@@ -227,6 +227,21 @@ def _not_ready(lang: Language) -> HTMLResponse:
     )
 
 
+def _showcase_lead(services: Services) -> int | None:
+    """The newest hot lead: its panel shows a level with its reason, promos and a coupon."""
+    from sqlmodel import col, select
+
+    from integration.storage.leads import LeadSnapshot
+
+    with session_scope(services.engine) as session:
+        return session.exec(
+            select(LeadSnapshot.lead_id)
+            .where(LeadSnapshot.level == "hot", col(LeadSnapshot.is_deleted).is_(False))
+            .order_by(col(LeadSnapshot.created_at).desc())
+            .limit(1)
+        ).first()
+
+
 def demo_router(status: DemoStatus) -> APIRouter:
     """Demo only: `/demo/admin` asks the bundled sandbox for an admin's widget token (what amoCRM's widget would
     send) and signs in with it, so a visitor can open the admin pages without a real amoCRM; `next` names the

@@ -124,3 +124,51 @@ class TestRealisticDemo:
         assert fields["ЛПР"]["type"] == "select" and fields["ЛПР"]["code"] is None
         assert fields["Бюджет клиента"]["code"] is None
         assert home.status_code == 200 and "/demo/admin" in home.text and "realistic" not in home.text
+
+    def test_the_logged_urls_come_first_and_open_without_a_sign_in(self, demo: tuple[str, Path]) -> None:
+        """The log opens with the four URLs a person opens; each answers 200 with no 401 on the way, the report
+        shows the pace, the coverage, costs and a channel within the norm, and the lead card loads the widget."""
+        public, log = demo
+        _wait(lambda: READY.search(log.read_text()), within=90, what="the demo to be ready", log=log)
+        lines = log.read_text().splitlines()
+        urls = [m.group(1) for line in lines[:5] if (m := URL.search(line))]
+        assert len(urls) == 4 and all(" INFO " in line for line in lines[:5]), lines[:6]
+        admin, report, card, sandbox_state = urls
+        assert admin == f"{public}/demo/admin" and card == f"{public}/demo/lead-card"
+        assert not re.search(r"WARNING .*(coupon pool empty|купоны закончились)", log.read_text())
+        with httpx.Client(follow_redirects=True, timeout=30) as browser:
+            pages = {url: browser.get(url, params={"lang": "en"}) for url in urls}
+            for url, page in pages.items():
+                assert page.status_code == 200, (url, page.status_code)
+                assert all(step.status_code != 401 for step in page.history), (url, page.history)
+            text = re.sub(r"<[^>]+>", " ", pages[report].text)
+            assert "within norm" in text
+            assert re.search(r"Leads[^%]{0,40}?[1-9]\d*%", " ".join(text.split())), "a run rate in %"
+            assert re.search(r"coverage of the remaining plan: [1-9][\d ]*%", text)
+            assert "weighted by stage win rate: " in text and "unknown" not in text.split("weighted by")[1][:40]
+            assert "<script src=" in pages[card].text and "/demo/widget/script.js" in pages[card].text
+            assert "LeadPact" in pages[sandbox_state].text and "<table" in pages[sandbox_state].text
+            home = browser.get(public, params={"lang": "en"})
+            links = re.findall(r"href='(/[^']*)'", home.text)
+            for link in links:
+                if link.startswith("/metrics"):
+                    continue  # guarded by its own token when one is configured
+                answer = browser.get(f"{public}{link}")
+                assert answer.status_code == 200 and all(s.status_code != 401 for s in answer.history), link
+            refused = httpx.get(f"{public}/reports/weekly", params={"lang": "en"})
+            assert refused.status_code == 401 and "/demo/admin?next=%2Freports%2Fweekly" in refused.text
+
+    def test_cli_works_on_the_running_demo_without_flags(self, demo: tuple[str, Path]) -> None:
+        """`leadpact accounts list` and `leadpact backfill`, run where the demo runs, use its database and
+        account; no `./leadpact.db` appears."""
+        public, log = demo
+        _wait(lambda: READY.search(log.read_text()), within=90, what="the demo to be ready", log=log)
+        cwd = log.parent
+        listed = subprocess.run(
+            [*CLI, "accounts", "list"], cwd=cwd, env=_env() | {"COLUMNS": "200"}, capture_output=True, text=True
+        )
+        assert listed.returncode == 0 and "31000001" in listed.stdout, listed.stdout + listed.stderr
+        backfilled = subprocess.run([*CLI, "backfill"], cwd=cwd, env=_env(), capture_output=True, text=True)
+        assert backfilled.returncode == 0, backfilled.stdout + backfilled.stderr
+        assert re.search(r"(Загружено лидов|Leads loaded): [1-9]", backfilled.stdout), backfilled.stdout
+        assert not (cwd / "leadpact.db").exists()
