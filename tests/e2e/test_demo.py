@@ -17,17 +17,26 @@ import pytest
 
 from integration.servers import free_port
 
+CLI = [sys.executable, "-c", "from leadpact.cli import main; main()"]
+URL = re.compile(r"(http://127\.0\.0\.1:\d+\S*)")
+READY = re.compile(r"INFO leadpact\.demo: (Демо готово|Demo ready)")
+
+
+def _env() -> dict[str, str]:
+    """This process's environment without amoCRM credentials, database, public URL or a chosen language."""
+    skipped = ("AMOCRM_", "DATABASE_URL", "PUBLIC_URL", "LEADPACT_LANGUAGE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(skipped)}
+
 
 @contextmanager
 def serving(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
     """`leadpact serve` with these options in a subprocess without amoCRM credentials: its URL and its log."""
     port = free_port()
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
-    command = [sys.executable, "-c", "from leadpact.cli import main; main()", "serve", "--port", str(port)]
+    command = [*CLI, "serve", "--port", str(port), "--sandbox-port", str(free_port())]
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*command, *options], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+            [*command, *options], cwd=tmp_path, env=_env(), stdout=out, stderr=subprocess.STDOUT
         )
     try:
         yield f"http://127.0.0.1:{port}", log
@@ -43,13 +52,11 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _sandbox_url(log: Path) -> str:
-    found: str = _wait(
-        lambda: (m := re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/state", log.read_text())) and m.group(1),
-        within=90,
-        what="the demo to be ready",
-        log=log,
-    )
-    return found
+    """The sandbox's address from the demo's log, once the demo says it is ready."""
+    _wait(lambda: READY.search(log.read_text()), within=90, what="the demo to be ready", log=log)
+    found = re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/", log.read_text())
+    assert found is not None, log.read_text()[:2000]
+    return found.group(1)
 
 
 def _wait(check: Any, *, within: float, what: str, log: Path) -> Any:
@@ -125,11 +132,14 @@ class TestRealisticDemo:
         assert fields["Бюджет клиента"]["code"] is None
         assert home.status_code == 200 and "/demo/admin" in home.text and "realistic" not in home.text
 
+
+@pytest.mark.slow
+class TestDemoForAPerson:
     def test_the_logged_urls_come_first_and_open_without_a_sign_in(self, demo: tuple[str, Path]) -> None:
         """The log opens with the four URLs a person opens; each answers 200 with no 401 on the way, the report
         shows the pace, the coverage, costs and a channel within the norm, and the lead card loads the widget."""
         public, log = demo
-        _wait(lambda: READY.search(log.read_text()), within=90, what="the demo to be ready", log=log)
+        _sandbox_url(log)
         lines = log.read_text().splitlines()
         urls = [m.group(1) for line in lines[:5] if (m := URL.search(line))]
         assert len(urls) == 4 and all(" INFO " in line for line in lines[:5]), lines[:6]
@@ -137,7 +147,7 @@ class TestRealisticDemo:
         assert admin == f"{public}/demo/admin" and card == f"{public}/demo/lead-card"
         assert not re.search(r"WARNING .*(coupon pool empty|купоны закончились)", log.read_text())
         with httpx.Client(follow_redirects=True, timeout=30) as browser:
-            pages = {url: browser.get(url, params={"lang": "en"}) for url in urls}
+            pages = {url: browser.get(httpx.URL(url).copy_merge_params({"lang": "en"})) for url in urls}
             for url, page in pages.items():
                 assert page.status_code == 200, (url, page.status_code)
                 assert all(step.status_code != 401 for step in page.history), (url, page.history)
@@ -145,7 +155,9 @@ class TestRealisticDemo:
             assert "within norm" in text
             assert re.search(r"Leads[^%]{0,40}?[1-9]\d*%", " ".join(text.split())), "a run rate in %"
             assert re.search(r"coverage of the remaining plan: [1-9][\d ]*%", text)
-            assert "weighted by stage win rate: " in text and "unknown" not in text.split("weighted by")[1][:40]
+            assert (
+                "weighted by stage win rate: " in text and "unknown" not in text.split("weighted by")[1][:40]
+            )
             assert "<script src=" in pages[card].text and "/demo/widget/script.js" in pages[card].text
             assert "LeadPact" in pages[sandbox_state].text and "<table" in pages[sandbox_state].text
             home = browser.get(public, params={"lang": "en"})
@@ -161,11 +173,15 @@ class TestRealisticDemo:
     def test_cli_works_on_the_running_demo_without_flags(self, demo: tuple[str, Path]) -> None:
         """`leadpact accounts list` and `leadpact backfill`, run where the demo runs, use its database and
         account; no `./leadpact.db` appears."""
-        public, log = demo
-        _wait(lambda: READY.search(log.read_text()), within=90, what="the demo to be ready", log=log)
+        _public, log = demo
+        _sandbox_url(log)
         cwd = log.parent
         listed = subprocess.run(
-            [*CLI, "accounts", "list"], cwd=cwd, env=_env() | {"COLUMNS": "200"}, capture_output=True, text=True
+            [*CLI, "accounts", "list"],
+            cwd=cwd,
+            env=_env() | {"COLUMNS": "200"},
+            capture_output=True,
+            text=True,
         )
         assert listed.returncode == 0 and "31000001" in listed.stdout, listed.stdout + listed.stderr
         backfilled = subprocess.run([*CLI, "backfill"], cwd=cwd, env=_env(), capture_output=True, text=True)
