@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from pydantic import SecretStr
 
@@ -114,7 +113,11 @@ def with_demo(settings: Settings, record: dict[str, Any]) -> Settings:
 
 
 def _wants_demo() -> bool:
-    context = click.get_current_context(silent=True)
+    # Typer runs on its own copy of click (`typer._click`): the running command's context is on that copy's stack,
+    # not on the `click` package's.
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
     root = context.find_root() if context is not None else None
     return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("demo"))
 
