@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from amocrm_sandbox.deps import StateDep
 from amocrm_sandbox.problems import Problem
+from amocrm_sandbox.seed import MOSCOW_OFFSET
 from amocrm_sandbox.state import Account, Record, SandboxState
 
 router = APIRouter(prefix="/_sandbox")
@@ -29,6 +30,8 @@ PAGE_STYLE = (
     "body{font:14px/1.4 Arial,sans-serif;margin:1.5em;color:#313942}table{border-collapse:collapse}"
     "td,th{border:1px solid #dde2e8;padding:3px 6px;vertical-align:top;text-align:left}th{background:#f2f5f8}"
     ".tag{display:inline-block;background:#eef3f8;border-radius:3px;padding:0 4px;margin:1px}"
+    # Long values (the level's reason) stay on one line, cut with "…"; the full text is the cell's tooltip.
+    "td.value{max-width:16em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
 )
 
 
@@ -48,7 +51,8 @@ def _is_integration_field(value: Record) -> bool:
 def _shown(field_type: object, raw: object) -> str:
     """A value as amoCRM's card shows it: dates as dates (they are unix seconds in the API), checkboxes as ✓."""
     if field_type in ("date", "date_time", "birthday") and isinstance(raw, int | float):
-        moment = datetime.fromtimestamp(raw, UTC)
+        # Shown in the account's timezone, where a date field's value is the start of the day.
+        moment = datetime.fromtimestamp(raw + MOSCOW_OFFSET, UTC)
         return moment.strftime("%Y-%m-%d %H:%M" if field_type == "date_time" else "%Y-%m-%d")
     if field_type == "checkbox":
         return "✓" if raw else "—"
@@ -110,13 +114,17 @@ async def state_page(sandbox: StateDep, account_id: int | None = None) -> HTMLRe
             for tag in (lead.get("_embedded") or {}).get("tags") or ()
         )
         cells = [
-            f"<a href='card?lead={lead['id']}&amp;account_id={account.id}'>{lead['id']}</a>",
-            html.escape(str(lead.get("name") or "")) + (f"<br>{tags}" if tags else ""),
-            html.escape(_status_name(account, lead)),
-            html.escape(_user_name(account, lead.get("responsible_user_id"))),
-            *(html.escape(values.get(name, "")) for name in integration_columns),
+            f"<td><a href='card?lead={lead['id']}&amp;account_id={account.id}'>{lead['id']}</a></td>",
+            f"<td>{html.escape(str(lead.get('name') or ''))}{f'<br>{tags}' if tags else ''}</td>",
+            f"<td>{html.escape(_status_name(account, lead))}</td>",
+            f"<td>{html.escape(_user_name(account, lead.get('responsible_user_id')))}</td>",
+            *(
+                f"<td class='value' title='{html.escape(values.get(name, ''), quote=True)}'>"
+                f"{html.escape(values.get(name, ''))}</td>"
+                for name in integration_columns
+            ),
         ]
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
     body = (
         f"<h1>amoCRM sandbox · {html.escape(account.name)} ({html.escape(account.subdomain)})</h1>"
         f"<p>{len(leads)} сделок / leads · {len(account.tasks)} задач / tasks · "

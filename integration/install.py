@@ -108,6 +108,10 @@ async def install_with_long_lived_token(services: Services, *, host: str, token:
 async def _install(services: Services, *, base_url: str, pair: TokenPair, credential_kind: str) -> Installed:
     probe = services.amo.account(0, base_url, LongLivedAuth(pair.access_token))
     info = await probe.get_account()
+    # The code exchange and this probe were spent from the account's 7/s before we knew its id: take them from its
+    # budget too, so provisioning right after cannot be the request that crosses the limit (a 429 on every install).
+    for _ in range(2):
+        await services.amo.limiter.acquire(info.id)
     subdomain = info.subdomain or str(info.id)
     lang: Language = services.settings.language
     with session_scope(services.engine) as session:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import multiprocessing
 import secrets
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import urlencode
@@ -15,7 +19,7 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 import typer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
@@ -64,6 +68,10 @@ DEMO_FAILED = Text(
 )
 
 
+class SandboxNotStarted(RuntimeError):
+    """The demo's sandbox could not start (its port is taken, or it exited); the message says which port."""
+
+
 @dataclass(frozen=True, slots=True)
 class DemoPlan:
     settings: Settings
@@ -105,12 +113,12 @@ def known_demo_account(value: str) -> str:
     return value
 
 
-def demo_sandbox_app(
+def demo_sandbox_config(
     plan: DemoPlan, *, public_url: str, demo_leads: int, demo_account: str = "demo"
-) -> FastAPI:
-    """The bundled sandbox, seeded with demo leads in an account of the `demo_account` shape, that accepts the
+) -> SandboxConfig:
+    """The bundled sandbox's configuration: demo leads in an account of the `demo_account` shape, accepting the
     client id/secret `demo_settings` made up."""
-    config = SandboxConfig(
+    return SandboxConfig(
         client_id="leadpact-demo",
         client_secret=plan.client_secret,
         redirect_uri=f"{public_url}/oauth/callback",
@@ -118,7 +126,72 @@ def demo_sandbox_app(
         demo_leads=demo_leads,
         demo_account=demo_account,
     )
-    return create_sandbox_app(config)
+
+
+def _run_sandbox(config: SandboxConfig, port: int) -> None:
+    import os
+    import threading
+
+    import uvicorn
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # The sandbox lives exactly as long as the demo: uvicorn ends the demo process by re-raising SIGTERM, which
+        # skips its clean-up, so the sandbox watches its parent itself.
+        def exit_with_parent() -> None:
+            parent.join()
+            os._exit(0)
+
+        threading.Thread(target=exit_with_parent, daemon=True).start()
+    uvicorn.run(
+        create_sandbox_app(config), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: connections of a server that just stopped (TIME_WAIT) do not make the port taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+SANDBOX_DID_NOT_START = Text(
+    ru="Песочница amoCRM не запустилась на порту {port} (порт занят? — выберите другой: --sandbox-port).",
+    en="The amoCRM sandbox did not start on port {port} (port taken? — choose another: --sandbox-port).",
+)
+
+
+@contextmanager
+def sandbox_process(config: SandboxConfig, *, port: int, lang: Language) -> Iterator[str]:
+    """The demo's sandbox in a process of its own, as amoCRM is another machine: its clock and event loop never
+    wait on ours, so requests we pace under its 7/s arrive paced (in one process, both servers share one
+    interpreter and our paced requests reached it in bunches — a 429 at every start)."""
+    if not _port_is_free(port):
+        raise SandboxNotStarted(SANDBOX_DID_NOT_START(lang, port=port))
+    process = multiprocessing.get_context("spawn").Process(
+        target=_run_sandbox, args=(config, port), name="amocrm-sandbox", daemon=True
+    )
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_sandbox/accounts", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if not process.is_alive() or time.monotonic() > deadline:
+                raise SandboxNotStarted(SANDBOX_DID_NOT_START(lang, port=port))
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.join(timeout=10)
 
 
 @dataclass(slots=True)
@@ -288,8 +361,9 @@ def demo_router(status: DemoStatus) -> APIRouter:
             "widget": f"{settings.public_url}/demo/widget/",
             "backend": settings.public_url,
         }
-        if lead is not None:
-            query["lead"] = str(lead)
+        chosen = lead if lead is not None else await anyio.to_thread.run_sync(_showcase_lead, services)
+        if chosen is not None:
+            query["lead"] = str(chosen)
         query["lang"] = request_language(request, services)
         return RedirectResponse(
             f"{settings.amocrm_base_url}/_sandbox/card?{urlencode(query)}", status_code=302

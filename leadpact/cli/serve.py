@@ -115,15 +115,17 @@ def run_serve(
         if not settings_had_credentials:
             from functools import partial
 
-            from integration.servers import free_port, serve_in_thread
+            from integration.servers import free_port
             from leadpact.cli.context import published_demo
             from leadpact.demo import (
                 DemoStatus,
+                SandboxNotStarted,
                 demo_links,
                 demo_router,
-                demo_sandbox_app,
+                demo_sandbox_config,
                 demo_settings,
                 install_into_sandbox,
+                sandbox_process,
             )
 
             public_url = settings.public_url
@@ -133,10 +135,14 @@ def run_serve(
             for line in demo_links(settings.language, public=public_url, sandbox=sandbox_url):
                 log.info(line)
             plan = demo_settings(settings, public_url=public_url, sandbox_url=sandbox_url)
-            sandbox = demo_sandbox_app(
+            sandbox = demo_sandbox_config(
                 plan, public_url=public_url, demo_leads=demo_leads, demo_account=demo_account
             )
-            stack.enter_context(serve_in_thread(sandbox, port=chosen_port))
+            try:
+                stack.enter_context(sandbox_process(sandbox, port=chosen_port, lang=settings.language))
+            except SandboxNotStarted as error:
+                log.error(str(error))
+                raise typer.Exit(2) from None
             log.info(STARTING_DEMO(settings.language, url=sandbox_url, leads=demo_leads, shape=demo_account))
             settings = plan.settings
             if "database_url" not in settings.model_fields_set:

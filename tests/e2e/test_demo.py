@@ -136,8 +136,9 @@ class TestRealisticDemo:
 @pytest.mark.slow
 class TestDemoForAPerson:
     def test_the_logged_urls_come_first_and_open_without_a_sign_in(self, demo: tuple[str, Path]) -> None:
-        """The log opens with the four URLs a person opens; each answers 200 with no 401 on the way, the report
-        shows the pace, the coverage, costs and a channel within the norm, and the lead card loads the widget."""
+        """The log opens with the four URLs a person opens and has no warning; each URL answers 200 with no 401 on
+        the way, the report shows the pace, the coverage and a channel within the norm, and the lead card loads
+        the widget."""
         public, log = demo
         _sandbox_url(log)
         lines = log.read_text().splitlines()
@@ -145,7 +146,8 @@ class TestDemoForAPerson:
         assert len(urls) == 4 and all(" INFO " in line for line in lines[:5]), lines[:6]
         admin, report, card, sandbox_state = urls
         assert admin == f"{public}/demo/admin" and card == f"{public}/demo/lead-card"
-        assert not re.search(r"WARNING .*(coupon pool empty|купоны закончились)", log.read_text())
+        # Nothing the demo does on purpose (its own sandbox's rate limit, its coupon pools) is a warning.
+        assert not re.findall(r"^.* (WARNING|ERROR) .*$", log.read_text(), re.M)
         with httpx.Client(follow_redirects=True, timeout=30) as browser:
             pages = {url: browser.get(httpx.URL(url).copy_merge_params({"lang": "en"})) for url in urls}
             for url, page in pages.items():
