@@ -165,6 +165,16 @@ SANDBOX_DID_NOT_START = Text(
 )
 
 
+SANDBOX_EXITED = Text(
+    ru="Песочница amoCRM завершилась при запуске на порту {port} (код {code}); её ошибка — выше в логе.",
+    en="The amoCRM sandbox exited while starting on port {port} (code {code}); its error is above in the log.",
+)
+SANDBOX_SLOW = Text(
+    ru="Песочница amoCRM не ответила за минуту на порту {port}.",
+    en="The amoCRM sandbox did not answer within a minute on port {port}.",
+)
+
+
 @contextmanager
 def sandbox_process(config: SandboxConfig, *, port: int, lang: Language) -> Iterator[str]:
     """The demo's sandbox in a process of its own, as amoCRM is another machine: its clock and event loop never
@@ -185,8 +195,10 @@ def sandbox_process(config: SandboxConfig, *, port: int, lang: Language) -> Iter
                     break
             except httpx.TransportError:
                 pass
-            if not process.is_alive() or time.monotonic() > deadline:
-                raise SandboxNotStarted(SANDBOX_DID_NOT_START(lang, port=port))
+            if not process.is_alive():
+                raise SandboxNotStarted(SANDBOX_EXITED(lang, port=port, code=process.exitcode))
+            if time.monotonic() > deadline:
+                raise SandboxNotStarted(SANDBOX_SLOW(lang, port=port))
             time.sleep(0.1)
         yield url
     finally:
