@@ -42,4 +42,37 @@ app.add_typer(report.app, name="report")
 
 
 def main() -> None:
-    app()
+    """`leadpact`: the commands, their help and the framework's errors in LEADPACT_LANGUAGE."""
+    import sys
+
+    from typer import Abort, rich_utils
+    from typer._click.exceptions import ClickException, UsageError
+
+    from integration.settings import Settings
+    from leadpact.cli.language import RICH_TITLES_RU, localise_help, translate_usage_error
+
+    try:
+        lang = Settings().language
+    except ValueError:  # a bad setting is reported by the command that reads it, in English if need be
+        lang = "ru"
+    command = typer.main.get_command(app)
+    localise_help(command, lang)
+    if lang == "ru":
+        # Typer's help panels read these module constants when they draw; they are its customisation points.
+        for name, value in RICH_TITLES_RU.items():
+            setattr(rich_utils, name, value)
+    try:
+        result = command.main(prog_name="leadpact", standalone_mode=False)
+    except UsageError as error:
+        if type(error).__name__ != "NoArgsIsHelpError":  # the help was printed already
+            rich_utils.rich_format_error(
+                UsageError(translate_usage_error(error.format_message(), lang), ctx=error.ctx)
+            )
+        sys.exit(error.exit_code)
+    except ClickException as error:
+        rich_utils.rich_format_error(error)
+        sys.exit(error.exit_code)
+    except Abort:
+        print(rich_utils.ABORTED_TEXT, file=sys.stderr)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,57 @@
+"""The command line speaks LEADPACT_LANGUAGE: help texts and the framework's own errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from leadpact.cli.language import choose_side, translate_usage_error
+
+CLI = [sys.executable, "-c", "from leadpact.cli import main; main()"]
+
+
+def _run(lang: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL"))}
+    env |= {"LEADPACT_LANGUAGE": lang, "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+class TestHelpSides:
+    def test_bilingual_help_keeps_the_chosen_side_whichever_comes_first(self) -> None:
+        """ "Порт / Port" and "Port / порт" both read "Port" in English and the Russian half in Russian."""
+        assert choose_side("Запустить LeadPact / Run LeadPact", "en") == "Run LeadPact"
+        assert choose_side("Interface to listen on / адрес", "ru") == "адрес"
+        assert choose_side("demo | realistic (by hand) / demo | realistic (вручную)", "en") == (
+            "demo | realistic (by hand)"
+        )
+        assert choose_side("amoCRM account id", "ru") == "amoCRM account id"
+
+    def test_framework_errors_in_russian_and_unchanged_in_english(self) -> None:
+        """ "Missing option" and a bad integer read in Russian for a Russian install, as they were for English."""
+        assert translate_usage_error("Missing option '--period'.", "ru") == (
+            "Не указан обязательный параметр '--period'."
+        )
+        assert translate_usage_error("Invalid value for '--leads': 'x' is not a valid integer.", "ru") == (
+            "Неверное значение '--leads': 'x' — не целое число."
+        )
+        assert translate_usage_error("Missing option '--period'.", "en") == "Missing option '--period'."
+
+
+@pytest.mark.slow
+class TestCommandLine:
+    def test_help_and_a_missing_option_follow_leadpact_language(self) -> None:
+        """`leadpact serve --help` has no Russian in English and Russian panels in Russian; a missing option is
+        refused in the chosen language with exit code 2."""
+        english = _run("en", "serve", "--help")
+        assert english.returncode == 0 and "Run LeadPact" in english.stdout
+        assert "Запустить" not in english.stdout and "порт" not in english.stdout
+        russian = _run("ru", "serve", "--help")
+        assert "Запустить LeadPact" in russian.stdout and "Параметры" in russian.stdout
+        assert "Run LeadPact" not in russian.stdout
+        refused = _run("ru", "plan", "set")
+        assert refused.returncode == 2 and "Не указан обязательный параметр '--period'" in refused.stderr
+        refused_en = _run("en", "plan", "set")
+        assert refused_en.returncode == 2 and "Missing option '--period'" in refused_en.stderr
