@@ -1,6 +1,9 @@
-"""The scheduled jobs besides reconciliation and the statistics push: promo expiry, the promo catalog sync and
-the weekly meeting report. Each runs at most once per account and period across all replicas
-(`integration.storage.jobs.claim_run`); a failed run releases its claim so the next tick retries it."""
+"""The scheduled jobs besides reconciliation and the statistics push: provisioning of new installs, promo expiry,
+the promo catalog sync and the weekly meeting report.
+
+Periodic jobs run at most once per account and period across all replicas (`integration.storage.jobs.claim_run`);
+a failed run releases its claim so the next tick retries it. Provisioning is due once per install and is leased
+to one replica per attempt (`integration.storage.install_health.claim_due_provisioning`), retried with backoff."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from integration.bootstrap import Services
 from integration.db import session_scope
 from integration.i18n import Language
+from integration.install import provision_due_accounts
+from integration.provisioning import BASE_STEPS, ProvisioningContext, ProvisioningStep
 from integration.storage import accounts as account_store
 from integration.storage.jobs import claim_run, release_run
 
@@ -66,6 +71,26 @@ async def post_weekly_report(services: Services, account_id: int, lang: Language
     from sync.reports.weeks import last_full_week
 
     return await post(services, account_id, last_full_week(now.date()), now=int(now.timestamp()))
+
+
+async def ensure_promo_catalog_step(context: ProvisioningContext) -> object:
+    from sync.promos.catalog import ensure_promo_catalog
+
+    return await ensure_promo_catalog(
+        context.api, engine=context.engine, account_id=context.account_id, lang=context.lang
+    )
+
+
+# Everything a new install needs, in order. Each step is idempotent; a failed one stops the attempt, which the
+# job retries from the first step (done steps then cost one read each).
+PROVISIONING_STEPS: tuple[ProvisioningStep, ...] = (
+    *BASE_STEPS,
+    ProvisioningStep("catalog", ensure_promo_catalog_step),
+)
+
+
+async def run_provisioning_tick(services: Services) -> None:
+    await provision_due_accounts(services, PROVISIONING_STEPS)
 
 
 JOBS: tuple[PeriodicJob, ...] = (
@@ -132,6 +157,16 @@ async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds
         max_instances=1,
         coalesce=True,
         id="leadpact-jobs",
+    )
+    scheduler.add_job(
+        run_provisioning_tick,
+        "interval",
+        args=[services],
+        seconds=services.settings.provisioning_poll_seconds,
+        next_run_time=datetime.now(UTC).replace(microsecond=0),
+        max_instances=1,
+        coalesce=True,
+        id="leadpact-provisioning",
     )
     scheduler.start()
     try:

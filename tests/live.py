@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,14 +46,30 @@ class Live:
         )
         return int(data["id"])
 
-    def install(self, subdomain: str) -> httpx.Response:
-        """Walks the OAuth flow like a browser: our /oauth/start → sandbox consent → our callback."""
+    def install(self, subdomain: str, *, provision: bool = True) -> httpx.Response:
+        """Walks the OAuth flow like a browser: our /oauth/start → sandbox consent → our callback; then, unless
+        told not to, runs the provisioning job once as a replica's scheduler would."""
         with httpx.Client(timeout=30) as browser:
             start = browser.get(f"{self.public_url}/oauth/start")
             assert start.status_code == 302, start.text
             consent = browser.get(start.headers["location"] + f"&account={subdomain}")
             assert consent.status_code in (302, 303, 307), consent.text
-            return browser.get(consent.headers["location"])
+            page = browser.get(consent.headers["location"])
+        if provision and page.status_code == 200:
+            self.provision()
+        return page
+
+    def provision(self, *, now: float | None = None) -> list[Any]:
+        """One tick of the provisioning job (every due account), on its own event loop like another replica."""
+        from integration.install import provision_due_accounts
+        from integration.scheduler import PROVISIONING_STEPS
+
+        async def tick() -> list[Any]:
+            async with own_services(self) as services:
+                return list(await provision_due_accounts(services, PROVISIONING_STEPS, now=now))
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, tick()).result()
 
     def stats(self, account_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.sandbox("GET", f"/_sandbox/stats?account_id={account_id}")

@@ -104,6 +104,8 @@ class Account:
     catalogs: dict[int, Record] = field(default_factory=dict)
     catalog_elements: dict[int, dict[int, Record]] = field(default_factory=dict)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    # The account's plan: the lower plans refuse the webhooks API (`integration.sandbox.subscriptions`).
+    plan: str = "advanced"
 
     @property
     def host(self) -> str:
@@ -138,7 +140,7 @@ class Account:
     def dump(self) -> Record:
         """Everything in the account, for `/_sandbox/state`."""
         return {
-            "account": {"id": self.id, "subdomain": self.subdomain, "name": self.name},
+            "account": {"id": self.id, "subdomain": self.subdomain, "name": self.name, "plan": self.plan},
             "users": list(self.users.values()),
             "pipelines": list(self.pipelines.values()),
             "leads": list(self.leads.values()),

@@ -106,16 +106,14 @@ class TestProvisioning:
         live.sandbox("POST", "/_sandbox/stats/reset")
         async with own_services(live) as services:
             api = services.connector.api_for(account_id)
-            with session_scope(services.engine) as session:
-                account = session.get(Account, account_id)
-                assert account is not None
-                result = await provision_account(
-                    api=api,
-                    session=session,
-                    account_id=account_id,
-                    webhook_url=webhook_destination(live.public_url, account.webhook_key),
-                    lang="ru",
-                )
+            account = _account(live, account_id)
+            result = await provision_account(
+                api=api,
+                engine=services.engine,
+                account_id=account_id,
+                webhook_url=webhook_destination(live.public_url, account.webhook_key),
+                lang="ru",
+            )
         assert result.created_fields == ()
         assert result.webhook_subscribed is False
         by_route = live.stats(account_id)["by_route"]
