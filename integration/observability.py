@@ -30,6 +30,7 @@ from integration.amocrm.ratelimit import RateLimiter
 from integration.db import session_scope
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import inbox_stats
+from integration.storage.install_health import health_counts
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,13 @@ def _readiness(engine: Engine) -> dict[str, Any]:
         reauth = session.exec(
             select(col(Account.id)).where(col(Account.status) == AccountStatus.NEEDS_REAUTH)
         ).all()
-    return {"database": "ok", "accounts_needing_reauth": sorted(int(account_id) for account_id in reauth)}
+        install = health_counts(session=session)
+    return {
+        "database": "ok",
+        "accounts_needing_reauth": sorted(int(account_id) for account_id in reauth),
+        # Counts only: readiness is unauthenticated and names no account.
+        "install": install,
+    }
 
 
 router = APIRouter(tags=["observability"])

@@ -40,9 +40,11 @@ class Live:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def create_account(self, subdomain: str, *, leads: int = 0) -> int:
+    def create_account(self, subdomain: str, *, leads: int = 0, plan: str = "advanced") -> int:
         data = self.sandbox(
-            "POST", "/_sandbox/accounts", json={"subdomain": subdomain, "seed_demo": True, "leads": leads}
+            "POST",
+            "/_sandbox/accounts",
+            json={"subdomain": subdomain, "seed_demo": True, "leads": leads, "plan": plan},
         )
         return int(data["id"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -20,7 +21,12 @@ from integration.provisioning import (
 )
 from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus, AccountToken
-from tests.live import CLIENT_SECRET, Live, live_installation, own_services
+from integration.storage.install_health import InstallHealth, ProvisioningState, WebhookState
+from tests.live import CLIENT_ID, CLIENT_SECRET, Live, live_installation, own_services
+
+# Every sandbox API call answers after this long: provisioning inline (six calls and more) could not answer
+# amoCRM's hook within a second, while exchanging the code and reading the account can.
+SLOW_API_MS = 300
 
 
 @pytest.fixture
@@ -96,6 +102,91 @@ class TestOAuthInstall:
             )
         assert response.status_code == 400
         assert "amoCRM" in response.text
+
+
+def _health(live: Live, account_id: int) -> InstallHealth:
+    with session_scope(live.services.engine) as session:
+        row = session.get(InstallHealth, account_id)
+        assert row is not None
+        return row
+
+
+def _our_field_codes(live: Live, account_id: int) -> set[str]:
+    return {str(f.get("code")) for f in live.state(account_id)["fields"]["leads"] if f.get("code")} & {
+        spec.code for spec in LEAD_FIELDS
+    }
+
+
+def _assert_provisioned(live: Live, account_id: int) -> None:
+    state = live.state(account_id)
+    ours = [f for f in state["fields"]["leads"] if f.get("code") in {spec.code for spec in LEAD_FIELDS}]
+    assert {f["code"] for f in ours} == {spec.code for spec in LEAD_FIELDS}
+    assert all(f["is_api_only"] for f in ours)  # people cannot overwrite computed values by hand
+    assert [hook["destination"] for hook in state["webhooks"]] == [
+        webhook_destination(live.public_url, _account(live, account_id).webhook_key)
+    ]
+    assert [c["name"] for c in state["catalogs"]] == ["Акции LeadPact"]
+    health = _health(live, account_id)
+    assert health.provisioning_state == ProvisioningState.DONE and health.last_error_cause is None
+    assert (health.fields_state, health.webhook_state) == ("ok", WebhookState.SUBSCRIBED)
+
+
+class TestTwoStepInstall:
+    def test_callback_stores_tokens_fast_and_leaves_provisioning_to_the_job(self, live: Live) -> None:
+        """The OAuth callback answers within a second with tokens stored; fields, webhook and catalog appear
+        once the provisioning job runs."""
+        account_id = live.create_account("acme")
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": SLOW_API_MS})
+        started = time.perf_counter()
+        page = live.install("acme", provision=False)
+        elapsed = time.perf_counter() - started
+        assert page.status_code == 200 and "acme" in page.text
+        assert elapsed < 1.0
+        assert live.services.token_store.load_sync(account_id) is not None
+        assert _our_field_codes(live, account_id) == set()
+        assert live.state(account_id)["webhooks"] == []
+        assert _health(live, account_id).provisioning_state == ProvisioningState.PENDING
+
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": 0})
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
+    @pytest.mark.parametrize("shape", ["documented", "captured"])
+    def test_widget_hook_in_either_shape_installs(self, live: Live, shape: str) -> None:
+        """amoCRM's widget-install hook is accepted with `from_widget` and no client id (documented) and with our
+        client id, `state=state` and no from_widget (seen on a real account); it answers within a second."""
+        account_id = live.create_account("acme")
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": SLOW_API_MS})
+        hook = live.sandbox(
+            "POST", "/_sandbox/widget-install", json={"account_id": account_id, "shape": shape}
+        )
+        assert hook["status"] == 200
+        assert hook["elapsed_seconds"] < 1.0
+        assert live.services.token_store.load_sync(account_id) is not None
+        assert _our_field_codes(live, account_id) == set()
+
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": 0})
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
+    def test_hook_with_neither_widget_mark_nor_our_client_id_needs_a_state(self, live: Live) -> None:
+        """A callback that is not the widget hook (no from_widget, someone else's client id) and has no state of
+        ours is still refused, storing nothing."""
+        live.create_account("acme")
+        response = httpx.get(
+            f"{live.public_url}/oauth/callback",
+            params={
+                "code": "x",
+                "referer": "acme.amocrm.ru",
+                "state": "state",
+                "client_id": "not-" + CLIENT_ID,
+            },
+        )
+        assert response.status_code == 400
+        with session_scope(live.services.engine) as session:
+            assert session.exec(select(Account)).all() == []
 
 
 class TestProvisioning:
