@@ -241,10 +241,12 @@ async def ensure_lead_fields(context: ProvisioningContext) -> tuple[str, ...]:
             store.save_field(
                 session=session, account_id=context.account_id, key=spec.key, amo_id=amo_field.id, enums=enums
             )
-        if switched or previous_qualified != ids["qualified"]:
-            # Leads classified before the fields were known (reconciliation may run first after an install) or
-            # before «Целевой» switched to the select show nothing in our fields yet: the worker writes them.
-            _queue_open_classified_leads(session, context.account_id)
+        if previous_qualified is None:
+            # Reconciliation may classify leads before the first provisioning: nothing was written to them.
+            _queue_classified_leads(session, context.account_id, open_only=False)
+        elif switched or previous_qualified != ids["qualified"]:
+            # «Целевой» moved to the select: open leads get it written; closed ones keep their frozen verdict.
+            _queue_classified_leads(session, context.account_id, open_only=True)
         health_store.record_fields(
             session=session, account_id=context.account_id, ok=True, now=context.clock()
         )
@@ -288,17 +290,15 @@ async def _retire_legacy_qualified(api: AccountApi, legacy: CustomField, lang: L
 _WON_STATUS, _LOST_STATUS = 142, 143
 
 
-def _queue_open_classified_leads(session: Session, account_id: int) -> int:
-    lead_ids = session.exec(
-        select(col(LeadSnapshot.lead_id))
-        .where(
-            col(LeadSnapshot.account_id) == account_id,
-            col(LeadSnapshot.is_deleted).is_(False),
-            col(LeadSnapshot.qualified).is_not(None),
-            func.coalesce(col(LeadSnapshot.status_id), 0).not_in([_WON_STATUS, _LOST_STATUS]),
-        )
-        .order_by(col(LeadSnapshot.lead_id))
-    ).all()
+def _queue_classified_leads(session: Session, account_id: int, *, open_only: bool) -> int:
+    query = select(col(LeadSnapshot.lead_id)).where(
+        col(LeadSnapshot.account_id) == account_id,
+        col(LeadSnapshot.is_deleted).is_(False),
+        col(LeadSnapshot.qualified).is_not(None),
+    )
+    if open_only:
+        query = query.where(func.coalesce(col(LeadSnapshot.status_id), 0).not_in([_WON_STATUS, _LOST_STATUS]))
+    lead_ids = session.exec(query.order_by(col(LeadSnapshot.lead_id))).all()
     return inbox_store.enqueue_lead_updates(
         session=session, account_id=account_id, lead_ids=list(lead_ids), source="provisioning"
     )

@@ -8,6 +8,7 @@ to one replica per attempt (`integration.storage.install_health.claim_due_provis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -89,10 +90,6 @@ PROVISIONING_STEPS: tuple[ProvisioningStep, ...] = (
 )
 
 
-async def run_provisioning_tick(services: Services) -> None:
-    await provision_due_accounts(services, PROVISIONING_STEPS)
-
-
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("promo_expiry", expire_promos, every(3600)),
     PeriodicJob("promo_catalog_sync", sync_promo_catalog, every(1800)),
@@ -146,7 +143,8 @@ async def run_jobs_once(
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds: float = 300.0) -> None:
-    """Background task: ticks every few minutes (first tick shortly after start) until `stop`."""
+    """Background task until `stop`: the periodic jobs every few minutes (first tick shortly after start), and
+    due provisioning every `provisioning_poll_seconds`."""
     scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
     scheduler.add_job(
         run_jobs_once,
@@ -158,18 +156,19 @@ async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds
         coalesce=True,
         id="leadpact-jobs",
     )
-    scheduler.add_job(
-        run_provisioning_tick,
-        "interval",
-        args=[services],
-        seconds=services.settings.provisioning_poll_seconds,
-        next_run_time=datetime.now(UTC).replace(microsecond=0),
-        max_instances=1,
-        coalesce=True,
-        id="leadpact-provisioning",
-    )
     scheduler.start()
     try:
-        await stop.wait()
+        await run_provisioning_loop(services, stop)
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def run_provisioning_loop(services: Services, stop: asyncio.Event) -> None:
+    """Looks for due provisioning every few seconds until `stop` (a plain loop: apscheduler would log each tick)."""
+    while not stop.is_set():
+        try:
+            await provision_due_accounts(services, PROVISIONING_STEPS)
+        except Exception as exc:  # the database may be away for a moment; the next tick tries again
+            log.warning("provisioning tick failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=services.settings.provisioning_poll_seconds)

@@ -28,6 +28,12 @@ CONNECTED = Text(
     ru="Аккаунт {subdomain} (#{id}) подключён по долгосрочному токену.",
     en="Account {subdomain} (#{id}) connected with a long-lived token.",
 )
+PROVISIONING_FAILED = Text(
+    ru="Токен сохранён, но настроить аккаунт пока не удалось; `leadpact worker` повторит попытку. Причина: "
+    "`leadpact accounts status {host}`.",
+    en="The token is stored but the account could not be set up yet; `leadpact worker` tries again. Why: "
+    "`leadpact accounts status {host}`.",
+)
 NO_TOKEN = Text(
     ru="Передайте токен через переменную окружения AMOCRM_LONG_LIVED_TOKEN.",
     en="Pass the token in the AMOCRM_LONG_LIVED_TOKEN environment variable.",
@@ -154,8 +160,10 @@ def remove_command(account_id: int) -> None:
 def connect_token_command(
     host: str = typer.Argument(..., help="account host, e.g. acme.amocrm.ru / адрес аккаунта"),
 ) -> None:
+    from integration.amocrm import AmoError
     from integration.bootstrap import build_services
     from integration.install import install_with_long_lived_token
+    from integration.scheduler import PROVISIONING_STEPS
 
     settings = Settings()
     raw = os.environ.get("AMOCRM_LONG_LIVED_TOKEN") or (
@@ -167,8 +175,15 @@ def connect_token_command(
 
     async def run() -> tuple[int, str]:
         async with build_services(settings) as services:
-            installed = await install_with_long_lived_token(services, host=host, token=SecretStr(raw))
+            installed = await install_with_long_lived_token(
+                services, host=host, token=SecretStr(raw), steps=PROVISIONING_STEPS
+            )
             return installed.account_id, installed.subdomain
 
-    account_id, subdomain = asyncio.run(run())
+    try:
+        account_id, subdomain = asyncio.run(run())
+    except AmoError:
+        # The account and its token are stored; the worker's provisioning job tries again with backoff.
+        typer.echo(PROVISIONING_FAILED(settings.language, host=host), err=True)
+        raise typer.Exit(1) from None
     typer.echo(CONNECTED(settings.language, id=account_id, subdomain=subdomain))

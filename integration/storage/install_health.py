@@ -104,23 +104,28 @@ def claim_due_provisioning(*, engine: Engine, now: float, lease_seconds: float) 
             )
             .order_by(col(InstallHealth.provisioning_next_at))
         ).all()
-    claimed: list[int] = []
-    for account_id in due:
-        with session_scope(engine) as session:
-            result = session.connection().execute(
-                update(InstallHealth)
-                .where(
-                    col(InstallHealth.account_id) == account_id,
-                    col(InstallHealth.provisioning_state) == ProvisioningState.PENDING,
-                    col(InstallHealth.provisioning_next_at) <= now,
-                    (col(InstallHealth.provisioning_lease_until).is_(None))
-                    | (col(InstallHealth.provisioning_lease_until) <= now),
-                )
-                .values(provisioning_lease_until=now + lease_seconds)
+    return [
+        int(account_id)
+        for account_id in due
+        if claim_provisioning(engine=engine, account_id=int(account_id), now=now, lease_seconds=lease_seconds)
+    ]
+
+
+def claim_provisioning(*, engine: Engine, account_id: int, now: float, lease_seconds: float) -> bool:
+    """Leases the account's due provisioning to this caller; False when it is not due or another holds it."""
+    with session_scope(engine) as session:
+        result = session.connection().execute(
+            update(InstallHealth)
+            .where(
+                col(InstallHealth.account_id) == account_id,
+                col(InstallHealth.provisioning_state) == ProvisioningState.PENDING,
+                col(InstallHealth.provisioning_next_at) <= now,
+                (col(InstallHealth.provisioning_lease_until).is_(None))
+                | (col(InstallHealth.provisioning_lease_until) <= now),
             )
-            if result.rowcount == 1:
-                claimed.append(int(account_id))
-    return claimed
+            .values(provisioning_lease_until=now + lease_seconds)
+        )
+        return result.rowcount == 1
 
 
 def record_tokens_ok(*, session: Session, account_id: int, now: float) -> None:
