@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     provisioning_retry_max_seconds: float = Field(default=3600.0, gt=0)
     provisioning_lease_seconds: float = Field(default=900.0, gt=0)
 
+    # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
+    # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
+    metrics_token: SecretStr | None = None
+
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None
 

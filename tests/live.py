@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from integration.app import BackgroundTask, Services, create_app
-from integration.sandbox import SandboxConfig, create_sandbox_app
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
+from leadpact.app import BackgroundTask, Services, create_app
 
 CLIENT_ID = "leadpact-test"
 CLIENT_SECRET = "client-secret-9f3b7c1e"
@@ -64,7 +64,7 @@ class Live:
     def provision(self, *, now: float | None = None) -> list[Any]:
         """One tick of the provisioning job (every due account), on its own event loop like another replica."""
         from integration.install import provision_due_accounts
-        from integration.scheduler import PROVISIONING_STEPS
+        from leadpact.scheduler import PROVISIONING_STEPS
 
         async def tick() -> list[Any]:
             async with own_services(self) as services:

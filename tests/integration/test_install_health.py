@@ -14,14 +14,14 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from integration.cli.accounts import app as accounts_cli
 from integration.db import session_scope
 from integration.install import provision_due_accounts
 from integration.provisioning import ProvisioningContext, ProvisioningStep
-from integration.scheduler import PROVISIONING_STEPS
 from integration.settings import Settings
 from integration.storage.install_health import InstallHealth, WebhookState, record_rules_mapping
 from integration.storage.leads import LeadSnapshot
+from leadpact.cli.accounts import app as accounts_cli
+from leadpact.scheduler import PROVISIONING_STEPS
 from tests.live import Live, live_installation, own_services
 from webhooks.reconcile import run_reconciler
 from webhooks.worker import run_worker
@@ -31,7 +31,13 @@ POLL_SECONDS = 2.0
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[Live]:
-    # One retry per call: an attempt against a failing amoCRM gives up in about a second.
+    with live_installation(settings) as installation:
+        yield installation
+
+
+@pytest.fixture
+def impatient(settings: Settings) -> Iterator[Live]:
+    """One retry per call: an attempt against a failing amoCRM gives up in about a second."""
     with live_installation(settings, overrides={"max_retries": 1}) as installation:
         yield installation
 
@@ -65,9 +71,10 @@ def cli(live: Live, *args: str, lang: str = "ru") -> Any:
 
 
 class TestProvisioningRetried:
-    def test_fields_call_failing_twice_is_retried_with_backoff_and_completes(self, live: Live) -> None:
+    def test_fields_call_failing_twice_is_retried_with_backoff_and_completes(self, impatient: Live) -> None:
         """amoCRM answering 5xx to the fields call fails two attempts, each shown with its cause on /admin and in
         `accounts status`; the job waits longer after each, and the third attempt provisions everything."""
+        live = impatient
         account_id = live.create_account("acme")
         assert live.install("acme", provision=False).status_code == 200
         live.sandbox("POST", "/_sandbox/faults", json={"rate_5xx": 1.0})
@@ -210,7 +217,8 @@ def wait_for(condition: Any, timeout: float = POLL_SECONDS + 10) -> bool:
 
 
 class Person:
-    """Someone working in the account through amoCRM's API, as a person does through its UI."""
+    """Someone working in the account: creates a lead (through the API, as a web form's integration would) and
+    edits it in amoCRM's UI."""
 
     def __init__(self, live: Live, account_id: int) -> None:
         self.live = live
@@ -228,7 +236,7 @@ class Person:
         return int(response.json()["_embedded"]["leads"][0]["id"])
 
     def edit_lead(self, lead_id: int, **values: Any) -> None:
-        """Sets the fields named by code, in one PATCH."""
+        """Sets the fields named by code, in one edit in amoCRM's UI (the sandbox's person edit)."""
         body = [
             {
                 "id": lead_id,
@@ -238,10 +246,7 @@ class Person:
                 ],
             }
         ]
-        response = httpx.patch(
-            f"{self.live.sandbox_url}/api/v4/leads", json=body, headers=self.headers, timeout=30
-        )
-        response.raise_for_status()
+        self.live.sandbox("PATCH", f"/_sandbox/accounts/{self.account_id}/leads", json=body)
 
     def field(self, lead_id: int, code: str) -> Any:
         lead = next(lead for lead in self.live.state(self.account_id)["leads"] if lead["id"] == lead_id)
