@@ -36,6 +36,7 @@ from integration.provisioning import (
     ProvisioningContext,
     ProvisioningResult,
     ProvisioningStep,
+    ensure_webhook,
     result_of,
     webhook_destination,
 )
@@ -262,6 +263,26 @@ async def provision_due_accounts(
         )
     )
     return [await run_provisioning(services, account_id, steps, now=now) for account_id in claimed]
+
+
+async def recheck_refused_webhook(services: Services, account_id: int) -> str | None:
+    """For an account whose plan refused the webhooks API: asks again (the plan may have been upgraded) and
+    returns the webhook state now; None, without a call, for every other account."""
+    with session_scope(services.engine) as session:
+        if not health_store.webhooks_refused(session=session, account_id=account_id):
+            return None
+        account = store.get_account(session=session, account_id=account_id)
+        if account is None:
+            return None
+        webhook_key, language = account.webhook_key, account.language
+    context = ProvisioningContext(
+        api=services.connector.api_for(account_id),
+        engine=services.engine,
+        account_id=account_id,
+        webhook_url=webhook_destination(services.settings.public_url, webhook_key),
+        lang="en" if language == "en" else "ru",
+    )
+    return await ensure_webhook(context)
 
 
 def failure_cause(exc: BaseException) -> str:

@@ -3,7 +3,7 @@
 Provisioning is a list of named steps (`ProvisioningStep`) run in order by the provisioning job
 (`integration.install.run_provisioning`); each step finds what exists, creates only what is missing and records
 what it found in the account's install health. `BASE_STEPS` are the steps this module owns; the composition root
-(`leadpact.scheduler.PROVISIONING_STEPS`) adds the promo catalog and the field-mapping proposal.
+(`leadpact.scheduler.PROVISIONING_STEPS`) adds the promo catalog; the field-mapping proposal goes there too.
 
 Fields are found again by their `code` (amoCRM keeps codes of API-created fields), so running provisioning a
 second time creates nothing and writes nothing. The computed fields are API-only [doc: Kommo custom fields,

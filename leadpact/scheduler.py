@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from integration.bootstrap import Services
 from integration.db import session_scope
 from integration.i18n import Language
-from integration.install import provision_due_accounts
+from integration.install import provision_due_accounts, recheck_refused_webhook
 from integration.provisioning import BASE_STEPS, ProvisioningContext, ProvisioningStep
 from integration.storage import accounts as account_store
 from integration.storage.jobs import claim_run, release_run
@@ -90,8 +90,14 @@ PROVISIONING_STEPS: tuple[ProvisioningStep, ...] = (
 )
 
 
+async def recheck_webhook_plan(services: Services, account_id: int, lang: Language, now: datetime) -> object:
+    return await recheck_refused_webhook(services, account_id)
+
+
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("promo_expiry", expire_promos, every(3600)),
+    # An account polling because its plan refused webhooks is asked again daily: an upgrade brings them back.
+    PeriodicJob("webhook_plan_recheck", recheck_webhook_plan, every(86400)),
     PeriodicJob("promo_catalog_sync", sync_promo_catalog, every(1800)),
     # The Monday meeting discusses last week: post once per ISO week, on the first tick of the week.
     PeriodicJob("weekly_report", post_weekly_report, iso_week),

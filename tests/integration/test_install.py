@@ -15,13 +15,21 @@ from integration.db import session_scope
 from integration.install import revocation_signature
 from integration.provisioning import (
     LEAD_FIELDS,
+    LEGACY_QUALIFIED_CODE,
     load_provisioned_fields,
     provision_account,
     webhook_destination,
 )
 from integration.settings import Settings
-from integration.storage.accounts import Account, AccountStatus, AccountToken
-from integration.storage.install_health import InstallHealth, ProvisioningState, WebhookState
+from integration.storage.accounts import Account, AccountStatus, AccountToken, save_field
+from integration.storage.inbox import InboxItem
+from integration.storage.install_health import (
+    InstallHealth,
+    ProvisioningState,
+    WebhookState,
+    schedule_provisioning,
+)
+from integration.storage.leads import LeadSnapshot
 from tests.live import CLIENT_ID, CLIENT_SECRET, Live, live_installation, own_services
 
 # Every sandbox API call answers after this long: provisioning inline (six calls and more) could not answer
@@ -187,6 +195,45 @@ class TestTwoStepInstall:
         assert response.status_code == 400
         with session_scope(live.services.engine) as session:
             assert session.exec(select(Account)).all() == []
+
+
+class TestQualifiedBecomesYesNo:
+    def test_an_account_with_the_old_checkbox_switches_to_the_yes_no_select(self, live: Live) -> None:
+        """An account installed when «Целевой» was a checkbox gets the Да/Нет select on its next provisioning:
+        the old field is renamed as unused, nothing is written meanwhile, and its open leads are queued to
+        get the new field written."""
+        account_id = live.create_account("acme")
+        live.install("acme")
+        token = live.sandbox("POST", "/_sandbox/tokens/long-lived", json={"account_id": account_id})
+        created = httpx.post(
+            f"{live.sandbox_url}/api/v4/leads/custom_fields",
+            json=[{"name": "Целевой (LeadPact)", "type": "checkbox", "code": LEGACY_QUALIFIED_CODE}],
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        created.raise_for_status()
+        legacy_id = int(created.json()["_embedded"]["custom_fields"][0]["id"])
+        with session_scope(live.services.engine) as session:
+            # What LeadPact stored before: «Целевой» is the checkbox, and one open lead was classified.
+            save_field(session=session, account_id=account_id, key="qualified", amo_id=legacy_id, enums={})
+            session.add(
+                LeadSnapshot(account_id=account_id, lead_id=777, status_id=1, qualified=False, data={})
+            )
+            schedule_provisioning(session=session, account_id=account_id, now=time.time())
+        with session_scope(live.services.engine) as session:
+            assert load_provisioned_fields(session=session, account_id=account_id) is None
+
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        fields = {f["id"]: f for f in live.state(account_id)["fields"]["leads"]}
+        assert fields[legacy_id]["name"] == "Целевой — старое поле, не используется (LeadPact)"
+        new = next(f for f in fields.values() if f.get("code") == "LEADPACT_QUALIFIED_YN")
+        assert new["type"] == "select" and [e["value"] for e in new["enums"]] == ["Да", "Нет"]
+        with session_scope(live.services.engine) as session:
+            provisioned = load_provisioned_fields(session=session, account_id=account_id)
+            queued = session.exec(select(InboxItem).where(InboxItem.source == "provisioning")).all()
+        assert provisioned is not None and provisioned.qualified == new["id"]
+        assert set(provisioned.qualified_enums) == {"yes", "no"}
+        assert [event["lead_id"] for item in queued for event in item.events] == [777]
 
 
 class TestProvisioning:

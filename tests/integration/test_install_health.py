@@ -21,7 +21,7 @@ from integration.settings import Settings
 from integration.storage.install_health import InstallHealth, WebhookState, record_rules_mapping
 from integration.storage.leads import LeadSnapshot
 from leadpact.cli.accounts import app as accounts_cli
-from leadpact.scheduler import PROVISIONING_STEPS
+from leadpact.scheduler import JOBS, PROVISIONING_STEPS, run_jobs_once
 from tests.live import Live, live_installation, own_services
 from webhooks.reconcile import run_reconciler
 from webhooks.worker import run_worker
@@ -254,6 +254,25 @@ class Person:
             if value.get("field_code") == code or value.get("field_id") == self.field_ids.get(code):
                 return value["values"][0].get("value")
         return None
+
+
+class TestPlanUpgrade:
+    async def test_the_daily_recheck_subscribes_once_the_plan_allows_webhooks(self, live: Live) -> None:
+        """An account polling because of its plan gets its webhook after an upgrade, on the daily recheck; an
+        account already subscribed costs that job no call."""
+        small = live.create_account("small", plan="base")
+        other = live.create_account("other")
+        live.install("small")
+        live.install("other")
+        assert health(live, small).webhook_state == WebhookState.REFUSED
+        live.sandbox("POST", f"/_sandbox/accounts/{small}/plan", json={"plan": "advanced"})
+        live.sandbox("POST", "/_sandbox/stats/reset")
+        recheck = tuple(job for job in JOBS if job.name == "webhook_plan_recheck")
+        async with own_services(live) as services:
+            assert await run_jobs_once(services, recheck) == 2
+        assert health(live, small).webhook_state == WebhookState.SUBSCRIBED
+        assert len(live.state(small)["webhooks"]) == 1
+        assert live.stats(other)["requests_total"] == 0
 
 
 class TestHealthEverywhere:
