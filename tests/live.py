@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ class Live:
     app: Any
     sandbox_app: Any
     accounts: dict[str, int] = field(default_factory=dict)
+    app_loops: list[asyncio.AbstractEventLoop] = field(default_factory=list)
 
     @property
     def services(self) -> Services:
@@ -62,16 +62,14 @@ class Live:
         return page
 
     def provision(self, *, now: float | None = None) -> list[Any]:
-        """One tick of the provisioning job (every due account), on its own event loop like another replica."""
+        """One tick of the provisioning job (every due account) in the app itself, as its scheduler would run it:
+        on the app's event loop, with its services (its metrics count the calls)."""
         from integration.install import provision_due_accounts
         from leadpact.scheduler import PROVISIONING_STEPS
 
-        async def tick() -> list[Any]:
-            async with own_services(self) as services:
-                return list(await provision_due_accounts(services, PROVISIONING_STEPS, now=now))
-
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, tick()).result()
+        (loop,) = self.app_loops
+        tick = provision_due_accounts(self.services, PROVISIONING_STEPS, now=now)
+        return list(asyncio.run_coroutine_threadsafe(tick, loop).result(timeout=120))
 
     def stats(self, account_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.sandbox("GET", f"/_sandbox/stats?account_id={account_id}")
@@ -112,7 +110,14 @@ def live_installation(
                 **(overrides or {}),
             }
         )
-        app = create_app(live_settings, background=background)
+        loops: list[asyncio.AbstractEventLoop] = []
+
+        async def remember_loop(services: Services, stop: asyncio.Event) -> None:
+            # Lets the test run coroutines on the app's own event loop (`Live.provision`).
+            loops.append(asyncio.get_running_loop())
+            await stop.wait()
+
+        app = create_app(live_settings, background=(*background, remember_loop))
         stack.enter_context(serve_in_thread(app, port=app_port))
         yield Live(
             settings=live_settings,
@@ -120,6 +125,7 @@ def live_installation(
             sandbox_url=sandbox_url,
             app=app,
             sandbox_app=sandbox_app,
+            app_loops=loops,
         )
 
 
