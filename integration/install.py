@@ -133,8 +133,8 @@ async def install_with_long_lived_token(
     token: SecretStr,
     steps: Sequence[ProvisioningStep] = BASE_STEPS,
 ) -> Installed:
-    """Private integrations: a long-lived token instead of OAuth (no refresh token). Provisioned at once: the
-    CLI's user waits for it, unlike amoCRM's hook."""
+    """Private integrations: a long-lived token instead of OAuth (no refresh token). Provisioned at once, under
+    the job's lease (a worker may be running): the CLI's user waits for it, unlike amoCRM's hook."""
     base_url = account_base_url(services, host)
     far_future = TokenPair.model_validate(
         {"access_token": token, "refresh_token": None, "expires_at": "2100-01-01T00:00:00Z"}
@@ -142,6 +142,17 @@ async def install_with_long_lived_token(
     installed = await _store_install(
         services, base_url=base_url, pair=far_future, credential_kind="long_lived"
     )
+    claimed = await anyio.to_thread.run_sync(
+        partial(
+            health_store.claim_provisioning,
+            engine=services.engine,
+            account_id=installed.account_id,
+            now=time.time(),
+            lease_seconds=services.settings.provisioning_lease_seconds,
+        )
+    )
+    if not claimed:
+        return installed  # a running worker's provisioning job took it a moment ago
     outcome = await run_provisioning(services, installed.account_id, steps)
     if outcome.error is not None:
         raise outcome.error
