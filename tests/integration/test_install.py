@@ -179,6 +179,17 @@ class TestTwoStepInstall:
         assert outcome.error is None
         _assert_provisioned(live, account_id)
 
+    def test_a_realistic_hand_made_account_installs_the_same_way(self, live: Live) -> None:
+        """On an account shaped like a real one (fields without codes, Russian names) the widget hook and one
+        provisioning run end with LeadPact's API-only fields, the webhook and the catalog."""
+        data = live.sandbox("POST", "/_sandbox/accounts", json={"subdomain": "real", "shape": "realistic"})
+        account_id = int(data["id"])
+        hook = live.sandbox("POST", "/_sandbox/widget-install", json={"account_id": account_id})
+        assert hook["status"] == 200
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
     def test_hook_with_neither_widget_mark_nor_our_client_id_needs_a_state(self, live: Live) -> None:
         """A callback that is not the widget hook (no from_widget, someone else's client id) and has no state of
         ours is still refused, storing nothing."""
