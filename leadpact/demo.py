@@ -234,15 +234,17 @@ async def install_into_sandbox(
         except httpx.HTTPError as exc:
             log.error(DEMO_FAILED(services.settings.language, error=type(exc).__name__))
             return
-    await anyio.to_thread.run_sync(_import_demo_promos, services, demo_leads)
+    # Provision, publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
+    from integration.install import provision_due_accounts
     from leadpact.demo_seed import seed_demo_figures
-    from leadpact.scheduler import run_jobs_once
+    from leadpact.scheduler import PROVISIONING_STEPS, run_jobs_once
 
+    await provision_due_accounts(services, PROVISIONING_STEPS)
+    await anyio.to_thread.run_sync(_import_demo_promos, services, demo_leads)
     figures = [
         await seed_demo_figures(services, account_id=account_id, now=int(time.time()))
         for account_id in await anyio.to_thread.run_sync(_installed_accounts, services)
     ]
-    # Publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
     await run_jobs_once(services)
     status.ready = True
     log.info(
