@@ -166,10 +166,6 @@ async def _store_install(
 ) -> Installed:
     probe = services.amo.account(0, base_url, LongLivedAuth(pair.access_token))
     info = await probe.get_account()
-    # The code exchange and this probe were spent from the account's 7/s before we knew its id: take them from its
-    # budget too, so provisioning right after cannot be the request that crosses the limit (a 429 on every install).
-    for _ in range(2):
-        await services.amo.limiter.acquire(info.id)
     subdomain = info.subdomain or str(info.id)
     lang: Language = services.settings.language
     with session_scope(services.engine) as session:
