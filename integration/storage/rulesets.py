@@ -14,7 +14,15 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from integration.i18n import Text as I18nText
 from rules import FieldCatalog, RuleSet, default_rules_text, default_ruleset, load_ruleset
-from rules.agreement import ROLES, ActivationVerdict, Approval, Role, activation_verdict, rules_diff
+from rules.agreement import (
+    ROLE_TITLES,
+    ROLES,
+    ActivationVerdict,
+    Approval,
+    Role,
+    activation_verdict,
+    rules_diff,
+)
 
 
 class RuleStatus:
@@ -59,6 +67,8 @@ class RuleApproval(SQLModel, table=True):
     approver: str
     role: str
     at: int
+    # Who gave the sign-off (an amoCRM user, or "cli:<os user>"); None for sign-offs recorded before 0009.
+    actor: str | None = None
 
 
 class RulesetError(ValueError):
@@ -74,6 +84,12 @@ NO_SUCH_VERSION = I18nText(ru="версии {version} нет", en="there is no v
 NOT_A_DRAFT = I18nText(
     ru="версия {version} уже {status}, согласовывать и активировать можно только черновик",
     en="version {version} is already {status}; only drafts can be approved or activated",
+)
+ONE_PERSON_ONE_SIGN_OFF = I18nText(
+    ru="{who} уже согласовал(а) версию {version} за отдел «{role}». Второе согласование должен дать другой "
+    "человек — тот, кто отвечает за другой отдел.",
+    en="{who} already signed version {version} off for {role}. The other sign-off must come from another "
+    "person — the one responsible for the other department.",
 )
 UNKNOWN_ROLE = I18nText(
     ru="неизвестная роль «{role}»: marketing или sales", en="unknown role '{role}': marketing or sales"
@@ -149,27 +165,55 @@ def propose(
 
 
 def approve(
-    *, session: Session, account_id: int, version: int, approver: str, role: str, now: int | None = None
+    *,
+    session: Session,
+    account_id: int,
+    version: int,
+    approver: str,
+    role: str,
+    actor: str | None = None,
+    now: int | None = None,
 ) -> None:
-    """Record one department's sign-off of a draft (approving twice is harmless)."""
+    """Record one department's sign-off of a draft (repeating the very same sign-off is harmless).
+
+    One person signs a version once: the same approver or the same actor (`actor`: who gives the sign-off, e.g.
+    the amoCRM user, or the operator running the CLI whatever `--approver` says) is refused a second sign-off.
+    """
     if role not in ROLES:
         raise RulesetError(_fill(UNKNOWN_ROLE, role=role))
     row = _require(session, account_id, version)
     if row.status != RuleStatus.DRAFT:
         raise RulesetError(_fill(NOT_A_DRAFT, version=str(version), status=row.status))
-    existing = session.exec(
-        select(RuleApproval).where(
-            RuleApproval.account_id == account_id,
-            RuleApproval.version == version,
-            RuleApproval.role == role,
-            RuleApproval.approver == approver,
+    signed = session.exec(
+        select(RuleApproval).where(RuleApproval.account_id == account_id, RuleApproval.version == version)
+    ).all()
+    who = actor or approver
+    for earlier in signed:
+        if earlier.role == role and earlier.approver == approver and (earlier.actor or approver) == who:
+            return
+        if earlier.approver == approver or (actor is not None and earlier.actor == actor):
+            raise RulesetError(
+                I18nText(
+                    ru=ONE_PERSON_ONE_SIGN_OFF(
+                        "ru",
+                        who=earlier.approver,
+                        version=version,
+                        role=ROLE_TITLES[_role(earlier.role)]("ru"),
+                    ),
+                    en=ONE_PERSON_ONE_SIGN_OFF(
+                        "en",
+                        who=earlier.approver,
+                        version=version,
+                        role=ROLE_TITLES[_role(earlier.role)]("en"),
+                    ),
+                )
+            )
+    session.add(
+        RuleApproval(
+            account_id=account_id, version=version, approver=approver, role=role, actor=actor, at=_now(now)
         )
-    ).first()
-    if existing is None:
-        session.add(
-            RuleApproval(account_id=account_id, version=version, approver=approver, role=role, at=_now(now))
-        )
-        session.flush()
+    )
+    session.flush()
 
 
 def approvals_of(*, session: Session, account_id: int, version: int) -> list[Approval]:

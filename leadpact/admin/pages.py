@@ -341,6 +341,7 @@ def rules_approve(request: Request, admin: AdminDep, form: FormDep, version: int
                 version=version,
                 approver=_approver(admin.user_id),
                 role=role,
+                actor=_approver(admin.user_id),
             )
     except ruleset_store.RulesetError as error:
         return _version_error(request, admin, version, error)

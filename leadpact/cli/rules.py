@@ -186,6 +186,21 @@ def _relabel(issue: RuleIssue, source: str) -> RuleIssue:
     return RuleIssue(source, issue.line, issue.column, issue.message, issue.hint)
 
 
+def cli_actor() -> str:
+    """Who runs this command: the operating-system user, whatever `--approver` name they sign under."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (
+        KeyError,
+        OSError,
+    ):  # no user name in this environment: the process's uid still tells people apart
+        import os
+
+        return f"cli:uid-{os.getuid()}"
+
+
 @app.command("approve")
 def approve(
     version: int,
@@ -200,7 +215,12 @@ def approve(
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
             rulesets.approve(
-                session=session, account_id=account, version=version, approver=approver, role=role
+                session=session,
+                account_id=account,
+                version=version,
+                approver=approver,
+                role=role,
+                actor=cli_actor(),
             )
     except RulesetError as error:
         _fail(error.text(language))

@@ -123,8 +123,10 @@ class TestWorkflow:
         code, output = invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "anna")
         assert code == 1 and "missing approval: marketing, sales" in output
         for approver, role in (("anna", "marketing"), ("sergey", "sales")):
+            # Each head signs from their own login: the CLI records the operator as the actor.
+            as_them = env | {"LOGNAME": approver, "USER": approver}
             code, output = invoke(
-                env, "approve", "1", "-a", str(ACCOUNT), "--approver", approver, "--role", role
+                as_them, "approve", "1", "-a", str(ACCOUNT), "--approver", approver, "--role", role
             )
             assert code == 0, output
         code, output = invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "sergey")
@@ -134,6 +136,31 @@ class TestWorkflow:
         assert "+  min_met: 4" in output
         code, output = invoke(env, "diff", "0", "1", "-a", str(ACCOUNT))
         assert code == 0 and "-  min_met: 3" in output
+
+    def test_one_operator_cannot_sign_for_both_departments(self, env: dict[str, str], stricter: Path) -> None:
+        """The same operator signing sales after marketing — even under another `--approver` name — is refused
+        with a message saying who signed what, in English and in Russian; the version stays unapproved for sales."""
+        invoke(env, "propose", str(stricter), "-a", str(ACCOUNT), "--author", "anna")
+        as_anna = env | {"LOGNAME": "anna", "USER": "anna"}
+        assert (
+            invoke(as_anna, "approve", "1", "-a", str(ACCOUNT), "--approver", "anna", "--role", "marketing")[
+                0
+            ]
+            == 0
+        )
+        code, output = invoke(
+            as_anna, "approve", "1", "-a", str(ACCOUNT), "--approver", "bob", "--role", "sales"
+        )
+        assert code == 1
+        assert "anna already signed version 1 off for marketing" in output
+        assert "must come from another person" in output
+        code, output = invoke(
+            as_anna | {"LEADPACT_LANGUAGE": "ru"},
+            "approve", "1", "-a", str(ACCOUNT), "--approver", "bob", "--role", "sales",
+        )  # fmt: skip
+        assert code == 1 and "anna уже согласовал(а) версию 1 за отдел «маркетинг»" in output
+        code, output = invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "anna")
+        assert code == 1 and "missing approval: sales" in output
 
     def test_invalid_proposal_is_refused_with_positions(self, tmp_path: Path, env: dict[str, str]) -> None:
         """Proposing a broken file prints its issues and stores nothing."""
@@ -219,8 +246,9 @@ class TestSharedState:
     ) -> None:
         """A version activated through the CLI is what the storage layer hands to the worker."""
         invoke(env, "propose", str(stricter), "-a", str(ACCOUNT), "--author", "a")
-        invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "a", "--role", "marketing")
-        invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "b", "--role", "sales")
+        for approver, role in (("a", "marketing"), ("b", "sales")):
+            as_them = env | {"LOGNAME": approver, "USER": approver}
+            invoke(as_them, "approve", "1", "-a", str(ACCOUNT), "--approver", approver, "--role", role)
         invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "b")
         with session_scope(engine) as session:
             version, ruleset = rulesets.active_ruleset(session=session, account_id=ACCOUNT)

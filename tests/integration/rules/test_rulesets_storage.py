@@ -66,13 +66,43 @@ class TestAgreementWorkflow:
             assert rulesets.active_version(session=session, account_id=ACCOUNT) == 0
 
     def test_one_person_cannot_sign_for_both_departments(self, engine: Engine) -> None:
-        """The same approver under both roles is not an agreement between two departments."""
+        """The same approver, or the same actor under another name, is refused the second department's sign-off
+        with a message naming the first one (ru/en), and activation still waits for a second person."""
         version = propose(engine)
         with session_scope(engine) as session:
-            for role in ("marketing", "sales"):
+            rulesets.approve(
+                session=session,
+                account_id=ACCOUNT,
+                version=version,
+                approver="boss",
+                role="marketing",
+                actor="u1",
+            )
+            # Signing the same thing again is harmless.
+            rulesets.approve(
+                session=session,
+                account_id=ACCOUNT,
+                version=version,
+                approver="boss",
+                role="marketing",
+                actor="u1",
+            )
+        for approver, actor in (("boss", None), ("bob", "u1")):
+            with pytest.raises(RulesetError) as refused, session_scope(engine) as session:
                 rulesets.approve(
-                    session=session, account_id=ACCOUNT, version=version, approver="boss", role=role
+                    session=session,
+                    account_id=ACCOUNT,
+                    version=version,
+                    approver=approver,
+                    role="sales",
+                    actor=actor,
                 )
+            assert refused.value.text("en").startswith(
+                f"boss already signed version {version} off for marketing"
+            )
+            assert refused.value.text("ru").startswith(
+                f"boss уже согласовал(а) версию {version} за отдел «маркетинг»"
+            )
         with pytest.raises(RulesetError), session_scope(engine) as session:
             rulesets.activate(session=session, account_id=ACCOUNT, version=version, by="boss")
 
