@@ -202,3 +202,63 @@ class TestAdminInChromium:
                 _shot(page, "weekly-report.png", "weekly-report.png")
             finally:
                 browser.close()
+
+
+class TestTwoPeopleSignOff:
+    def test_one_user_cannot_sign_both_roles_and_another_user_signs_sales(self, live: Live) -> None:
+        """In Chromium: marketing signs; the same amoCRM user choosing sales is refused with a message naming
+        the first sign-off (in English and Russian); a different user then signs sales and both are listed."""
+        from playwright.sync_api import sync_playwright
+
+        account_id = live.create_account("acme", leads=5)
+        assert live.install("acme").status_code == 200
+        users = [user["id"] for user in live.state(account_id)["users"]]
+        assert len(users) >= 2, "the sandbox account has several users"
+        marketing_user, sales_user = users[0], users[1]
+
+        with admin_server(live.settings) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, marketing_user)}")
+                page.goto(f"{base_url}/admin/rules?lang=en")
+                page.fill("textarea[name=text]", CANDIDATE_RULES)
+                page.click("#check")
+                page.locator("#preview").wait_for()
+                page.click("#propose")
+                page.locator("#approvals").wait_for()
+                version_url = page.url
+                page.check("input[name=role][value=marketing]")
+                page.click("#approve")
+                page.locator("#message").wait_for()
+
+                page.check("input[name=role][value=sales]")
+                page.click("#approve")
+                error = page.locator("#error")
+                error.wait_for()
+                assert (
+                    f"amo-user-{marketing_user} already signed version 1 off for marketing"
+                    in error.inner_text()
+                )
+                assert "must come from another person" in error.inner_text()
+                _shot(page, "admin-same-person-refused.png")
+                page.goto(version_url.replace("lang=en", "lang=ru"))
+                page.check("input[name=role][value=sales]")
+                page.click("#approve")
+                page.locator("#error").wait_for()
+                assert (
+                    "уже согласовал(а) версию 1 за отдел «маркетинг»" in page.locator("#error").inner_text()
+                )
+                assert "(sales)" not in page.locator("#approvals").inner_text()
+
+                sales = browser.new_context().new_page()
+                sales.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, sales_user)}")
+                sales.goto(version_url)
+                sales.check("input[name=role][value=sales]")
+                sales.click("#approve")
+                sales.locator("#message").wait_for()
+                approvals = sales.locator("#approvals").inner_text()
+                assert f"amo-user-{marketing_user} (marketing)" in approvals
+                assert f"amo-user-{sales_user} (sales)" in approvals
+            finally:
+                browser.close()
