@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from integration.i18n import Text as I18nText
@@ -71,6 +71,41 @@ class RuleApproval(SQLModel, table=True):
     actor: str | None = None
 
 
+class RuleSigner(SQLModel, table=True):
+    """An amoCRM user who signs rule versions off for one department (role) of an account."""
+
+    __tablename__ = "rule_signers"
+
+    account_id: int = Field(primary_key=True)
+    role: str = Field(primary_key=True)
+    user_id: int = Field(primary_key=True, sa_type=BigInteger)
+    user_name: str
+
+
+def signers(*, session: Session, account_id: int) -> dict[Role, dict[int, str]]:
+    """Who signs for each department: user id → name (an empty mapping: anyone of the account's admins)."""
+    chosen: dict[Role, dict[int, str]] = {role: {} for role in ROLES}
+    for row in session.exec(select(RuleSigner).where(RuleSigner.account_id == account_id)).all():
+        chosen[_role(row.role)][row.user_id] = row.user_name
+    return chosen
+
+
+def set_signers(*, session: Session, account_id: int, role: str, users: dict[int, str]) -> None:
+    """Replaces the users who sign for `role` (users picked by name; the names are kept for display)."""
+    if role not in ROLES:
+        raise RulesetError(_fill(UNKNOWN_ROLE, role=role))
+    for row in session.exec(
+        select(RuleSigner).where(RuleSigner.account_id == account_id, RuleSigner.role == role)
+    ).all():
+        session.delete(row)
+    session.flush()
+    session.add_all(
+        RuleSigner(account_id=account_id, role=role, user_id=user_id, user_name=name)
+        for user_id, name in users.items()
+    )
+    session.flush()
+
+
 class RulesetError(ValueError):
     """A workflow step that cannot happen (unknown version, wrong status, missing sign-offs); `text` is ru/en."""
 
@@ -84,6 +119,10 @@ NO_SUCH_VERSION = I18nText(ru="версии {version} нет", en="there is no v
 NOT_A_DRAFT = I18nText(
     ru="версия {version} уже {status}, согласовывать и активировать можно только черновик",
     en="version {version} is already {status}; only drafts can be approved or activated",
+)
+NOT_A_SIGNER = I18nText(
+    ru="За отдел «{role}» согласуют только: {names} (настройка «Кто согласует» на странице правил).",
+    en="Only these people sign off for {role}: {names} (the “Who signs off” setting on the rules page).",
 )
 ONE_PERSON_ONE_SIGN_OFF = I18nText(
     ru="{who} уже согласовал(а) версию {version} за отдел «{role}». Второе согласование должен дать другой "
@@ -172,9 +211,13 @@ def approve(
     approver: str,
     role: str,
     actor: str | None = None,
+    user_id: int | None = None,
     now: int | None = None,
 ) -> None:
     """Record one department's sign-off of a draft (repeating the very same sign-off is harmless).
+
+    When the account names who signs for the role (`set_signers`), only they may: `user_id` (an amoCRM user)
+    must be one of them, and a sign-off without a user (the CLI) must give one of their names as `approver`.
 
     One person signs a version once: the same approver or the same actor (`actor`: who gives the sign-off, e.g.
     the amoCRM user, or the operator running the CLI whatever `--approver` says) is refused a second sign-off.
@@ -184,6 +227,21 @@ def approve(
     row = _require(session, account_id, version)
     if row.status != RuleStatus.DRAFT:
         raise RulesetError(_fill(NOT_A_DRAFT, version=str(version), status=row.status))
+    holders = signers(session=session, account_id=account_id)[_role(role)]
+    if holders:
+        by_name = {name.casefold(): name for name in holders.values()}
+        if user_id is not None and user_id in holders:
+            approver = holders[user_id]
+        elif user_id is None and approver.casefold() in by_name:
+            approver = by_name[approver.casefold()]
+        else:
+            names = ", ".join(sorted(holders.values()))
+            raise RulesetError(
+                I18nText(
+                    ru=NOT_A_SIGNER("ru", role=ROLE_TITLES[_role(role)]("ru"), names=names),
+                    en=NOT_A_SIGNER("en", role=ROLE_TITLES[_role(role)]("en"), names=names),
+                )
+            )
     signed = session.exec(
         select(RuleApproval).where(RuleApproval.account_id == account_id, RuleApproval.version == version)
     ).all()

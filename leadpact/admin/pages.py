@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from integration.accounts import AccountNotConnected
+from integration.amocrm import AmoError
 from integration.db import session_scope
 from integration.i18n import Language
 from integration.install_status import install_report
@@ -257,7 +259,7 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
 
 
 @router.post("/rules/propose", response_class=HTMLResponse)
-def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
+async def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Stores a valid file as a draft for sign-off; a file with errors is shown again and never stored."""
     lang = language(request)
     text = _form_text(form)
@@ -292,7 +294,33 @@ def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
             status_code=422,
             session=admin,
         )
-    return RedirectResponse(with_lang(f"/admin/rules/versions/{version}", request), status_code=303)
+    notice = await _notify_signers(request, admin.account_id, version)
+    return RedirectResponse(
+        with_lang(f"/admin/rules/versions/{version}", request, notice=notice), status_code=303
+    )
+
+
+async def _notify_signers(request: Request, account_id: int, version: int) -> str | None:
+    """A task in amoCRM for each person who signs for a department, linking to the version's diff page."""
+    from leadpact.admin.signoff import signoff_tasks
+
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        chosen = ruleset_store.signers(session=session, account_id=account_id)
+    tasks = signoff_tasks(
+        chosen,
+        version=version,
+        public_url=services.settings.public_url,
+        now=int(time.time()),
+        lang=services.settings.language,
+    )
+    if not tasks:
+        return None
+    try:
+        await services.connector.api_for(account_id).create_tasks(tasks)
+    except (AmoError, AccountNotConnected):
+        return "heads-not-notified"
+    return "heads-notified"
 
 
 def _version_info(session: Any, account_id: int, version: int) -> ruleset_store.VersionInfo:
@@ -321,6 +349,13 @@ def rules_version(
         message = texts.ACTIVATED(lang, version=version, queued=queued or 0)
     elif notice == "approved":
         message = texts.APPROVED(lang)
+    elif notice == "heads-notified":
+        with session_scope(services.engine) as session:
+            chosen = ruleset_store.signers(session=session, account_id=admin.account_id)
+        names = ", ".join(sorted({name for people in chosen.values() for name in people.values()}))
+        message = texts.HEADS_NOTIFIED(lang, names=names)
+    elif notice == "heads-not-notified":
+        message = texts.HEADS_NOT_NOTIFIED(lang)
     return render(
         request,
         "version.html",
@@ -342,6 +377,7 @@ def rules_approve(request: Request, admin: AdminDep, form: FormDep, version: int
                 approver=_approver(admin.user_id),
                 role=role,
                 actor=_approver(admin.user_id),
+                user_id=admin.user_id,
             )
     except ruleset_store.RulesetError as error:
         return _version_error(request, admin, version, error)
@@ -562,3 +598,69 @@ def inbox_retry(request: Request, admin: AdminDep, form: FormDep, item_id: int) 
             raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND)
         requeue_with_reparse(session=session, item_id=item_id)
     return RedirectResponse(with_lang("/admin/inbox", request, retried=item_id), status_code=303)
+
+
+# --- who signs off -------------------------------------------------------------------------------------------
+
+
+async def _account_users(request: Request, account_id: int) -> list[Any] | None:
+    services = services_of(request)
+    try:
+        return list(await services.connector.api_for(account_id).list_users())
+    except (AmoError, AccountNotConnected):
+        return None
+
+
+@router.get("/rules/signers", response_class=HTMLResponse)
+async def signers_page(request: Request, admin: AdminDep, notice: str | None = None) -> Response:
+    """The account's amoCRM users by name, ticked for the department they sign rule versions off for."""
+    lang = language(request)
+    users = await _account_users(request, admin.account_id)
+    with session_scope(services_of(request).engine) as session:
+        chosen = ruleset_store.signers(session=session, account_id=admin.account_id)
+    return render(
+        request,
+        "signers.html",
+        {
+            "users": sorted(users or [], key=lambda user: str(user.name or "")),
+            "chosen": chosen,
+            "message": texts.SIGNERS_SAVED(lang) if notice == "saved" else None,
+            "error": texts.SIGNERS_USERS_FAILED(lang) if users is None else None,
+        },
+        session=admin,
+    )
+
+
+@router.post("/rules/signers", response_class=HTMLResponse)
+async def signers_save(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Saves who signs for each department; one person ticked for both is refused and nothing is saved."""
+    lang = language(request)
+    users = await _account_users(request, admin.account_id)
+    names = {int(user.id): str(user.name or user.id) for user in users or []}
+    picked = {
+        role: {int(v): names[int(v)] for v in form.getlist(role) if str(v).isdigit() and int(v) in names}  # type: ignore[attr-defined]
+        for role in ("marketing", "sales")
+    }
+    both = set(picked["marketing"]) & set(picked["sales"])
+    if users is None or both:
+        error = (
+            texts.SIGNERS_USERS_FAILED(lang)
+            if users is None
+            else texts.SIGNERS_BOTH(lang, name=names[min(both)])
+        )
+        return render(
+            request,
+            "signers.html",
+            {
+                "users": sorted(users or [], key=lambda user: str(user.name or "")),
+                "chosen": picked,
+                "message": None,
+                "error": error,
+            },
+            status_code=422,
+            session=admin,
+        )
+    with session_scope(services_of(request).engine) as session:
+        for role, people in picked.items():
+            ruleset_store.set_signers(session=session, account_id=admin.account_id, role=role, users=people)
+    return RedirectResponse(with_lang("/admin/rules/signers", request, notice="saved"), status_code=303)

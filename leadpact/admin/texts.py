@@ -183,3 +183,31 @@ TASK_FAILED = Text(
     en="amoCRM did not accept the task: check the owner and the connection.",
 )
 TASK_EMPTY = Text(ru="Напишите, что сделать.", en="Write what is to be done.")
+
+SIGNERS_TITLE = Text(ru="Кто согласует правила", en="Who signs the rules off")
+SIGNERS_INTRO = Text(
+    ru="Отметьте пользователей amoCRM, которые согласуют версии правил за маркетинг и за продажи. Пока никто не "
+    "отмечен, согласовать может любой администратор аккаунта; один человек не может согласовать за оба отдела.",
+    en="Tick the amoCRM users who sign rule versions off for marketing and for sales. While nobody is ticked, any "
+    "account admin may sign; one person never signs for both departments.",
+)
+SIGNERS_SAVED = Text(
+    ru="Сохранено: кто согласует за каждый отдел.", en="Saved: who signs off for each department."
+)
+SIGNERS_BOTH = Text(
+    ru="{name} отмечен(а) и за маркетинг, и за продажи: один человек согласует только за один отдел.",
+    en="{name} is ticked for both marketing and sales: one person signs off for one department only.",
+)
+SIGNERS_USERS_FAILED = Text(
+    ru="Не удалось получить пользователей из amoCRM — попробуйте ещё раз.",
+    en="Could not read the users from amoCRM — try again.",
+)
+SIGNERS_LINK = Text(ru="Кто согласует", en="Who signs off")
+HEADS_NOTIFIED = Text(
+    ru="Задача на согласование поставлена в amoCRM: {names}.",
+    en="A sign-off task was set in amoCRM for: {names}.",
+)
+HEADS_NOT_NOTIFIED = Text(
+    ru="Черновик сохранён, но задачу в amoCRM поставить не удалось — сообщите согласующим ссылку на эту страницу.",
+    en="The draft is saved, but the amoCRM task could not be set — send the signers this page's link.",
+)

@@ -1,0 +1,35 @@
+"""sign-off by two real people: who signs for each department, and who actually gave each sign-off
+
+`rule_signers` maps each sign-off role (marketing, sales) of an account to amoCRM users, with the name they were
+picked by. `rule_approvals.actor` is who gave a sign-off (the amoCRM user, or the operator running the CLI), so
+one person cannot sign a version off for both departments under two names.
+
+Revision ID: 0009_sign_off_people
+Revises: 0008_install_health
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_sign_off_people"
+down_revision = "0008_install_health"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("rule_approvals") as table:
+        table.add_column(sa.Column("actor", sa.String(), nullable=True))
+    op.create_table(
+        "rule_signers",
+        sa.Column("account_id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("role", sa.String(), primary_key=True),
+        sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("user_name", sa.String(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("rule_signers")
+    with op.batch_alter_table("rule_approvals") as table:
+        table.drop_column("actor")
