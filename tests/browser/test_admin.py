@@ -262,3 +262,67 @@ class TestTwoPeopleSignOff:
                 assert f"amo-user-{sales_user} (sales)" in approvals
             finally:
                 browser.close()
+
+    def test_heads_picked_by_name_get_a_task_and_only_the_sales_head_signs_sales(self, live: Live) -> None:
+        """In Chromium: the admin ticks the marketing and the sales head by name; a proposal sets each of them an
+        amoCRM task linking to the version; another user is refused the sales sign-off; the sales head signs and
+        the approvals show both heads by name."""
+        from playwright.sync_api import sync_playwright
+
+        account_id = live.create_account("acme", leads=5)
+        assert live.install("acme").status_code == 200
+        users = {user["id"]: user["name"] for user in live.state(account_id)["users"]}
+        assert len(users) >= 3, "the sandbox account has several users"
+        marketing_head, sales_head, someone_else = list(users)[:3]
+
+        with admin_server(live.settings) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, marketing_head)}")
+                page.goto(f"{base_url}/admin/rules?lang=en")
+                page.click("#signers-link")
+                page.locator(f"input[name=marketing][data-name='{users[marketing_head]}']").check()
+                page.locator(f"input[name=sales][data-name='{users[sales_head]}']").check()
+                page.click("#save-signers")
+                page.locator("#message").wait_for()
+
+                page.goto(f"{base_url}/admin/rules?lang=en")
+                page.fill("textarea[name=text]", CANDIDATE_RULES)
+                page.click("#check")
+                page.locator("#preview").wait_for()
+                page.click("#propose")
+                page.locator("#approvals").wait_for()
+                version_url = page.url
+                notified = page.locator("#message").inner_text()
+                assert users[marketing_head] in notified and users[sales_head] in notified
+                tasks = [t for t in live.state(account_id)["tasks"] if "/admin/rules/versions/1" in t["text"]]
+                assert sorted(t["responsible_user_id"] for t in tasks) == sorted([marketing_head, sales_head])
+                assert all(f"{live.settings.public_url}/admin/rules/versions/1" in t["text"] for t in tasks)
+                page.check("input[name=role][value=marketing]")
+                page.click("#approve")
+                page.locator("#message").wait_for()
+
+                other = browser.new_context().new_page()
+                other.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, someone_else)}")
+                other.goto(version_url)
+                other.check("input[name=role][value=sales]")
+                other.click("#approve")
+                other.locator("#error").wait_for()
+                assert (
+                    f"Only these people sign off for sales: {users[sales_head]}"
+                    in other.locator("#error").inner_text()
+                )
+
+                sales = browser.new_context().new_page()
+                sales.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, sales_head)}")
+                sales.goto(version_url)
+                sales.check("input[name=role][value=sales]")
+                sales.click("#approve")
+                sales.locator("#message").wait_for()
+                approvals = sales.locator("#approvals").inner_text()
+                assert f"{users[marketing_head]} (marketing)" in approvals
+                assert f"{users[sales_head]} (sales)" in approvals
+                _shot(sales, "admin-two-heads-signed.png")
+            finally:
+                browser.close()

@@ -162,6 +162,22 @@ class TestWorkflow:
         code, output = invoke(env, "activate", "1", "-a", str(ACCOUNT), "--by", "anna")
         assert code == 1 and "missing approval: sales" in output
 
+    def test_with_heads_named_the_cli_signs_only_under_their_names(
+        self, env: dict[str, str], stricter: Path, engine: Engine
+    ) -> None:
+        """Once the account names who signs for sales, `--approver` must be one of them (any letter case), and
+        the sign-off is recorded under the name as picked."""
+        with session_scope(engine) as session:
+            rulesets.set_signers(session=session, account_id=ACCOUNT, role="sales", users={8: "Сергей Орлов"})
+        invoke(env, "propose", str(stricter), "-a", str(ACCOUNT), "--author", "anna")
+        code, output = invoke(env, "approve", "1", "-a", str(ACCOUNT), "--approver", "bob", "--role", "sales")
+        assert code == 1 and "Only these people sign off for sales: Сергей Орлов" in output
+        code, output = invoke(
+            env, "approve", "1", "-a", str(ACCOUNT), "--approver", "сергей орлов", "--role", "sales"
+        )
+        assert code == 0, output
+        assert "approved by Сергей Орлов (sales)" in invoke(env, "history", "-a", str(ACCOUNT))[1]
+
     def test_invalid_proposal_is_refused_with_positions(self, tmp_path: Path, env: dict[str, str]) -> None:
         """Proposing a broken file prints its issues and stores nothing."""
         path = tmp_path / "bad.yaml"
