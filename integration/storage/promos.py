@@ -109,6 +109,13 @@ class LeadDispute(SQLModel, table=True):
     level: str | None = None
     rule_version: int | None = None
     created_at: int
+    # What the rep disputes (channel, level or qualified), the amoCRM task asking its owner, and the answer:
+    # "rule_right" or "rule_change" (then a draft of the rules is opened for that criterion).
+    criterion: str | None = None
+    task_id: int | None = Field(default=None, sa_type=BigInteger)
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: int | None = None
 
 
 class EventAttendance(SQLModel, table=True):
@@ -453,8 +460,10 @@ def add_dispute(
     reason: str,
     now: int,
     snapshot: LeadSnapshot | None = None,
+    criterion: str | None = None,
 ) -> LeadDispute:
     dispute = LeadDispute(
+        criterion=criterion,
         account_id=account_id,
         lead_id=lead_id,
         user_id=user_id,
@@ -479,6 +488,31 @@ def list_disputes(
     if lead_id is not None:
         query = query.where(LeadDispute.lead_id == lead_id)
     return list(session.exec(query.order_by(col(LeadDispute.created_at), col(LeadDispute.id))))
+
+
+def open_disputes(*, session: Session, account_id: int, limit: int = 200) -> list[LeadDispute]:
+    """Disputes nobody answered yet, newest first (the admin's list for the rule owners)."""
+    return list(
+        session.exec(
+            select(LeadDispute)
+            .where(LeadDispute.account_id == account_id, col(LeadDispute.answer).is_(None))
+            .order_by(col(LeadDispute.created_at).desc(), col(LeadDispute.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def answer_dispute(
+    *, session: Session, account_id: int, dispute_id: int, answer: str, by: str, now: int
+) -> LeadDispute | None:
+    """Records the owner's answer ("rule_right" or "rule_change"); None when the account has no such dispute."""
+    dispute = session.get(LeadDispute, dispute_id)
+    if dispute is None or dispute.account_id != account_id:
+        return None
+    dispute.answer, dispute.answered_by, dispute.answered_at = answer, by, now
+    session.add(dispute)
+    session.flush()
+    return dispute
 
 
 # ---- event attendance ---------------------------------------------------------------------------------

@@ -188,8 +188,11 @@ def _drafts(session: Any, account_id: int) -> list[ruleset_store.VersionInfo]:
 
 
 @router.get("/rules", response_class=HTMLResponse)
-def rules_editor(request: Request, admin: AdminDep, version: int | None = None) -> Response:
-    """The rule file to edit: the running one, or a given version's text."""
+def rules_editor(
+    request: Request, admin: AdminDep, version: int | None = None, criterion: str | None = None
+) -> Response:
+    """The rule file to edit: the running one, or a given version's text; `criterion` (from a dispute answered
+    "the rule needs a change") opens the draft at that criterion's section."""
     services = services_of(request)
     with session_scope(services.engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
@@ -199,12 +202,36 @@ def rules_editor(request: Request, admin: AdminDep, version: int | None = None) 
         except ruleset_store.RulesetError:
             raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND) from None
         drafts = _drafts(session, admin.account_id)
+    focus = _criterion_line(text, criterion)
     return render(
         request,
         "rules.html",
-        {"text": text, "base": base, "active": active, "drafts": drafts, "checked": False},
+        {
+            "text": text,
+            "base": base,
+            "active": active,
+            "drafts": drafts,
+            "checked": False,
+            "criterion": criterion if focus else None,
+            "criterion_line": focus,
+        },
         session=admin,
     )
+
+
+# Where each disputable criterion is defined in a rule file.
+CRITERION_SECTIONS = {"channel": "channels:", "level": "levels:", "qualified": "qualified:"}
+
+
+def _criterion_line(text: str, criterion: str | None) -> int | None:
+    """The line (1-based) of the section that defines `criterion`, or None."""
+    section = CRITERION_SECTIONS.get(criterion or "")
+    if section is None:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(section):
+            return number
+    return None
 
 
 @router.post("/rules/check", response_class=HTMLResponse)
@@ -664,3 +691,41 @@ async def signers_save(request: Request, admin: AdminDep, form: FormDep) -> Resp
         for role, people in picked.items():
             ruleset_store.set_signers(session=session, account_id=admin.account_id, role=role, users=people)
     return RedirectResponse(with_lang("/admin/rules/signers", request, notice="saved"), status_code=303)
+
+
+# --- disputes ------------------------------------------------------------------------------------------------
+
+
+@router.get("/disputes", response_class=HTMLResponse)
+def disputes_page(request: Request, admin: AdminDep) -> Response:
+    """Reps' open disputes: the lead, the disputed criterion and the rep's words, with the owner's two answers."""
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        disputes = promo_store.open_disputes(session=session, account_id=admin.account_id)
+        names = lead_names(
+            session=session, account_id=admin.account_id, lead_ids=[d.lead_id for d in disputes]
+        )
+    return render(request, "disputes.html", {"disputes": disputes, "names": names}, session=admin)
+
+
+@router.post("/disputes/{dispute_id}/answer", response_class=HTMLResponse)
+def dispute_answer(request: Request, admin: AdminDep, form: FormDep, dispute_id: int) -> Response:
+    """ "The rule is right" closes the dispute; "the rule needs a change" also opens a draft at its criterion."""
+    answer = str(form.get("answer", ""))
+    if answer not in ("rule_right", "rule_change"):
+        raise AdminDenied(400, texts.NOT_FOUND, texts.NOT_FOUND)
+    with session_scope(services_of(request).engine) as session:
+        dispute = promo_store.answer_dispute(
+            session=session,
+            account_id=admin.account_id,
+            dispute_id=dispute_id,
+            answer=answer,
+            by=_approver(admin.user_id),
+            now=int(time.time()),
+        )
+        criterion = dispute.criterion or "level" if dispute is not None else None
+    if dispute is None:
+        raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND)
+    if answer == "rule_change":
+        return RedirectResponse(with_lang("/admin/rules", request, criterion=criterion), status_code=303)
+    return RedirectResponse(with_lang("/admin/disputes", request), status_code=303)

@@ -211,3 +211,20 @@ HEADS_NOT_NOTIFIED = Text(
     ru="Черновик сохранён, но задачу в amoCRM поставить не удалось — сообщите согласующим ссылку на эту страницу.",
     en="The draft is saved, but the amoCRM task could not be set — send the signers this page's link.",
 )
+NAV_DISPUTES = Text(ru="Споры", en="Disputes")
+DISPUTES_TITLE = Text(ru="Споры менеджеров о классификации", en="Reps' disputes of the classification")
+DISPUTES_NONE = Text(ru="Открытых споров нет.", en="No open disputes.")
+DISPUTE_LEAD = Text(ru="Сделка", en="Lead")
+DISPUTE_CRITERION = Text(ru="Что оспорено", en="Disputed")
+DISPUTE_CLASSIFIED = Text(ru="Было", en="Classified as")
+DISPUTE_REASON = Text(ru="Слова менеджера", en="The rep's words")
+DISPUTE_WHEN = Text(ru="Когда", en="When")
+DISPUTE_RULE_RIGHT = Text(ru="Правило верно", en="The rule is right")
+DISPUTE_RULE_CHANGE = Text(ru="Правило нужно изменить", en="The rule needs a change")
+CRITERION_CHANNEL = Text(ru="канал", en="channel")
+CRITERION_LEVEL = Text(ru="уровень", en="level")
+CRITERION_QUALIFIED = Text(ru="целевой", en="qualified")
+CRITERION_FOCUS = Text(
+    ru="Черновик по спору: раздел «{criterion}» — строка {line}.",
+    en="Draft for a dispute: the “{criterion}” section — line {line}.",
+)

@@ -11,8 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Protocol
+from functools import partial
+from typing import Annotated, Any, Literal, Protocol
 
+import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -163,6 +165,8 @@ def get_lead_panel(
 
 class DisputeIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
+    # What the rep disputes; the panel's "wrong qualification?" form disputes the level.
+    criterion: Literal["channel", "level", "qualified"] = "level"
 
 
 class DisputeOut(BaseModel):
@@ -172,11 +176,29 @@ class DisputeOut(BaseModel):
 
 
 @router.post("/leads/{lead_id}/disputes", status_code=201, response_model=DisputeOut)
-def post_dispute(
+async def post_dispute(
     lead_id: int, body: DisputeIn, caller: CallerDep, engine: EngineDep, request: Request, response: Response
 ) -> DisputeOut:
-    """A rep flags the lead as misqualified, with a reason."""
+    """A rep flags the lead as misqualified, with a reason; the disputed criterion's owner gets an amoCRM task on
+    the lead (the dispute is stored first: amoCRM failing loses nothing)."""
     _cors(response, caller)
+    now = int(_clock(request)())
+    dispute, task = await anyio.to_thread.run_sync(
+        partial(_store_dispute, engine, caller, lead_id, body, now, request)
+    )
+    if task is not None:
+        await _set_dispute_task(request, caller.account_id, dispute.id or 0, task)
+    assert dispute.id is not None
+    return DisputeOut(id=dispute.id, lead_id=lead_id, created_at=dispute.created_at)
+
+
+def _store_dispute(
+    engine: Engine, caller: WidgetCaller, lead_id: int, body: DisputeIn, now: int, request: Request
+) -> tuple[Any, dict[str, Any] | None]:
+    from integration.storage import rulesets as ruleset_store
+    from leadpact.disputes import criterion_owners, dispute_task
+
+    services = _services(request)
     with session_scope(engine) as session:
         snapshot = _lead_or_404(session, caller, lead_id)
         dispute = promo_store.add_dispute(
@@ -185,11 +207,46 @@ def post_dispute(
             lead_id=lead_id,
             user_id=caller.claims.user_id,
             reason=body.reason.strip(),
-            now=int(_clock(request)()),
+            now=now,
             snapshot=snapshot,
+            criterion=body.criterion,
         )
-        assert dispute.id is not None
-        return DisputeOut(id=dispute.id, lead_id=lead_id, created_at=dispute.created_at)
+        owners = criterion_owners(
+            body.criterion, ruleset_store.signers(session=session, account_id=caller.account_id)
+        )
+        values = {"channel": snapshot.channel, "level": snapshot.level, "qualified": str(snapshot.qualified)}
+    if not hasattr(services, "connector"):
+        return dispute, None
+    task = dispute_task(
+        lead_id=lead_id,
+        criterion=body.criterion,
+        value=values.get(body.criterion),
+        reason=dispute.reason,
+        owner=owners[0] if owners else None,
+        public_url=services.settings.public_url,
+        now=now,
+        lang=services.settings.language,
+    )
+    return dispute, task
+
+
+async def _set_dispute_task(request: Request, account_id: int, dispute_id: int, task: dict[str, Any]) -> None:
+    from integration.accounts import AccountNotConnected
+    from integration.amocrm import AmoError
+
+    services: Any = _services(request)
+    try:
+        (task_id,) = await services.connector.api_for(account_id).create_tasks([task])
+    except (AmoError, AccountNotConnected) as error:
+        log.warning(
+            "dispute task not created", extra={"account_id": account_id, "error": type(error).__name__}
+        )
+        return
+    with session_scope(services.engine) as session:
+        stored = session.get(promo_store.LeadDispute, dispute_id)
+        if stored is not None:
+            stored.task_id = task_id
+            session.add(stored)
 
 
 class CouponUsedIn(BaseModel):

@@ -1,4 +1,5 @@
-"""sign-off by two real people: who signs for each department, and who actually gave each sign-off
+"""sign-off by two real people: who signs for each department, who actually gave each sign-off, and disputes
+that reach the rule owners (the disputed criterion, the amoCRM task, the owner's answer)
 
 `rule_signers` maps each sign-off role (marketing, sales) of an account to amoCRM users, with the name they were
 picked by. `rule_approvals.actor` is who gave a sign-off (the amoCRM user, or the operator running the CLI), so
@@ -27,9 +28,18 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("user_name", sa.String(), nullable=False),
     )
+    with op.batch_alter_table("lead_disputes") as table:
+        table.add_column(sa.Column("criterion", sa.String(), nullable=True))
+        table.add_column(sa.Column("task_id", sa.BigInteger(), nullable=True))
+        table.add_column(sa.Column("answer", sa.String(), nullable=True))
+        table.add_column(sa.Column("answered_by", sa.String(), nullable=True))
+        table.add_column(sa.Column("answered_at", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("lead_disputes") as table:
+        for column in ("answered_at", "answered_by", "answer", "task_id", "criterion"):
+            table.drop_column(column)
     op.drop_table("rule_signers")
     with op.batch_alter_table("rule_approvals") as table:
         table.drop_column("actor")
