@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 import typer
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
@@ -46,6 +46,7 @@ DEMO_LINKS_TITLE = Text(ru="Демо LeadPact — откройте в брауз
 DEMO_LINKS: tuple[tuple[Text, str], ...] = (
     (Text(ru="админка", en="admin pages"), "{public}/demo/admin"),
     (Text(ru="отчёт к встрече", en="meeting report"), "{public}/demo/admin?next=/reports/weekly"),
+    (Text(ru="вход руководителя продаж", en="the sales head's sign-in"), "{public}/demo/admin?as=sales"),
     (
         Text(ru="карточка сделки с панелью LeadPact", en="lead card with the LeadPact panel"),
         "{public}/demo/lead-card",
@@ -321,6 +322,15 @@ def _not_ready(lang: Language) -> HTMLResponse:
     )
 
 
+def _head_of(services: Services, account_id: int, role: str) -> int | None:
+    from integration.storage import rulesets as ruleset_store
+
+    with session_scope(services.engine) as session:
+        chosen = ruleset_store.signers(session=session, account_id=account_id)
+    people = chosen.get("sales" if role == "sales" else "marketing") or {}
+    return min(people) if people else None
+
+
 def _showcase_lead(services: Services) -> int | None:
     """The newest hot lead: its panel shows a level with its reason, promos and a coupon."""
     from sqlmodel import col, select
@@ -351,21 +361,26 @@ def demo_router(status: DemoStatus) -> APIRouter:
         return accounts[0].id if accounts and status.ready else None
 
     @router.get("/demo/admin")
-    async def demo_admin(request: Request, next: str | None = None) -> Response:
+    async def demo_admin(
+        request: Request, next: str | None = None, as_: str | None = Query(None, alias="as")
+    ) -> Response:
         services: Services = request.app.state.services
         settings = services.settings
         account_id = ready_account(services)
         if account_id is None or settings.amocrm_redirect_uri is None:
             return _not_ready(request_language(request, services))
-        minted = await services.http.post(
-            f"{settings.amocrm_base_url}/_sandbox/widget-token",
-            json={
-                "account_id": account_id,
-                "is_admin": True,
-                "aud": widget_audience(settings.amocrm_redirect_uri),
-                "ttl": 1800,
-            },
-        )
+        claims: dict[str, object] = {
+            "account_id": account_id,
+            "is_admin": True,
+            "aud": widget_audience(settings.amocrm_redirect_uri),
+            "ttl": 1800,
+        }
+        if as_ in ("marketing", "sales"):
+            # Sign in as the department's head, to sign a rule version off as the second person.
+            head = await anyio.to_thread.run_sync(_head_of, services, account_id, as_)
+            if head is not None:
+                claims["user_id"] = head
+        minted = await services.http.post(f"{settings.amocrm_base_url}/_sandbox/widget-token", json=claims)
         minted.raise_for_status()
         query = {"token": str(minted.json()["token"]), "next": _local_path(next, "/admin")}
         if "lang" in request.query_params:

@@ -38,10 +38,10 @@ COST_PER_LEAD: dict[str, int] = {
     "tiktok": 800,
 }
 # Reps' disputes the demo files on the newest leads of these levels: the report counts them, /admin lists them.
-DEMO_DISPUTES: tuple[tuple[str, str], ...] = (
-    ("hot", "Клиент сказал, что решение не раньше следующего квартала — это не горячий лид."),
-    ("cold", "Бюджет подтверждён на звонке, ЛПР на связи — лид тёплый, а не холодный."),
-    ("warm", "Потребность описана партнёром, клиент её не подтвердил."),
+DEMO_DISPUTES: tuple[tuple[str, str, str], ...] = (
+    ("hot", "level", "Клиент сказал, что решение не раньше следующего квартала — это не горячий лид."),
+    ("cold", "level", "Бюджет подтверждён на звонке, ЛПР на связи — лид тёплый, а не холодный."),
+    ("warm", "qualified", "Потребность описана партнёром, клиент её не подтвердил."),
 )
 
 
@@ -128,7 +128,7 @@ def _seed_disputes(
 ) -> int:
     newest_first = sorted(snapshots, key=lambda lead: lead.created_at, reverse=True)
     filed = 0
-    for offset, (level, reason) in enumerate(DEMO_DISPUTES):
+    for offset, (level, criterion, reason) in enumerate(DEMO_DISPUTES):
         lead = next((s for s in newest_first if s.level == level), None)
         if lead is None:
             continue
@@ -141,6 +141,7 @@ def _seed_disputes(
             # Spread over the last days so they fall into last week's meeting report as well as this week.
             now=now - (offset + 1) * 2 * 86400,
             snapshot=lead,
+            criterion=criterion,
         )
         filed += 1
     return filed
@@ -188,6 +189,21 @@ async def close_recent_deals(services: Services, *, account_id: int, now: int) -
     return sum(len(changes) for changes in by_manager.values())
 
 
+async def name_the_heads(services: Services, *, account_id: int) -> dict[str, int]:
+    """The account's first user (the one `/demo/admin` signs in as) heads marketing, the second heads sales:
+    rule versions then need both, as two real people."""
+    from integration.storage import rulesets as ruleset_store
+
+    users = sorted(await services.connector.api_for(account_id).list_users(), key=lambda user: user.id)
+    heads = {"marketing": users[0], "sales": users[1]} if len(users) > 1 else {}
+    with session_scope(services.engine) as session:
+        for role, user in heads.items():
+            ruleset_store.set_signers(
+                session=session, account_id=account_id, role=role, users={user.id: str(user.name or user.id)}
+            )
+    return {role: user.id for role, user in heads.items()}
+
+
 async def seed_demo_figures(services: Services, *, account_id: int, now: int) -> DemoFigures:
     """Closes a few recent deals, loads the status history the sandbox keeps (the real backfill, over HTTP),
     then plans, spend and disputes."""
@@ -195,6 +211,7 @@ async def seed_demo_figures(services: Services, *, account_id: int, now: int) ->
 
     from sync.stats.backfill import backfill_account
 
+    await name_the_heads(services, account_id=account_id)
     await close_recent_deals(services, account_id=account_id, now=now)
     api = services.connector.api_for(account_id)
     await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)

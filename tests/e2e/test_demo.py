@@ -136,15 +136,15 @@ class TestRealisticDemo:
 @pytest.mark.slow
 class TestDemoForAPerson:
     def test_the_logged_urls_come_first_and_open_without_a_sign_in(self, demo: tuple[str, Path]) -> None:
-        """The log opens with the four URLs a person opens and has no warning; each URL answers 200 with no 401 on
+        """The log opens with the five URLs a person opens and has no warning; each URL answers 200 with no 401 on
         the way, the report shows the pace, the coverage and a channel within the norm, and the lead card loads
         the widget."""
         public, log = demo
         _sandbox_url(log)
         lines = log.read_text().splitlines()
-        urls = [m.group(1) for line in lines[:5] if (m := URL.search(line))]
-        assert len(urls) == 4 and all(" INFO " in line for line in lines[:5]), lines[:6]
-        admin, report, card, sandbox_state = urls
+        urls = [m.group(1) for line in lines[:6] if (m := URL.search(line))]
+        assert len(urls) == 5 and all(" INFO " in line for line in lines[:6]), lines[:7]
+        admin, report, sales_head, card, sandbox_state = urls
         assert admin == f"{public}/demo/admin" and card == f"{public}/demo/lead-card"
         # Nothing the demo does on purpose (its own sandbox's rate limit, its coupon pools) is a warning.
         assert not re.findall(r"^.* (WARNING|ERROR) .*$", log.read_text(), re.M)
@@ -155,6 +155,8 @@ class TestDemoForAPerson:
                 assert all(step.status_code != 401 for step in page.history), (url, page.history)
             text = re.sub(r"<[^>]+>", " ", pages[report].text)
             assert "within norm" in text
+            assert "Sales disputed these classifications" in text, "the seeded disputes are counted"
+            assert "Sign out" in pages[sales_head].text
             assert re.search(r"Leads[^%]{0,40}?[1-9]\d*%", " ".join(text.split())), "a run rate in %"
             assert re.search(r"coverage of the remaining plan: [1-9][\d ]*%", text)
             assert (
