@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from integration.amocrm import AccountApi
+from integration.field_mapping import ensure_mapping_proposed
 from integration.i18n import Language, Text
 from integration.storage import accounts as store
 
@@ -179,6 +180,10 @@ async def provision_account(
         await api.subscribe_webhook(webhook_url, list(WEBHOOK_EVENTS))
         subscribed = True
     fields = ProvisionedFields(account_id=account_id, level_enums=level_enums, **ids)
+
+    # Last step, on its own: propose which of the account's fields play budget, decision maker, … (an admin
+    # confirms it on /admin/mapping). It only reads from amoCRM, so a retried provisioning may repeat it.
+    await ensure_mapping_proposed(api=api, session=session, account_id=account_id)
     return ProvisioningResult(
         fields=fields, created_fields=tuple(s.key for s in missing), webhook_subscribed=subscribed
     )
