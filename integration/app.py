@@ -98,6 +98,7 @@ def create_app(
 
 def _include_optional_routers(app: FastAPI) -> None:
     from integration.admin import router as admin_router
+    from integration.admin.mapping import router as mapping_router
     from integration.admin.reports import reports_router
     from integration.observability import router as observability_router
     from integration.widget.api import router as widget_router
@@ -107,6 +108,7 @@ def _include_optional_routers(app: FastAPI) -> None:
     app.include_router(observability_router)
     app.include_router(widget_router)
     app.include_router(admin_router)
+    app.include_router(mapping_router)
     app.include_router(reports_router)
 
 

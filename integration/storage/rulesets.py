@@ -310,6 +310,12 @@ def default_mapping(*, session: Session, account_id: int) -> FieldMapping | None
     return mapping_store.code_confirmed_mapping(proposal) if proposal is not None else None
 
 
+def confirmed_mapping(*, session: Session, account_id: int) -> FieldMapping | None:
+    """The mapping signed off with the running version (None: no admin has confirmed one yet)."""
+    row = _active_row(session, account_id)
+    return mapping_from_json(row.mapping) if row is not None and row.mapping is not None else None
+
+
 def account_mapping(*, session: Session, account_id: int) -> FieldMapping | None:
     """The mapping the account's running rules use (None: not proposed yet, roles read by their code)."""
     return _mapping_of(session, account_id, _active_row(session, account_id))
