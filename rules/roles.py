@@ -157,6 +157,15 @@ def fits(kind: FieldType, field: CatalogField) -> bool:
     return field.type in COMPATIBLE_TYPES.get(kind, frozenset())
 
 
+def candidate_for(role: Role, field: CatalogField) -> bool:
+    """Whether a field may be offered for a role: its type fits, and tracking fields (UTM, referrer) serve
+    only the tracking roles, which in turn take only tracking or plain text fields."""
+    tracking_role = role.code.startswith("UTM_") or role.code == "REFERRER"
+    if tracking_role:
+        return field.type in ("tracking_data", "text")
+    return field.type != "tracking_data" and fits(role.kind, field)
+
+
 def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.casefold().replace("ё", "е")).split())
 
@@ -199,7 +208,7 @@ def propose_mapping(
 def _find(
     catalog: FieldCatalog, role: Role, origin: str, taken: set[int], hint: str | None
 ) -> CatalogField | None:
-    candidates = [f for f in catalog.fields if f.id not in taken and fits(role.kind, f)]
+    candidates = [f for f in catalog.fields if f.id not in taken and candidate_for(role, f)]
     if origin == "code":
         codes = {c.upper() for c in (hint, role.code) if c}
         return next((f for f in candidates if f.code and f.code.upper() in codes), None)

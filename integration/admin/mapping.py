@@ -24,7 +24,7 @@ from integration.storage import field_mapping as mapping_store
 from integration.storage import rulesets as ruleset_store
 from rules import load_ruleset, role_uses
 from rules.model import CatalogField
-from rules.roles import ROLES, fits, role_named
+from rules.roles import ROLES, candidate_for, role_named
 
 router = APIRouter(prefix="/admin/mapping", route_class=AdminRoute, tags=["admin"])
 
@@ -62,7 +62,7 @@ def _rows(
                 "selected": chosen.get(role.name) == f.id,
             }
             for f in fields
-            if fits(role.kind, f)
+            if candidate_for(role, f)
         ]
         origin = origins.get(role.name)
         rows.append(
@@ -131,7 +131,7 @@ def _mapping(
             continue
         role = role_named(role_name)
         found = by_id.get(field_id)
-        if role is None or found is None or not fits(role.kind, found):
+        if role is None or found is None or not candidate_for(role, found):
             return texts.BAD_MAPPING_FIELD(lang, field=field_id, role=role_name)
         mapping[role_name] = found
     return mapping

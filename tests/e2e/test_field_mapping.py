@@ -4,10 +4,8 @@ proposes the field mapping, an admin confirms it on /admin, and leads are classi
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -17,95 +15,18 @@ from integration.settings import Settings
 from integration.storage import field_mapping as mapping_store
 from integration.storage.leads import LeadSnapshot
 from tests.live import Live, live_installation, own_services
+from tests.realistic_account import create_leads, realistic_account
 from webhooks.worker import process_once
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SELECTED = re.compile(r'<select name="(role_\w+)"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="(\d*)"( selected)?>')
 
-# The lead fields people typically create by hand in a Russian amoCRM account: no `code`.
-HUMAN_FIELDS: list[dict[str, Any]] = [
-    {"name": "Бюджет клиента", "type": "numeric"},
-    {"name": "ЛПР", "type": "select", "enums": [{"value": "Да", "sort": 1}, {"value": "Нет", "sort": 2}]},
-    {"name": "Потребность", "type": "textarea"},
-    {"name": "Дата принятия решения", "type": "date"},
-    {
-        "name": "Продукт",
-        "type": "select",
-        "enums": [{"value": "CRM", "sort": 1}, {"value": "ERP", "sort": 2}],
-    },
-]
-
-# Every amoCRM account has these `tracking_data` fields with their codes; the sandbox's plain accounts do not
-# have them yet, so the test gives them to the account as amoCRM would.
-TRACKING_FIELDS: list[dict[str, Any]] = [
-    {"name": code.lower(), "type": "tracking_data", "code": code}
-    for code in ("UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM", "REFERRER")
-]
-
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[Live]:
     with live_installation(settings) as installation:
         yield installation
-
-
-def _amo(live: Live, token: str, method: str, path: str, body: Any) -> Any:
-    """A call as a person's own amoCRM client makes it: paced by amoCRM's limit (one retry per second on 429)."""
-    for _ in range(10):
-        response = httpx.request(
-            method,
-            f"{live.sandbox_url}/api/v4/{path}",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        if response.status_code != 429:
-            break
-        time.sleep(1.0)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-def _realistic_account(live: Live) -> tuple[int, str, dict[str, dict[str, Any]]]:
-    """An account without demo fields, given the human fields through amoCRM's own API (no `code`)."""
-    created = live.sandbox("POST", "/_sandbox/accounts", json={"subdomain": "realco"})
-    account_id = int(created["id"])
-    token = str(
-        live.sandbox("POST", "/_sandbox/tokens/long-lived", json={"account_id": account_id})["access_token"]
-    )
-    _amo(live, token, "POST", "leads/custom_fields", TRACKING_FIELDS)
-    answer = _amo(live, token, "POST", "leads/custom_fields", HUMAN_FIELDS)
-    fields = {item["name"]: item for item in answer["_embedded"]["custom_fields"]}
-    assert all(not item.get("code") for item in fields.values())
-    return account_id, token, fields
-
-
-def _value(field: dict[str, Any], value: Any) -> dict[str, Any]:
-    if field["type"] == "select":
-        enum = next(e for e in field["enums"] if e["value"] == value)
-        return {"field_id": field["id"], "values": [{"enum_id": enum["id"]}]}
-    return {"field_id": field["id"], "values": [{"value": value}]}
-
-
-def _create_leads(live: Live, token: str, fields: dict[str, dict[str, Any]]) -> dict[str, int]:
-    in_a_month = int(time.time()) + 30 * 86400
-    leads = {
-        # budget, ЛПР and date filled: hot (date within 6 months) and qualified (3 of 4 criteria)
-        "full": [
-            _value(fields["Бюджет клиента"], 300000),
-            _value(fields["ЛПР"], "Да"),
-            _value(fields["Дата принятия решения"], in_a_month),
-        ],
-        # budget and need only: warm, 2 of 4, not qualified
-        "partial": [_value(fields["Бюджет клиента"], 300000), _value(fields["Потребность"], "Нужна CRM")],
-        # the client is not the decision maker and nothing else is known: cold, not qualified
-        "not_dm": [_value(fields["ЛПР"], "Нет")],
-    }
-    body = [{"name": name, "custom_fields_values": values} for name, values in leads.items()]
-    answer = _amo(live, token, "POST", "leads", body)
-    ids = [int(item["id"]) for item in answer["_embedded"]["leads"]]
-    return dict(zip(leads, ids, strict=True))
 
 
 async def _drain(live: Live) -> None:
@@ -170,7 +91,7 @@ class TestRealisticAccount:
         """Install proposes «Бюджет клиента», «ЛПР», … for the roles; until confirmed the explanation says «не
         сопоставлено» (never «пустое»); once an admin confirms on /admin and both departments sign off, the
         lead with budget, ЛПР and date is hot and qualified, and the partial ones are warm/cold, not qualified."""
-        account_id, token, fields = _realistic_account(live)
+        account_id, token, fields = realistic_account(live)
         assert live.install("realco").status_code == 200
 
         with session_scope(live.services.engine) as session:
@@ -183,7 +104,7 @@ class TestRealisticAccount:
         assert proposed["decision_date"] == fields["Дата принятия решения"]["id"]
         assert proposed["product"] == fields["Продукт"]["id"]
 
-        ids = _create_leads(live, token, fields)
+        ids = create_leads(live, token, fields)
         await _drain(live)
         before = _classified(live, account_id, ids)
         assert before["full"].level == "cold" and not before["full"].qualified
