@@ -189,6 +189,9 @@ MAPPING_INTRO = Text(
 ROLE = Text(ru="Роль", en="Role")
 ACCOUNT_FIELD = Text(ru="Поле аккаунта", en="Account field")
 USED_BY = Text(ru="Где используется", en="Used by")
+READ_BY_CRITERION = Text(ru="критерий", en="criterion")
+READ_BY_LEVEL = Text(ru="уровень", en="level")
+READ_BY_CHANNEL = Text(ru="канал", en="channel")
 NOT_MAPPED = Text(ru="— не сопоставлено —", en="— not mapped —")
 FILLED_PCT = Text(ru="заполнено в {pct} % сделок", en="filled in {pct} % of leads")
 CREATE_FIELD = Text(ru="Создать это поле в amoCRM", en="Create this field in amoCRM")
@@ -210,8 +213,10 @@ BAD_MAPPING_FIELD = Text(
     ru="Поле #{field} не подходит для роли «{role}».", en="Field #{field} cannot play the role “{role}”."
 )
 UNMAPPED_WARNING = Text(
-    ru="Правила используют роли без поля: {roles}. Эти критерии всегда «неизвестно» — сопоставьте поля.",
-    en="The rules use roles without a field: {roles}. Those criteria are always “unknown” — map the fields.",
+    ru="Действующие правила читают роли, которым не сопоставлено поле аккаунта: {roles}. Пока так, эти "
+    "условия всегда «неизвестно» — сопоставьте поля и согласуйте изменение.",
+    en="The running rules read roles no field of the account is mapped to: {roles}. Until they are mapped, "
+    "those conditions are always “unknown” — map the fields and sign the change off.",
 )
 ORIGIN_NAMES = {
     "code": Text(ru="найдено по коду", en="found by code"),
