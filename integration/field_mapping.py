@@ -6,13 +6,13 @@ The proposal itself is pure (`rules.roles.propose_mapping`); this module fetches
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from integration.amocrm import AccountApi
+from integration.amocrm import AccountApi, CustomField
 from integration.i18n import Language
 from integration.storage import field_mapping as store
 from integration.storage import rulesets as ruleset_store
@@ -42,13 +42,17 @@ def catalog_of(fields: Iterable[Any]) -> FieldCatalog:
     return FieldCatalog.from_amocrm([f.model_dump(mode="json") for f in fields])
 
 
-async def ensure_mapping_proposed(*, api: AccountApi, session: Session, account_id: int) -> MappingProposed:
+async def ensure_mapping_proposed(
+    *, api: AccountApi, session: Session, account_id: int, fields: Sequence[CustomField] | None = None
+) -> MappingProposed:
     """Propose (again) the account's role → field mapping from its lead fields and store it with the fields.
 
-    Idempotent: it only reads from amoCRM. What the running rules use changes only by a signed-off version,
-    except fields found by the code the rule file names, which need no confirmation.
+    `fields`: the account's lead fields when the caller has just listed them (saves the call). Idempotent: it
+    only reads from amoCRM. What the running rules use changes only by a signed-off version, except fields
+    found by the code the rule file names, which need no confirmation.
     """
-    catalog = catalog_of(await api.list_custom_fields("leads"))
+    listed = fields if fields is not None else await api.list_custom_fields("leads")
+    catalog = catalog_of(listed)
     row = ruleset_store.active_version(session=session, account_id=account_id)
     text = ruleset_store.text_of(session=session, account_id=account_id, version=row)
     hints = _rule_hints(load_ruleset(text, source="hints"))

@@ -151,7 +151,8 @@ async def provision_account(
     lang: Language,
 ) -> ProvisioningResult:
     """Creates what is missing (fields by code, the webhook subscription) and records the ids; no-op when done."""
-    existing = {f.code: f for f in await api.list_custom_fields("leads") if f.code}
+    account_fields = await api.list_custom_fields("leads")
+    existing = {f.code: f for f in account_fields if f.code}
     missing = [spec for spec in LEAD_FIELDS if spec.code not in existing]
     if missing:
         for created in await api.create_custom_fields("leads", [_field_payload(s, lang) for s in missing]):
@@ -183,7 +184,7 @@ async def provision_account(
 
     # Last step, on its own: propose which of the account's fields play budget, decision maker, … (an admin
     # confirms it on /admin/mapping). It only reads from amoCRM, so a retried provisioning may repeat it.
-    await ensure_mapping_proposed(api=api, session=session, account_id=account_id)
+    await ensure_mapping_proposed(api=api, session=session, account_id=account_id, fields=account_fields)
     return ProvisioningResult(
         fields=fields, created_fields=tuple(s.key for s in missing), webhook_subscribed=subscribed
     )

@@ -138,6 +138,7 @@ COMPATIBLE_TYPES: Final[Mapping[FieldType, frozenset[str]]] = {
         {"text", "textarea", "select", "multiselect", "radiobutton", "multitext", "url", "tracking_data"}
     ),
 }
+OWN_FIELD_PREFIX: Final = "LEADPACT_"
 _YES: Final = frozenset({"да", "yes", "true", "1"})
 _NO: Final = frozenset({"нет", "no", "false", "0"})
 
@@ -160,6 +161,8 @@ def fits(kind: FieldType, field: CatalogField) -> bool:
 def candidate_for(role: Role, field: CatalogField) -> bool:
     """Whether a field may be offered for a role: its type fits, and tracking fields (UTM, referrer) serve
     only the tracking roles, which in turn take only tracking or plain text fields."""
+    if field.code and field.code.upper().startswith(OWN_FIELD_PREFIX):
+        return False  # what LeadPact writes (level, reason, …) is never an input of its own rules
     tracking_role = role.code.startswith("UTM_") or role.code == "REFERRER"
     if tracking_role:
         return field.type in ("tracking_data", "text")
