@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from integration.i18n import Text
+from rules.i18n import Text
 from rules.model import CatalogField, FieldCatalog, FieldType
 
 RoleName = str

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integration.i18n import Text
 from rules.conditions import Condition, FieldSpec
+from rules.i18n import Text
 from rules.loader import RuleSet
 
 UNMAPPED_ROLE = Text(

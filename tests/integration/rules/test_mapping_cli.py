@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli.rules import app
 from integration.db import session_scope
 from integration.storage import accounts as account_store
 from integration.storage import field_mapping as mapping_store
 from integration.storage import rulesets
+from leadpact.cli.rules import app
 from rules import FieldCatalog, default_rules_text, propose_mapping
 
 runner = CliRunner()
