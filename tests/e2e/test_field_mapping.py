@@ -134,3 +134,30 @@ class TestRealisticAccount:
         assert (after["not_dm"].level, after["not_dm"].qualified) == ("cold", False)
         assert "бюджет 300 000" in (after["full"].reason or "")
         assert "ЛПР = нет" in (after["not_dm"].reason or "")
+
+
+class TestSandboxRealisticShape:
+    def test_install_on_the_realistic_shape_proposes_its_human_fields(self, live: Live) -> None:
+        """On the sandbox's seeded realistic account the proposal picks «Бюджет клиента», «ЛПР», «Потребность»,
+        «Дата принятия решения», «Продукт» and the UTM fields, and never the distracting «Тип клиента»."""
+        created = live.sandbox(
+            "POST", "/_sandbox/accounts", json={"subdomain": "severny", "shape": "realistic", "leads": 5}
+        )
+        account_id = int(created["id"])
+        assert live.install("severny").status_code == 200
+        names = {f["id"]: f["name"] for f in live.state(account_id)["fields"]["leads"]}
+        with session_scope(live.services.engine) as session:
+            proposal = mapping_store.get_proposal(session=session, account_id=account_id)
+            assert proposal is not None
+            proposed = {role: names[f.id] for role, f in mapping_store.proposed_mapping(proposal).items()}
+        assert proposed == {
+            "budget": "Бюджет клиента",
+            "decision_maker": "ЛПР",
+            "need": "Потребность",
+            "decision_date": "Дата принятия решения",
+            "product": "Продукт",
+            "utm_source": "utm_source",
+            "utm_medium": "utm_medium",
+            "utm_campaign": "utm_campaign",
+            "referrer": "referrer",
+        }
