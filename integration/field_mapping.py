@@ -53,8 +53,8 @@ async def ensure_mapping_proposed(
     """
     listed = fields if fields is not None else await api.list_custom_fields("leads")
     catalog = catalog_of(listed)
-    row = ruleset_store.active_version(session=session, account_id=account_id)
-    text = ruleset_store.text_of(session=session, account_id=account_id, version=row)
+    version = ruleset_store.active_version(session=session, account_id=account_id)
+    text = ruleset_store.text_of(session=session, account_id=account_id, version=version)
     hints = _rule_hints(load_ruleset(text, source="hints"))
     proposal = propose_mapping(catalog, hints=hints)
     store.save_proposal(session=session, account_id=account_id, proposal=proposal, catalog=catalog)

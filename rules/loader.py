@@ -45,7 +45,7 @@ from rules.model import (
     RuleFileError,
     RuleIssue,
 )
-from rules.roles import ROLE_NAMES, FieldMapping, fits, propose_mapping, role_named
+from rules.roles import ROLE_NAMES, FieldMapping, Role, fits, propose_mapping, role_named
 from rules.source import MAX_NESTING, Problems, compose, key_text, scalar_value, suggestion, with_params
 from rules.values import Duration
 
@@ -481,7 +481,7 @@ class _Reader:
             else:
                 self.fields[alias] = self._bind_to_account(spec, key_node)
 
-    def field_role(self, node: Node) -> Any:
+    def field_role(self, node: Node) -> Role | None:
         value = self.scalar(node)
         role = role_named(value) if isinstance(value, str) else None
         if role is None:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
+from integration.accounts import AccountNotConnected
 from integration.amocrm import AmoError
 from integration.db import session_scope
 from integration.field_mapping import create_role_field, fill_rates
@@ -227,7 +228,7 @@ async def mapping_create_field(request: Request, admin: AdminDep, form: FormDep)
             field_id = await create_role_field(
                 api=api, session=session, account_id=admin.account_id, role_name=role_name, lang=lang
             )
-    except AmoError:
+    except (AmoError, AccountNotConnected):
         return _page(request, admin, chosen=chosen, error=texts.CREATE_FAILED(lang), status_code=502)
     chosen[role_name] = field_id
     role = role_named(role_name)
