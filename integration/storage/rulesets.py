@@ -16,6 +16,8 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from integration.i18n import Text as I18nText
 from integration.storage import field_mapping as mapping_store
+from integration.storage import install_health as health_store
+from integration.storage.accounts import get_account
 from rules import FieldCatalog, FieldMapping, RuleSet, default_rules_text, load_ruleset, unmapped_roles
 from rules.agreement import ROLES, ActivationVerdict, Approval, Role, activation_verdict, rules_diff
 from rules.roles import mapping_from_json, mapping_lines, mapping_to_json
@@ -269,6 +271,11 @@ def activate(
     row.activated_by = by
     row.emergency = verdict.emergency
     session.add(row)
+    # The install health shows what the rules now running read without a field (only an emergency leaves any).
+    if get_account(session=session, account_id=account_id) is not None:
+        health_store.record_rules_mapping(
+            session=session, account_id=account_id, missing_roles=[use.role for use in missing], now=moment
+        )
     session.flush()
     return verdict
 

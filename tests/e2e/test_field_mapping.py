@@ -13,6 +13,7 @@ import pytest
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import field_mapping as mapping_store
+from integration.storage.install_health import RulesState, get_health
 from integration.storage.leads import LeadSnapshot
 from tests.live import Live, live_installation, own_services
 from tests.realistic_account import create_leads, realistic_account
@@ -45,6 +46,13 @@ def _classified(live: Live, account_id: int, ids: dict[str, int]) -> dict[str, L
             assert row is not None and row.level is not None
             session.expunge(row)
     return {name: row for name, row in rows.items() if row is not None}
+
+
+def _rules_health(live: Live, account_id: int) -> tuple[str, list[str]]:
+    with session_scope(live.services.engine) as session:
+        health = get_health(session=session, account_id=account_id)
+        assert health is not None
+        return health.rules_state, sorted(health.rules_missing_roles)
 
 
 @contextmanager
@@ -103,6 +111,10 @@ class TestRealisticAccount:
         assert proposed["need"] == fields["Потребность"]["id"]
         assert proposed["decision_date"] == fields["Дата принятия решения"]["id"]
         assert proposed["product"] == fields["Продукт"]["id"]
+        assert _rules_health(live, account_id) == (
+            RulesState.FIELDS_MISSING,
+            ["budget", "decision_date", "decision_maker", "need", "product"],
+        )
 
         ids = create_leads(live, token, fields)
         await _drain(live)
@@ -127,6 +139,7 @@ class TestRealisticAccount:
             assert activated.status_code == 200, activated.text
             assert 'id="unmapped-warning"' not in client.get("/admin", params={"lang": "ru"}).text
 
+        assert _rules_health(live, account_id) == (RulesState.MAPPED, [])
         await _drain(live)
         after = _classified(live, account_id, ids)
         assert (after["full"].level, after["full"].qualified) == ("hot", True)

@@ -3,15 +3,15 @@
 Real accounts' lead fields have no `code`; a rule file names roles (budget, decision maker, …) and each rule
 version carries the account's role → field id mapping that was signed off with it.
 
-Revision ID: 0008_field_mapping
-Revises: 0007
+Revision ID: 0009_field_mapping
+Revises: 0008_install_health
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_field_mapping"
-down_revision = "0007"
+revision = "0009_field_mapping"
+down_revision = "0008_install_health"
 branch_labels = None
 depends_on = None
 
