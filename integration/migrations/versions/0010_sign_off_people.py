@@ -5,15 +5,15 @@ that reach the rule owners (the disputed criterion, the amoCRM task, the owner's
 picked by. `rule_approvals.actor` is who gave a sign-off (the amoCRM user, or the operator running the CLI), so
 one person cannot sign a version off for both departments under two names.
 
-Revision ID: 0009_sign_off_people
-Revises: 0008_install_health
+Revision ID: 0010_sign_off_people
+Revises: 0009_field_mapping
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_sign_off_people"
-down_revision = "0008_install_health"
+revision = "0010_sign_off_people"
+down_revision = "0009_field_mapping"
 branch_labels = None
 depends_on = None
 
