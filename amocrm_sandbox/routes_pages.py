@@ -127,7 +127,7 @@ async def state_page(sandbox: StateDep, account_id: int | None = None) -> HTMLRe
         rows.append("<tr>" + "".join(cells) + "</tr>")
     body = (
         f"<h1>amoCRM sandbox · {html.escape(account.name)} ({html.escape(account.subdomain)})</h1>"
-        f"<p>{len(leads)} сделок / leads · {len(account.tasks)} задач / tasks · "
+        f"<p>сделок / leads: {len(leads)} · задач / tasks: {len(account.tasks)} · "
         f"<a href='state?account_id={account.id}'>JSON</a> · <a href='stats'>stats</a></p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
