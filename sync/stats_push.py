@@ -531,6 +531,8 @@ async def run_stats_pusher(
         next_run_time=datetime.now(UTC) + timedelta(seconds=first_run_after),
         max_instances=1,
         coalesce=True,
+        # A tick that starts late on a busy machine still runs (the default 1 s grace skips it with a warning).
+        misfire_grace_time=None,
         id="stats-push",
     )
     scheduler.start()
