@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -74,7 +75,19 @@ class TestDemoInChromium:
             page.wait_for_url(re.compile(rf"lead={first}"))
             page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=15_000)
             assert f"#{first}" in page.locator("h2").inner_text()
+            # The rep disputes the level from the card: the marketing head (the account's first user) gets an
+            # amoCRM task on the lead, and the dispute waits on /admin/disputes.
+            page.locator(".lp-dispute-reason").fill("Это конкурент, а не клиент")
+            page.locator(".lp-dispute-send").click()
+            page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=15_000)
             sandbox = _sandbox_url(log)
+            state = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()
+            tasks = [t for t in state["tasks"] if "Это конкурент, а не клиент" in t["text"]]
+            assert len(tasks) == 1, state["tasks"]
+            first_user = min(user["id"] for user in state["users"])
+            assert tasks[0]["responsible_user_id"] == first_user and tasks[0]["entity_id"] == int(first)
+            page.goto(f"{public}/demo/admin?next=/admin/disputes")
+            assert "Это конкурент, а не клиент" in page.locator("#disputes").inner_text()
             page.goto(f"{sandbox}/_sandbox/")
             header = page.locator("thead").inner_text()
             assert "Уровень лида (LeadPact)" in header and "Канал (LeadPact)" in header
