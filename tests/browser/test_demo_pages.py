@@ -58,7 +58,8 @@ class TestDemoInChromium:
         self, browser: Browser, tmp_path: Path
     ) -> None:
         """`/demo/lead-card` opens the sandbox's lead card with LeadPact's panel (level, its reason, promos) as a
-        rep sees it; another lead is one pick away; the state page shows LeadPact's fields per lead."""
+        rep sees it; another lead is one pick away; a "qualified" dispute sent from the card reaches the sales
+        head as an amoCRM task and /admin/disputes; the state page shows LeadPact's fields per lead."""
         with serving(tmp_path) as (public, log):
             _sandbox_url(log)
             context = browser.new_context(viewport={"width": 1100, "height": 760}, locale="ru-RU")
@@ -75,8 +76,9 @@ class TestDemoInChromium:
             page.wait_for_url(re.compile(rf"lead={first}"))
             page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=15_000)
             assert f"#{first}" in page.locator("h2").inner_text()
-            # The rep disputes the level from the card: the marketing head (the account's first user) gets an
+            # The rep disputes "qualified" from the card: the sales head (the account's second user) gets an
             # amoCRM task on the lead, and the dispute waits on /admin/disputes.
+            page.select_option(".lp-dispute-criterion", "qualified")
             page.locator(".lp-dispute-reason").fill("Это конкурент, а не клиент")
             page.locator(".lp-dispute-send").click()
             page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=15_000)
@@ -84,10 +86,12 @@ class TestDemoInChromium:
             state = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()
             tasks = [t for t in state["tasks"] if "Это конкурент, а не клиент" in t["text"]]
             assert len(tasks) == 1, state["tasks"]
-            first_user = min(user["id"] for user in state["users"])
-            assert tasks[0]["responsible_user_id"] == first_user and tasks[0]["entity_id"] == int(first)
+            sales_head = sorted(user["id"] for user in state["users"])[1]
+            assert tasks[0]["responsible_user_id"] == sales_head and tasks[0]["entity_id"] == int(first)
+            assert "целевой" in tasks[0]["text"]
             page.goto(f"{public}/demo/admin?next=/admin/disputes")
-            assert "Это конкурент, а не клиент" in page.locator("#disputes").inner_text()
+            row = page.locator(f"tr.dispute[data-lead='{first}']").first.inner_text()
+            assert "Это конкурент, а не клиент" in row and "целевой" in row
             page.goto(f"{sandbox}/_sandbox/")
             header = page.locator("thead").inner_text()
             assert "Уровень лида (LeadPact)" in header and "Канал (LeadPact)" in header

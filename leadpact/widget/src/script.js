@@ -173,6 +173,13 @@ define(['jquery'], function () {
       (data.disputes || []).forEach(function (dispute) {
         block.appendChild(node('div', 'lp-muted', t('disputed') + dispute.reason));
       });
+      var criterion = node('select', 'lp-dispute-criterion');
+      ['level', 'qualified', 'channel'].forEach(function (name) {
+        var option = node('option', '', t('criterion_' + name));
+        option.value = name;
+        criterion.appendChild(option);
+      });
+      block.appendChild(criterion);
       var reason = node('textarea', 'lp-dispute-reason');
       reason.setAttribute('placeholder', t('dispute_placeholder'));
       reason.setAttribute('maxlength', '2000');
@@ -221,10 +228,12 @@ define(['jquery'], function () {
           .then(load, function () { target.disabled = false; });
       } else if (target.classList.contains('lp-dispute-send')) {
         var reason = container.querySelector('.lp-dispute-reason');
+        var chosen = container.querySelector('.lp-dispute-criterion');
         var text = reason ? reason.value.trim() : '';
         if (!text) { return; }
         target.disabled = true;
-        call('POST', '/api/widget/leads/' + id + '/disputes', { reason: text }).then(load, function () {
+        var dispute = { reason: text, criterion: chosen ? chosen.value : 'level' };
+        call('POST', '/api/widget/leads/' + id + '/disputes', dispute).then(load, function () {
           target.disabled = false;
         });
       }
