@@ -243,9 +243,13 @@ def _criterion_line(text: str, criterion: str | None) -> int | None:
 @router.post("/rules/check", response_class=HTMLResponse)
 def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Validation with line/column, and when valid a backtest preview against the running rules."""
+    return _checked_view(request, admin, _form_text(form), _base_version(form))
+
+
+def _checked_view(
+    request: Request, admin: Any, text: str, base: int, *, form_diff: str | None = None
+) -> Response:
     lang = language(request)
-    text = _form_text(form)
-    base = _base_version(form)
     issues = _issues(text, lang, admin.account_id)
     services = services_of(request)
     preview = None
@@ -286,6 +290,7 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
             "lines": _numbered(text, issues),
             "preview": preview,
             "samples": samples,
+            "form_diff": form_diff,
         },
         status_code=422 if issues else 200,
         session=admin,
@@ -736,3 +741,45 @@ def dispute_answer(request: Request, admin: AdminDep, form: FormDep, dispute_id:
     if answer == "rule_change":
         return RedirectResponse(with_lang("/admin/rules", request, criterion=criterion), status_code=303)
     return RedirectResponse(with_lang("/admin/disputes", request), status_code=303)
+
+
+# --- the form editor -----------------------------------------------------------------------------------------
+
+
+@router.get("/rules/form", response_class=HTMLResponse)
+def rules_form(request: Request, admin: AdminDep) -> Response:
+    """The common changes as a form (thresholds, BANT's minimum, the norm) over the running rule file."""
+    from rules.form import form_values
+
+    with session_scope(services_of(request).engine) as session:
+        active = ruleset_store.active_version(session=session, account_id=admin.account_id)
+        text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=active)
+    return render(request, "rules_form.html", {"values": form_values(text), "active": active}, session=admin)
+
+
+@router.post("/rules/form", response_class=HTMLResponse)
+def rules_form_preview(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Writes the form's values into the running rule file and shows the YAML diff, the check and the backtest
+    preview — then the same propose → sign-off → activate flow as the YAML editor."""
+    from rules.agreement import rules_diff
+    from rules.form import FormValues, apply_form, form_values
+
+    with session_scope(services_of(request).engine) as session:
+        active = ruleset_store.active_version(session=session, account_id=admin.account_id)
+        text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=active)
+    current = form_values(text)
+    params = {name: str(form.get(f"param_{name}", value)) for name, value in current.params.items()}
+    min_met_text = str(form.get("min_met", "")).strip()
+    share_text = str(form.get("qualified_share", "")).strip().replace(",", ".")
+    try:
+        share = float(share_text) / 100 if share_text else None
+    except ValueError:
+        share = None
+    values = FormValues(
+        params=params,
+        min_met=int(min_met_text) if min_met_text.isdigit() else None,
+        qualified_share=round(share, 4) if share is not None else None,
+    )
+    candidate = apply_form(text, values)
+    diff = rules_diff(text, candidate, old_label=f"v{active}", new_label="form")
+    return _checked_view(request, admin, candidate, active, form_diff=diff or None)

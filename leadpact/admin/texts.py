@@ -276,3 +276,18 @@ ORIGIN_NAMES = {
     "similar": Text(ru="похожее название — проверьте", en="similar name — please check"),
     "version": Text(ru="действует", en="in effect"),
 }
+FORM_LINK = Text(ru="Форма частых изменений", en="Form for common changes")
+FORM_TITLE = Text(ru="Частые изменения правил", en="Common rule changes")
+FORM_INTRO = Text(
+    ru="Пороги, минимум BANT и норма целевых — без YAML. Изменения записываются в тот же файл правил: вы увидите "
+    "разницу в YAML и превью на сделках, затем предложите версию на согласование маркетингу и продажам.",
+    en="Thresholds, BANT's minimum and the qualified norm — without YAML. The changes go into the same rule file: "
+    "you see the YAML diff and the preview on your leads, then propose the version for marketing and sales.",
+)
+FORM_PARAMS = Text(ru="Пороги (params)", en="Thresholds (params)")
+FORM_MIN_MET = Text(
+    ru="Целевой: выполнено критериев BANT не меньше", en="Qualified: BANT criteria met at least"
+)
+FORM_NORM = Text(ru="Норма целевых в канале, %", en="Norm of qualified leads per channel, %")
+FORM_PREVIEW = Text(ru="Показать разницу и превью", en="Show the diff and the preview")
+FORM_DIFF = Text(ru="Что меняется в файле правил", en="What changes in the rule file")

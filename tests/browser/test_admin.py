@@ -326,3 +326,70 @@ class TestTwoPeopleSignOff:
                 _shot(sales, "admin-two-heads-signed.png")
             finally:
                 browser.close()
+
+
+def _qualified_in_sandbox(live: Live, account_id: int) -> int:
+    """How many sandbox leads carry LeadPact's «Целевой» = Да."""
+    count = 0
+    for lead in live.state(account_id)["leads"]:
+        for value in lead.get("custom_fields_values") or ():
+            if value.get("field_code") == "LEADPACT_QUALIFIED_YN":
+                count += any(v.get("value") == "Да" for v in value.get("values") or ())
+    return count
+
+
+class TestFormEditor:
+    def test_marketing_lowers_budget_min_in_the_form_sales_signs_and_the_sandbox_leads_change(
+        self, live: Live
+    ) -> None:
+        """In Chromium: the marketing head lowers budget_min in the form, sees the one-line YAML diff and the
+        backtest preview, proposes; the sales head signs; activation re-qualifies the sandbox's leads."""
+        from playwright.sync_api import sync_playwright
+
+        account_id = live.create_account("acme", leads=40)
+        assert live.install("acme").status_code == 200
+        asyncio.run(_backfill(live, account_id))
+        users = sorted(user["id"] for user in live.state(account_id)["users"])
+        marketing_head, sales_head = users[0], users[1]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _qualified_in_sandbox(live, account_id) == 0:
+            time.sleep(0.3)
+        qualified_before = _qualified_in_sandbox(live, account_id)
+
+        with admin_server(live.settings) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                page.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, marketing_head)}")
+                page.goto(f"{base_url}/admin/rules?lang=en")
+                page.click("#form-link")
+                assert page.locator("#param_budget_min").input_value() == "100000"
+                page.fill("#param_budget_min", "20000")
+                page.click("#form-preview")
+                page.locator("#preview").wait_for()
+                diff = page.locator("#form-diff").inner_text()
+                assert "-  budget_min: 100000" in diff and "+  budget_min: 20000" in diff
+                assert "Leads checked:" in page.locator("#preview").inner_text()
+                _shot(page, "admin-form-preview.png", "admin-form.png")
+                page.click("#propose")
+                page.locator("#approvals").wait_for()
+                version_url = page.url
+                page.check("input[name=role][value=marketing]")
+                page.click("#approve")
+                page.locator("#message").wait_for()
+
+                sales = browser.new_context().new_page()
+                sales.goto(f"{base_url}/admin/login?lang=en&token={_token(live, account_id, sales_head)}")
+                sales.goto(version_url)
+                sales.check("input[name=role][value=sales]")
+                sales.click("#approve")
+                sales.locator("#message").wait_for()
+                sales.click("#activate")
+                sales.locator("#message").wait_for()
+                assert "is now running" in sales.locator("#message").inner_text()
+            finally:
+                browser.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _qualified_in_sandbox(live, account_id) <= qualified_before:
+            time.sleep(0.3)
+        assert _qualified_in_sandbox(live, account_id) > qualified_before
