@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
     reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 
+    # People are shown by name: each account's amoCRM user list is re-read at most this often.
+    users_refresh_seconds: int = Field(default=3600, gt=0)
+    # Won deals, revenue and cost per customer count by the deal's close date ("close_date", the default) or
+    # by the lead's creation date ("cohort": of the leads that arrived in the period, how many are won by now).
+    stats_won_basis: Literal["close_date", "cohort"] = "close_date"
+
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None
 

@@ -7,7 +7,9 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from integration.cli.report import app as report_cli
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import promos as promo_store
+from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot
 from sync.reports.weeks import parse_week
 from sync.stats.metrics import PeriodFigures
@@ -195,11 +198,24 @@ class TestCommandLine:
 
 class TestSameAsStatsShow:
     def test_the_report_matches_leadpact_stats_show_for_the_week(
-        self, client: httpx.Client, configured: Settings
+        self, client: httpx.Client, configured: Settings, engine: Engine
     ) -> None:
-        """Every channel row and run-rate actual of the report equals `leadpact stats show --json` for that week."""
+        """As of the same day, every channel row (by its rule-file title), run-rate actual, manager row (by name)
+        and cost of the report equals `leadpact stats show --as-of --json` for that week."""
         from integration.cli.stats import app as stats_cli
 
+        with session_scope(engine) as session:
+            user_store.replace_users(
+                session=session,
+                account_id=ACCOUNT,
+                users=[
+                    {"id": 1, "name": "Анна Смирнова"},
+                    {"id": 2, "name": "Иван Петров"},
+                    {"id": 3, "name": "Мария Козлова"},
+                    {"id": 4, "name": "Дмитрий Волков"},
+                ],
+                now=int(time.time()),
+            )
         env = {
             "DATABASE_URL": configured.database_url,
             "SECRET_KEY": "test-secret-key-not-for-production",
@@ -208,22 +224,53 @@ class TestSameAsStatsShow:
         week = parse_week(WEEK)
         shown = CliRunner().invoke(
             stats_cli,
-            ["show", "--period", f"{week.start}..{week.end}", "--account", str(ACCOUNT), "--json"],
+            [
+                "show",
+                "--period",
+                f"{week.start}..{week.end}",
+                "--account",
+                str(ACCOUNT),
+                "--as-of",
+                "2026-11-10",
+                "--json",
+                "--no-names",
+            ],
             env=env,
         )
         assert shown.exit_code == 0, shown.output
         stats = json.loads(shown.output)
-        report = client.get("/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en"}).text
+        report = client.get(
+            "/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en", "as_of": "2026-11-10"}
+        ).text
+        assert stats["as_of"] == int(datetime(2026, 11, 11, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()) - 1
         assert stats["quality"], "the week has leads"
         for row in stats["quality"]:
-            name = (row["channel"] or "(no channel)") + (" *" if row["experimental"] else "")
+            title = stats["channel_titles"].get(row["channel"], {}).get("en", row["channel"])
+            name = (title or "(no channel)") + (" *" if row["experimental"] else "")
             pct = "—" if row["qualified_pct"] is None else f"{row['qualified_pct']:.0%}"
             assert f"| {name} | {row['leads']} | {row['classified']} | {row['qualified']} | {pct} |" in report
         names = {"leads": "Leads", "qualified": "Qualified leads", "deals": "Deals", "revenue": "Revenue"}
         rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in report.splitlines()}
         for rate in stats["run_rates"]:
             cells = rows[names[rate["metric"]]]
+            planned = rate["planned_to_date"]
+            assert cells[2] == ("—" if planned is None else f"{planned:,.0f}".replace(",", "\u202f"))
             assert cells[3] == f"{rate['actual']:,.0f}".replace(",", "\u202f"), rate["metric"]
+        managers = [m for m in stats["managers"]["managers"] if m["manager_id"] is not None]
+        assert managers
+        for manager in managers:
+            person = stats["manager_names"][str(manager["manager_id"])]
+            conversion = "—" if manager["conversion"] is None else f"{manager['conversion']:.0%}"
+            assert f"| {person} | {manager['leads']} | {manager['won']} | {conversion} |" in report
+        for cost in stats["costs"]:
+            title = stats["channel_titles"].get(cost["channel"], {}).get("en", cost["channel"])
+            per_lead = (
+                "unknown"
+                if cost["per_lead"] is None
+                else f"{float(cost['per_lead']):,.0f}".replace(",", "\u202f")
+            )
+            assert f"| {title} | " in report and f" | {cost['leads']} | {per_lead} | " in report
+        assert "user #" not in report and "amo-user" not in report
 
 
 class TestFreshness:

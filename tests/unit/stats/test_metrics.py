@@ -263,12 +263,13 @@ class TestPipelineCoverage:
         assert (coverage.open_deals, coverage.open_value, coverage.deals_without_price) == (5, 3000, 1)
 
     def test_deals_in_stages_without_history_are_reported_unweighted(self) -> None:
-        """A stage no closed lead ever reached has no win rate; its value is shown apart."""
+        """A stage no closed lead ever reached has no win rate: its value is shown apart and, with no rated
+        deal at all, the weighted value is unknown rather than 0."""
         rates = stage_win_rates([reach(0, "lost", 1, in_period=False)], STAGES)
         coverage = pipeline_coverage(
             [OpenDeals(7, 30, 1, 500, 0)], rates, revenue_plan=None, revenue_so_far=0
         )
-        assert coverage.unrated_value == 500 and coverage.weighted_value == 0
+        assert coverage.unrated_value == 500 and coverage.weighted_value is None and coverage.coverage is None
         assert coverage.remaining_plan is None and coverage.coverage is None
 
     def test_a_met_revenue_plan_leaves_nothing_to_cover(self) -> None:
