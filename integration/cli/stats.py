@@ -470,7 +470,9 @@ def _print_figures(
     if as_json:
         data = figures_as_dict(figures)
         data["manager_names"] = {str(key): value for key, value in names.items()}
-        data["channel_titles"] = {key: {"ru": title.ru, "en": title.en} for key, title in channel_titles.items()}
+        data["channel_titles"] = {
+            key: {"ru": title.ru, "en": title.en} for key, title in channel_titles.items()
+        }
         data["frozen_bonus"] = (
             None
             if frozen is None
