@@ -107,8 +107,33 @@ def _rank_case(column: str, stage_order: Mapping[int, Sequence[int]], params: _P
     return f"CASE {column} {whens} END"
 
 
+# SQLite's lower() folds ASCII only, and amoCRM field names are mostly Cyrillic: Python's casefold is
+# registered on the connection under this name (`_register_casefold`). PostgreSQL's lower() follows the
+# database's locale.
+CASEFOLD_SQLITE = "leadpact_casefold"
+
+
+def _register_casefold(connection: Connection) -> None:
+    raw = connection.connection.driver_connection
+    create_function = getattr(raw, "create_function", None)
+    if create_function is not None:
+        create_function(
+            CASEFOLD_SQLITE,
+            1,
+            lambda value: value.casefold() if isinstance(value, str) else value,
+            deterministic=True,
+        )
+
+
 def _field_match(
-    ref: FieldRef, params: _Params, *, code: str, name: str, field_id: str, id_as_text: bool = False
+    ref: FieldRef,
+    params: _Params,
+    *,
+    code: str,
+    name: str,
+    field_id: str,
+    id_as_text: bool = False,
+    fold: str = CASEFOLD_SQLITE,
 ) -> str:
     """SQL: this custom-field entry is the field `ref` names (by id, code or name, as amoCRM lists them)."""
     tests = []
@@ -118,7 +143,8 @@ def _field_match(
     if ref.code is not None:
         tests.append(f"{code} = {params.bind(ref.code)}")
     if ref.name is not None:
-        tests.append(f"{name} = {params.bind(ref.name)}")
+        # Rule files match field names regardless of case (the loader keeps them case-folded).
+        tests.append(f"{fold}({name}) = {params.bind(ref.name.casefold())}")
     return " OR ".join(tests) or "1 = 0"
 
 
@@ -178,6 +204,8 @@ def cohort_facts(
     # SQLite sorts every row it groups, so the fields filled ride along as a bitmask in the same pass;
     # PostgreSQL hashes, and unnests the field lists faster in a query of their own.
     postgres = dialect == "postgresql"
+    if not postgres and fields:
+        _register_casefold(connection)
     mask = "0" if postgres else _filled_mask(fields, params)
     sql = f"""
         SELECT channel, manager_id, qualified, won, mask, COUNT(*) AS leads FROM (
@@ -246,6 +274,7 @@ def _postgres_filled(
             name="f ->> 'field_name'",
             field_id="f ->> 'field_id'",
             id_as_text=True,
+            fold="lower",
         )
         + f" THEN {index}"
         for index, ref in enumerate(fields)
