@@ -121,7 +121,7 @@ def _serve(
     if kind == "bare":
         app = _bare_app()
     else:
-        from integration.app import create_app
+        from leadpact.app import create_app
         from webhooks.worker import run_worker
 
         app = create_app(
@@ -527,7 +527,7 @@ async def _settle(sandbox: httpx.AsyncClient, database_url: str) -> float:
 
 
 def bench_end_to_end(database_url: str, workdir: Path) -> EndToEnd:
-    from integration.sandbox import SandboxConfig, create_sandbox_app
+    from amocrm_sandbox import SandboxConfig, create_sandbox_app
     from integration.servers import serve_in_thread
 
     # The sandbox's per-account limit is raised so the people simulated here do not eat LeadPact's 7/s.

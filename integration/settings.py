@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Won deals, revenue and cost per customer count by the deal's close date ("close_date", the default) or
     # by the lead's creation date ("cohort": of the leads that arrived in the period, how many are won by now).
     stats_won_basis: Literal["close_date", "cohort"] = "close_date"
+    # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
+    # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
+    metrics_token: SecretStr | None = None
 
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli.report import app as report_cli
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import promos as promo_store
 from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot
+from leadpact.cli.report import app as report_cli
 from sync.reports.weeks import parse_week
 from sync.stats.metrics import PeriodFigures
 from sync.stats.service import figures_for
@@ -202,7 +202,7 @@ class TestSameAsStatsShow:
     ) -> None:
         """As of the same day, every channel row (by its rule-file title), run-rate actual, manager row (by name)
         and cost of the report equals `leadpact stats show --as-of --json` for that week."""
-        from integration.cli.stats import app as stats_cli
+        from leadpact.cli.stats import app as stats_cli
 
         with session_scope(engine) as session:
             user_store.replace_users(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from integration.sandbox import SandboxConfig, SandboxState, create_sandbox_app
+from amocrm_sandbox import SandboxConfig, SandboxState, create_sandbox_app
 from integration.servers import serve_in_thread
 
 FAST = SandboxConfig(rate_limit_per_second=10_000, webhook_retry_delay=0.0, webhook_timeout=1.0)

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from integration.amocrm.errors import Forbidden, NotFound
 from integration.amocrm.models import Pipeline
-from integration.cli.report import app as report_app
-from integration.cli.stats import app as stats_app
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import stats as storage
+from leadpact.cli.report import app as report_app
+from leadpact.cli.stats import app as stats_app
 from sync.stats.backfill import backfill_account
 from sync.stats.queries import history_missing
 from tests.integration.stats.test_cli_live import _backfill_app, cli_env
@@ -25,15 +25,23 @@ from tests.live import Live, live_installation
 runner = CliRunner()
 
 
+@pytest.fixture(params=[404, 403])
+def live(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Live]:
+    """A sandbox whose events list answers 404 (none to give) or 403 (no rights to it)."""
+    sandbox = {"rate_limit_per_second": 50.0, "events_api_status": request.param}
+    with live_installation(settings, sandbox=sandbox) as installation:
+        yield installation
+
+
 @pytest.fixture
-def live(settings: Settings) -> Iterator[Live]:
+def live_with_events(settings: Settings) -> Iterator[Live]:
     with live_installation(settings, sandbox={"rate_limit_per_second": 50.0}) as installation:
         yield installation
 
 
 class TestBackfillWithoutEventsApi:
     def test_the_closing_lines_warn_and_the_figures_say_unknown(self, live: Live) -> None:
-        """The sandbox, like an account without the events list, answers 404: backfill warns in en and ru;
+        """The events list answers 404 or 403: backfill warns in its closing lines in en and ru;
         `stats show` and the report then warn too and show stage conversion and the weighted pipeline as
         unknown rather than 0."""
         account_id = live.create_account("noevents", leads=40)
@@ -64,6 +72,15 @@ class TestBackfillWithoutEventsApi:
         assert report.exit_code == 0, report.output
         assert "> ⚠ No stage history: amoCRM refused its events list" in report.output
         assert "weighted by stage win rate: unknown" in report.output
+
+    def test_an_account_with_an_events_list_gets_no_warning(self, live_with_events: Live) -> None:
+        """When amoCRM gives its events list, backfill ends without the warning."""
+        account_id = live_with_events.create_account("events", leads=40)
+        assert live_with_events.install("events").status_code == 200
+        loaded = runner.invoke(_backfill_app(), ["--account", str(account_id)], env=cli_env(live_with_events))
+        assert loaded.exit_code == 0, loaded.output
+        assert "Leads loaded: 40" in loaded.output
+        assert "refused its events list" not in loaded.output
 
 
 class _NoEventsApi:

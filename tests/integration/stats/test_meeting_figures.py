@@ -207,7 +207,7 @@ class TestWonByCloseDateOrCohort:
 
     def test_stats_show_labels_the_basis_it_counted_by(self, engine: Engine, settings: Settings) -> None:
         """`stats show --won-basis cohort` says so next to the figures; the default says "by close date"."""
-        from integration.cli.stats import app
+        from leadpact.cli.stats import app
 
         cohort_dataset(engine)
         env = {
