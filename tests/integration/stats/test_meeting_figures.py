@@ -20,6 +20,7 @@ from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import rulesets as ruleset_store
 from integration.storage import stats as storage
+from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot
 from rules import default_rules_text
 from sync.stats.backfill import backfill_account
@@ -233,6 +234,41 @@ class TestWonByCloseDateOrCohort:
         close = CliRunner().invoke(app, args, env={**env, "LEADPACT_LANGUAGE": "ru"})
         assert close.exit_code == 0, close.output
         assert "сделки — по дате закрытия" in close.output
+
+
+class TestStatsShowNamesPeopleAndChannels:
+    def test_managers_by_name_channels_by_title_and_small_samples_not_judged(
+        self, engine: Engine, settings: Settings
+    ) -> None:
+        """`stats show` lists managers by their amoCRM names (an unlisted one is marked as such), channels by
+        the rule file's titles, and a manager with 3 November leads as "too few to judge (n=3, need ≥ 10)"."""
+        from leadpact.cli.stats import app
+
+        cohort_dataset(engine)
+        store(engine, [lead(10, "vk", created=ts(11, 8), manager=8000009)])
+        with session_scope(engine) as session:
+            user_store.replace_users(
+                session=session, account_id=ACCOUNT, users=[{"id": 1, "name": "Анна Смирнова"}], now=ts(12, 1)
+            )
+        env = {
+            "DATABASE_URL": settings.database_url,
+            "LEADPACT_LANGUAGE": "en",
+            "COLUMNS": "250",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(settings.data_dir),
+        }
+        shown = CliRunner().invoke(
+            app, ["show", "--account", str(ACCOUNT), "--period", "2026-11", "--no-names"], env=env
+        )
+        assert shown.exit_code == 0, shown.output
+        lines = shown.output.splitlines()
+        anna = next(line for line in lines if "Анна Смирнова" in line)
+        assert "too few to judge (n=3, need ≥ 10)" in anna
+        assert any("user #8000009 (name not read from amoCRM)" in line for line in lines)
+        assert any("Yandex Direct" in line for line in lines) and not any(
+            " yandex " in line for line in lines
+        )
+        assert "minimum sample: 10" in shown.output
 
 
 class _Leads:
