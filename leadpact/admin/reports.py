@@ -144,13 +144,16 @@ async def weekly_report(
             status_code=422,
             session=admin,
         )
-    await refresh_users(
-        engine=services.engine,
-        connector=services.connector,
-        account_id=admin.account_id,
-        max_age=services.settings.users_refresh_seconds,
+    # Names (re-read at most once per refresh period) and the meeting tasks come from amoCRM side by side.
+    _, tasks = await asyncio.gather(
+        refresh_users(
+            engine=services.engine,
+            connector=services.connector,
+            account_id=admin.account_id,
+            max_age=services.settings.users_refresh_seconds,
+        ),
+        try_fetch_meeting_tasks(services.connector, admin.account_id),
     )
-    tasks = await try_fetch_meeting_tasks(services.connector, admin.account_id)
     computed = await anyio.to_thread.run_sync(
         _load, services.engine, _cache(request), admin.account_id, period, moment, basis
     )
