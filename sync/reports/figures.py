@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func
@@ -31,7 +32,9 @@ from sync.reports.model import (
 from sync.reports.weeks import next_week, week_label
 from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period
+from sync.stats.queries import bucket_counts, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
+from sync.stats.trends import Trends, build_trends, trend_bounds, trend_periods
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,29 @@ def load_weekly_report(
         disputes=summarise_disputes(disputes),
         names=names,
     )
-    return with_meeting_tasks(report, tasks)
+    trends = week_trends(
+        session=session, account_id=account_id, week=week, as_of=as_of, tz=rules.timezone, won_basis=won_basis
+    )
+    return with_meeting_tasks(replace(report, trends=trends), tasks)
+
+
+def week_trends(
+    *, session: Session, account_id: int, week: Period, as_of: int, tz: tzinfo, won_basis: WonBasis
+) -> Trends:
+    """`week` next to the eight weeks before it, and day by day up to `as_of` — one pass over the leads."""
+    weeks, days = trend_periods(week)
+    connection = session.connection()
+    counts = bucket_counts(connection, account_id=account_id, bounds=trend_bounds(weeks, days, tz))
+    return build_trends(
+        week,
+        weeks,
+        days,
+        counts,
+        as_of_day=datetime.fromtimestamp(as_of, tz).date(),
+        won_basis=won_basis,
+        spend=load_spend(connection, account_id=account_id),
+        plans=load_plans(connection, account_id=account_id),
+    )
 
 
 def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]:

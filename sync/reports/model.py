@@ -24,6 +24,7 @@ from sync.stats.metrics import (
 )
 from sync.stats.periods import Period
 from sync.stats.report import channel_title, person_name
+from sync.stats.trends import Trends
 
 # A run rate within ±10 % of the plan is "on plan": a week is too short for finer verdicts.
 RUN_RATE_TOLERANCE = 0.10
@@ -119,6 +120,8 @@ class WeeklyReport:
     # Meeting tasks due in the week after the reported one (None: amoCRM could not be read).
     next_week_tasks: tuple[MeetingTask, ...] | None = None
     next_week_bounds: tuple[int, int] = (0, 0)
+    # The week next to the eight before it, and day by day (None: not computed).
+    trends: Trends | None = None
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:

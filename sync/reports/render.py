@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from integration.i18n import Language, Text
 from sync.reports import texts as t
-from sync.reports.charts import funnel_chart, qualified_chart, run_rate_chart
+from sync.reports.charts import cumulative_chart, funnel_chart, qualified_chart, run_rate_chart, sparkline
 from sync.reports.model import (
     MEETING_TAG,
     METRIC_NAMES,
@@ -25,6 +25,7 @@ from sync.reports.model import (
 )
 from sync.stats.metrics import ChannelQuality
 from sync.stats.report import HISTORY_MISSING, WON_BASIS
+from sync.stats.trends import Delta
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -140,6 +141,65 @@ def _task_status(task: MeetingTask, as_of: int, lang: Language) -> str:
     return {"done": t.DONE, "open": t.OPEN, "overdue": t.OVERDUE}[task.status(as_of)](lang)
 
 
+ARROWS = {"up": "▲", "down": "▼", "flat": "="}
+
+
+def _trend_value(metric: str, value: float | None, lang: Language) -> str:
+    if value is None:
+        return t.UNKNOWN(lang) if metric == "per_customer" else "—"
+    if metric in ("qualified_pct", "conversion"):
+        return percent(value)
+    return amount(value)
+
+
+def _change(delta: Delta, lang: Language) -> str:
+    if delta.direction is None or delta.change is None:
+        return "—"
+    if delta.direction == "flat":
+        return ARROWS["flat"]
+    if delta.metric in ("qualified_pct", "conversion"):
+        size = f"{abs(delta.change) * 100:.0f} pp" if lang == "en" else f"{abs(delta.change) * 100:.0f} п.п."
+    else:
+        size = amount(abs(delta.change))
+    sign = "+" if delta.change > 0 else "−"
+    return f"{ARROWS[delta.direction]} {sign}{size}"
+
+
+def _trend_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    trends = report.trends
+    if trends is None:
+        return []
+    rows = []
+    for delta in trends.deltas:
+        values = [week.value(delta.metric) for week in trends.weeks]
+        name = t.TREND_NAMES[delta.metric](lang)
+        rows.append(
+            {
+                "name": name,
+                "history": " · ".join(_trend_value(delta.metric, value, lang) for value in values[:-1]),
+                "last": _trend_value(delta.metric, delta.previous, lang),
+                "this": _trend_value(delta.metric, delta.current, lang),
+                "change": _change(delta, lang),
+                "good": delta.good,
+                "sparkline": Markup(sparkline(name, values, lang, good=delta.good)),  # noqa: S704
+            }
+        )
+    return rows
+
+
+def _cumulative_charts(report: WeeklyReport, lang: Language) -> list[Markup]:
+    trends = report.trends
+    if trends is None:
+        return []
+    charts = []
+    for metric in ("leads", "qualified", "revenue"):
+        actual = [float(getattr(day, metric)) for day in trends.days]
+        plan = getattr(trends.plan, metric)
+        chart = cumulative_chart(metric, actual, plan, report.week.days, lang)
+        charts.append(Markup(chart))  # noqa: S704 - escaped inside charts.py
+    return charts
+
+
 def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
     """Everything a template needs, already in the reader's language."""
     figures = report.figures
@@ -216,11 +276,13 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             }
             for funnel in report.funnels
         ],
-        "run_rate_charts": [
+        "run_rate_charts": _cumulative_charts(report, lang)
+        or [
             Markup(run_rate_chart(rate, lang))  # noqa: S704 - escaped inside charts.py
             for rate in figures.run_rates
             if rate.metric in ("leads", "qualified", "revenue")
         ],
+        "trend_rows": _trend_rows(report, lang),
         "qualified_chart": Markup(qualified_chart(figures.quality, lang)),  # noqa: S704
         "disputes": [
             t.DISPUTE_LINE(
@@ -331,6 +393,21 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
         ],
     )
     lines += ["", data["pipeline"]]
+    if data["trend_rows"]:
+        lines += ["", f"### {words['TRENDS']}", ""]
+        lines += _table(
+            [
+                words["TREND_METRIC"],
+                words["TREND_WEEKS"],
+                words["LAST_WEEK"],
+                words["THIS_WEEK"],
+                words["CHANGE"],
+            ],
+            [
+                [row["name"], row["history"], row["last"], row["this"], row["change"]]
+                for row in data["trend_rows"]
+            ],
+        )
     for funnel in data["funnels"]:
         lines += ["", f"**{funnel['title']}**", ""]
         lines += _table(

@@ -122,3 +122,23 @@ NEXT_TASKS_HINT = Text(
     ru="Задачи ставятся в amoCRM со страницы отчёта (/reports/weekly) со сроком до {due} и меткой {tag}.",
     en="Tasks are created in amoCRM from the report page (/reports/weekly), due {due}, tagged {tag}.",
 )
+
+TRENDS = Text(ru="Неделя против 8 предыдущих", en="This week against the previous 8 weeks")
+TREND_METRIC = Text(ru="Показатель", en="Statistic")
+TREND_WEEKS = Text(ru="8 недель до этой (старые → новые)", en="8 weeks before (oldest → newest)")
+TREND_LINE = Text(ru="9 недель", en="9 weeks")
+LAST_WEEK = Text(ru="Прошлая неделя", en="Last week")
+THIS_WEEK = Text(ru="Эта неделя", en="This week")
+CHANGE = Text(ru="Изменение", en="Change")
+TREND_NAMES: dict[str, Text] = {
+    "leads": Text(ru="Лиды", en="Leads"),
+    "qualified_pct": Text(ru="% целевых", en="% qualified"),
+    "deals": Text(ru="Сделки", en="Deals"),
+    "revenue": Text(ru="Выручка", en="Revenue"),
+    "conversion": Text(ru="Конверсия лид → продажа", en="Lead → won"),
+    "per_customer": Text(ru="Цена клиента", en="Cost per customer"),
+}
+CUMULATIVE_NOTE = Text(
+    ru="Графики: нарастающий итог по дням недели против линии плана.",
+    en="Charts: the week's cumulative daily line against the plan's line.",
+)

@@ -42,6 +42,7 @@ from sync.stats.metrics import (
     WonBasis,
 )
 from sync.stats.periods import Period
+from sync.stats.trends import BucketCounts
 
 # The demo account's qualification fields (BANT) by amoCRM field code (the benchmark's data uses them).
 BANT_FIELD_CODES: tuple[str, ...] = ("BUDGET", "DECISION_MAKER", "NEED", "DECISION_DATE")
@@ -566,3 +567,48 @@ def open_leads_by_channel(connection: Connection, *, account_id: int) -> Iterato
     )
     for row in connection.execute(statement):
         yield int(row.lead_id), str(row.channel)
+
+
+def _bucket_case(column: str, bounds: Sequence[int], params: _Params) -> str:
+    """SQL: the index i of the bucket [bounds[i], bounds[i+1]) `column` falls in, else NULL."""
+    whens = " ".join(
+        f"WHEN {column} < {params.bind(bound)} THEN {index}" for index, bound in enumerate(bounds[1:])
+    )
+    return f"CASE WHEN {column} IS NULL OR {column} < {params.bind(bounds[0])} THEN NULL {whens} END"
+
+
+def bucket_counts(connection: Connection, *, account_id: int, bounds: Sequence[int]) -> list[BucketCounts]:
+    """One pass over the account's live leads created or closed within [bounds[0], bounds[-1]), counted per
+    bucket [bounds[i], bounds[i+1]): the trends of the weekly report (eight past weeks, then this week's days)."""
+    if len(bounds) < 2:
+        return []
+    params = _Params(account_id=account_id, first=bounds[0], last=bounds[-1], won=WON_STATUS)
+    created = _bucket_case("l.created_at", bounds, params)
+    closed = _bucket_case("CASE WHEN l.status_id = :won THEN l.closed_at END", bounds, params)
+    sql = f"""
+        SELECT created, closed, qualified, won, COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value FROM (
+            SELECT {created} AS created, {closed} AS closed, l.qualified AS qualified,
+                   CASE WHEN l.status_id = :won THEN 1 ELSE 0 END AS won, l.price AS price
+            FROM lead_snapshots AS l
+            WHERE {_live_sql(connection.dialect.name)}
+              AND ((l.created_at >= :first AND l.created_at < :last)
+                   OR (l.status_id = :won AND l.closed_at >= :first AND l.closed_at < :last))
+            {_no_flatten(connection.dialect.name)}
+        ) AS bucketed
+        GROUP BY created, closed, qualified, won
+    """
+    sums = [[0] * 7 for _ in bounds[1:]]
+    for row in connection.execute(text(sql), params.values):
+        count, value = _int(row.leads), _int(row.value)
+        if row.created is not None:
+            bucket = sums[int(row.created)]
+            bucket[0] += count
+            bucket[1] += count if row.qualified is not None else 0
+            bucket[2] += count if row.qualified else 0
+            bucket[3] += count if row.won else 0
+            bucket[4] += value if row.won else 0
+        if row.closed is not None:
+            bucket = sums[int(row.closed)]
+            bucket[5] += count
+            bucket[6] += value
+    return [BucketCounts(*values) for values in sums]

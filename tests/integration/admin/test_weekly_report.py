@@ -69,12 +69,14 @@ class TestReportPage:
             assert cells in page.text, row.channel
 
     def test_the_page_draws_its_charts_inline(self, client: httpx.Client) -> None:
-        """The funnel, run-rate and %-qualified charts are SVG inside the page, each with shapes drawn."""
+        """The funnel, run-rate and %-qualified charts and a sparkline per statistic are SVG inside the page,
+        each with shapes drawn (a sparkline at least marks this week's point)."""
         page = client.get("/reports/weekly", params={"week": WEEK})
         charts = re.findall(r"<svg [^>]*data-chart='([^']+)'.*?</svg>", page.text, flags=re.S)
-        assert {"funnel", "qualified", "run-rate-leads"} <= set(charts)
+        assert {"funnel", "qualified", "run-rate-leads", "sparkline"} <= set(charts)
+        assert charts.count("sparkline") == 6
         for svg in re.findall(r"<svg .*?</svg>", page.text, flags=re.S):
-            assert "<rect" in svg or "<polyline" in svg
+            assert "<rect" in svg or "<polyline" in svg or "<circle class='current'" in svg
 
     def test_markdown_holds_the_same_totals(self, client: httpx.Client, engine: Engine) -> None:
         """?format=md gives the report as Markdown with the week's total leads and qualified."""
@@ -250,7 +252,8 @@ class TestSameAsStatsShow:
             pct = "—" if row["qualified_pct"] is None else f"{row['qualified_pct']:.0%}"
             assert f"| {name} | {row['leads']} | {row['classified']} | {row['qualified']} | {pct} |" in report
         names = {"leads": "Leads", "qualified": "Qualified leads", "deals": "Deals", "revenue": "Revenue"}
-        rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in report.splitlines()}
+        run_rate_table = report.split("## 3.")[1].split("###")[0]
+        rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in run_rate_table.splitlines()}
         for rate in stats["run_rates"]:
             cells = rows[names[rate["metric"]]]
             planned = rate["planned_to_date"]
@@ -271,6 +274,48 @@ class TestSameAsStatsShow:
             )
             assert f"| {title} | " in report and f" | {cost['leads']} | {per_lead} | " in report
         assert "user #" not in report and "amo-user" not in report
+
+
+class TestTrends:
+    @pytest.mark.parametrize("basis", ["close_date", "cohort"])
+    def test_every_weeks_point_equals_the_stats_of_that_week(
+        self, engine: Engine, dataset: Dataset, basis: str
+    ) -> None:
+        """The report's nine trend points (one pass over the leads) equal `figures_for` of each of those weeks:
+        leads, % qualified, deals and revenue, on both the close-date and the cohort basis."""
+        from integration.storage.rulesets import active_ruleset
+        from sync.reports.figures import week_trends
+        from sync.stats.service import StatsOptions
+
+        week = parse_week("2026-W47")
+        with session_scope(engine) as session:
+            tz = active_ruleset(session=session, account_id=ACCOUNT)[1].timezone
+            trends = week_trends(
+                session=session,
+                account_id=ACCOUNT,
+                week=week,
+                as_of=AS_OF,
+                tz=tz,
+                won_basis=basis,  # type: ignore[arg-type]
+            )
+            checked = 0
+            for point in trends.weeks:
+                figures = figures_for(
+                    session=session,
+                    account_id=ACCOUNT,
+                    period=point.week,
+                    as_of=AS_OF,
+                    options=StatsOptions(completeness_fields=(), won_basis=basis),  # type: ignore[arg-type]
+                )
+                expected = (
+                    figures.totals.leads,
+                    figures.quality_total.qualified_pct,
+                    figures.totals.deals,
+                    figures.totals.revenue,
+                )
+                assert (point.leads, point.qualified_pct, point.deals, point.revenue) == expected, point.week
+                checked += figures.totals.leads + figures.totals.deals
+        assert checked > 0, "the dataset has leads and deals in these weeks"
 
 
 class TestFreshness:
