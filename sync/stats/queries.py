@@ -582,33 +582,42 @@ def bucket_counts(connection: Connection, *, account_id: int, bounds: Sequence[i
     bucket [bounds[i], bounds[i+1]): the trends of the weekly report (eight past weeks, then this week's days)."""
     if len(bounds) < 2:
         return []
+    if len(bounds) > 255:
+        raise ValueError("at most 254 trend buckets")
     params = _Params(account_id=account_id, first=bounds[0], last=bounds[-1], won=WON_STATUS)
     created = _bucket_case("l.created_at", bounds, params)
     closed = _bucket_case("CASE WHEN l.status_id = :won THEN l.closed_at END", bounds, params)
+    slots = 256
+    # SQLite sorts every row it groups: the buckets, qualified state and outcome travel packed in one integer.
+    shape = f"""((COALESCE({created}, -1) + 1) * {slots} + COALESCE({closed}, -1) + 1) * 8
+               + (CASE WHEN l.qualified IS NULL THEN 0 WHEN l.qualified THEN 2 ELSE 1 END) * 2
+               + (CASE WHEN l.status_id = :won THEN 1 ELSE 0 END)"""
     sql = f"""
-        SELECT created, closed, qualified, won, COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value FROM (
-            SELECT {created} AS created, {closed} AS closed, l.qualified AS qualified,
-                   CASE WHEN l.status_id = :won THEN 1 ELSE 0 END AS won, l.price AS price
+        SELECT shape, COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value FROM (
+            SELECT {shape} AS shape, l.price AS price
             FROM lead_snapshots AS l
             WHERE {_live_sql(connection.dialect.name)}
               AND ((l.created_at >= :first AND l.created_at < :last)
                    OR (l.status_id = :won AND l.closed_at >= :first AND l.closed_at < :last))
             {_no_flatten(connection.dialect.name)}
         ) AS bucketed
-        GROUP BY created, closed, qualified, won
+        GROUP BY shape
     """
     sums = [[0] * 7 for _ in bounds[1:]]
     for row in connection.execute(text(sql), params.values):
         count, value = _int(row.leads), _int(row.value)
-        if row.created is not None:
-            bucket = sums[int(row.created)]
+        buckets, flags = divmod(int(row.shape), 8)
+        created_plus, closed_plus = divmod(buckets, slots)
+        quality, won = divmod(flags, 2)
+        if created_plus:
+            bucket = sums[created_plus - 1]
             bucket[0] += count
-            bucket[1] += count if row.qualified is not None else 0
-            bucket[2] += count if row.qualified else 0
-            bucket[3] += count if row.won else 0
-            bucket[4] += value if row.won else 0
-        if row.closed is not None:
-            bucket = sums[int(row.closed)]
+            bucket[1] += count if quality else 0
+            bucket[2] += count if quality == 2 else 0
+            bucket[3] += count if won else 0
+            bucket[4] += value if won else 0
+        if closed_plus:
+            bucket = sums[closed_plus - 1]
             bucket[5] += count
             bucket[6] += value
     return [BucketCounts(*values) for values in sums]
