@@ -213,3 +213,34 @@ def test_channels_and_pipelines_are_named_by_their_titles() -> None:
     assert "| ВКонтакте | 40 |" in section(markdown, 1)
     assert "Воронка Продажи" in section(markdown, 3)
     assert "| vk |" not in markdown and "Воронка 7" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "leads_row", "cost_row"),
+    [
+        ("en", "### This week against the previous 8 weeks", "| Leads | ", "| Cost per customer | "),
+        ("ru", "### Неделя против 8 предыдущих", "| Лиды | ", "| Цена клиента | "),
+    ],
+)
+def test_trends_show_eight_weeks_and_the_change_with_its_direction(
+    lang: Language, heading: str, leads_row: str, cost_row: str
+) -> None:
+    """Section 3 lists each statistic over the 8 weeks before, last week, this week and the change: leads
+    20 → 16 "▼ −4" (red), cost per customer 3 000 → 4 000 "▲ +1 000" (red: costs rising is bad news); the page
+    draws a sparkline per statistic and the cumulative daily run-rate line."""
+    from dataclasses import replace
+
+    from tests.unit.stats.test_trends import trends
+
+    report = replace(full_report(), trends=trends())
+    markdown = section(render_markdown(report, lang), 3)
+    assert heading in markdown
+    table = markdown.split(heading)[1].splitlines()
+    leads = next(line for line in table if line.startswith(leads_row))
+    assert leads.endswith("| 20 | 16 | ▼ −4 |")
+    cost = next(line for line in table if line.startswith(cost_row))
+    assert cost.endswith("| 3\u202f000 | 4\u202f000 | ▲ +1\u202f000 |")
+    html = str(render_html_fragment(report, lang))
+    assert html.count("data-chart='sparkline'") == 6
+    assert '<td class="bad">▲ +1\u202f000</td>' in html
+    assert "data-chart='run-rate-leads'" in html and "class='plan'" in html
