@@ -6,7 +6,7 @@ holding HTML is shown as text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from integration.i18n import Language, Text
@@ -120,8 +120,11 @@ def run_rate_chart(rate: RunRate, lang: Language) -> str:
     return _svg(f"run-rate-{rate.metric}", title, width, height, "".join(parts))
 
 
-def qualified_chart(rows: Sequence[ChannelQuality], lang: Language) -> str:
-    """A bar per channel: % qualified, green at or above the norm, red below; the norm as a dashed line."""
+def qualified_chart(
+    rows: Sequence[ChannelQuality], lang: Language, titles: Mapping[str, str] | None = None
+) -> str:
+    """A bar per channel (by its title): % qualified, green at or above the norm, red below, grey when too few
+    to judge; the norm as a dashed line."""
     width, height, left, top, bottom = 640, 240, 40, 28, 48
     title = QUALIFIED_TITLE(lang)
     shown = [row for row in rows if row.classified > 0]
@@ -139,7 +142,8 @@ def qualified_chart(rows: Sequence[ChannelQuality], lang: Language) -> str:
         colour = NEUTRAL if row.meets_norm is None else GOOD if row.meets_norm else BAD
         bar_h = plot_h * min(pct, 1.0)
         x = left + index * slot + slot * 0.15
-        label = (row.channel or "—") + (" *" if row.experimental else "")
+        name = (titles or {}).get(row.channel, row.channel) if row.channel is not None else "—"
+        label = name + (" *" if row.experimental else "")
         parts.append(
             f"<rect x='{x:.1f}' y='{top + plot_h - bar_h:.1f}' width='{slot * 0.7:.1f}' "
             f"height='{max(bar_h, 1.0):.1f}' fill='{colour}'>"

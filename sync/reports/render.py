@@ -283,7 +283,13 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             if rate.metric in ("leads", "qualified", "revenue")
         ],
         "trend_rows": _trend_rows(report, lang),
-        "qualified_chart": Markup(qualified_chart(figures.quality, lang)),  # noqa: S704
+        "qualified_chart": Markup(  # noqa: S704 - escaped inside charts.py
+            qualified_chart(
+                figures.quality,
+                lang,
+                {row.channel: names.channel(row.channel)(lang) for row in figures.quality if row.channel},
+            )
+        ),
         "disputes": [
             t.DISPUTE_LINE(
                 lang,

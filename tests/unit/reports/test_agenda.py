@@ -213,6 +213,10 @@ def test_channels_and_pipelines_are_named_by_their_titles() -> None:
     assert "| ВКонтакте | 40 |" in section(markdown, 1)
     assert "Воронка Продажи" in section(markdown, 3)
     assert "| vk |" not in markdown and "Воронка 7" not in markdown
+    chart = re.search(
+        r"<svg [^>]*data-chart='qualified'.*?</svg>", str(render_html_fragment(report, "ru")), re.S
+    )
+    assert chart is not None and ">ВКонтакте<" in chart.group(0) and ">vk<" not in chart.group(0)
 
 
 @pytest.mark.parametrize(
