@@ -398,7 +398,7 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
             for row in data["run_rate_rows"]
         ],
     )
-    lines += ["", data["pipeline"]]
+    lines += ["", f"_{data['basis_note']}_", "", data["pipeline"]]
     if data["trend_rows"]:
         lines += ["", f"### {words['TRENDS']}", ""]
         lines += _table(
