@@ -148,7 +148,9 @@ def test_costs_per_channel_are_computed_by_hand() -> None:
     assert "| VK | 10\u202f000 | 40 | 250 | 8 | 1\u202f250 | 1 | 10\u202f000 |" in text
     assert "| TikTok | unknown | 10 | unknown | 2 | unknown | 0 | unknown |" in text
     assert "deals by close date" in text
-    assert "deals by close date" in section(render_markdown(full_report(), "en"), 3)  # run rate and trends too
+    assert "deals by close date" in section(
+        render_markdown(full_report(), "en"), 3
+    )  # run rate and trends too
 
 
 @pytest.mark.parametrize(
