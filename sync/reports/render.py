@@ -423,7 +423,13 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
     lines += ["", f"## {words['S4']}", ""]
     if data["manager_rows"]:
         lines += _table(
-            [words["MANAGER"], words["LEADS"], words["WON"], words["CONVERSION"], words["MANAGER_NOTE"]],
+            [
+                words["MANAGER"],
+                words["LEADS"],
+                words["WON"],
+                words["MANAGER_CONVERSION"],
+                words["MANAGER_NOTE"],
+            ],
             [
                 [row["name"], row["leads"], row["won"], row["conversion"], row["note"]]
                 for row in data["manager_rows"]

@@ -29,6 +29,7 @@ S9 = Text(ru="9. Задачи на следующую неделю", en="9. Next
 MANAGER = Text(ru="Менеджер", en="Manager")
 WON = Text(ru="Выиграно", en="Won")
 MANAGER_NOTE = Text(ru="Оценка", en="Verdict")
+MANAGER_CONVERSION = Text(ru="Конверсия", en="Conversion")
 BEST = Text(ru="лучший", en="best")
 WORST = Text(ru="худший", en="worst")
 MIN_SAMPLE_NOTE = Text(
