@@ -113,6 +113,11 @@ class TestReportPage:
         page = client.get("/reports/weekly", params={"week": "soon", "lang": "en"})
         assert page.status_code == 422 and "2026-W47" in page.text
 
+    def test_a_malformed_as_of_is_refused_with_the_expected_form(self, client: httpx.Client) -> None:
+        """?as_of=yesterday answers 422 naming the date format, instead of silently using today."""
+        page = client.get("/reports/weekly", params={"week": WEEK, "as_of": "yesterday", "lang": "en"})
+        assert page.status_code == 422 and "2026-01-31" in page.text and "yesterday" in page.text
+
     def test_another_accounts_admin_sees_only_their_own_figures(
         self, configured: Settings, dataset: Dataset
     ) -> None:

@@ -337,6 +337,23 @@ class TestAsOfOnTheDecisionWindow:
             assert {row.lead_id for row in rows if row.level == "hot"} == hot
             assert {row.classified_at for row in rows} == {moment}
 
+    def test_a_malformed_as_of_is_refused_by_stats_show(self, engine: Engine, settings: Settings) -> None:
+        """`stats show --as-of 20.06.2026` exits with code 2 and names the expected form; nothing is computed."""
+        from leadpact.cli.stats import app
+
+        env = {
+            "DATABASE_URL": settings.database_url,
+            "LEADPACT_LANGUAGE": "en",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATA_DIR": str(settings.data_dir),
+        }
+        store(engine, [lead(1, "vk", created=ts(11, 3))])
+        shown = CliRunner().invoke(
+            app, ["show", "--account", str(ACCOUNT), "--as-of", "20.06.2026", "--no-names"], env=env
+        )
+        assert shown.exit_code == 2
+        assert "expected a date like 2026-01-31" in shown.output and "20.06.2026" in shown.output
+
     def test_as_of_a_date_is_the_end_of_that_day_in_the_rules_time_zone(self) -> None:
         """`--as-of 2026-06-01` means 23:59:59 on 1 June in Moscow, i.e. 20:59:59 UTC."""
         assert parse_as_of("2026-06-01", MOSCOW) == int(
