@@ -1,15 +1,15 @@
 """amoCRM users cached per account (names instead of ids), pipeline names beside their stages, and whether
 backfill could read the events API
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009_users_cache
+Revises: 0008_install_health
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009_users_cache"
+down_revision = "0008_install_health"
 branch_labels = None
 depends_on = None
 
