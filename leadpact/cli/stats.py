@@ -36,6 +36,7 @@ from sync.stats.queries import load_plans
 from sync.stats.report import (
     EMPTY,
     HISTORY_MISSING,
+    NOT_MAPPED,
     TOO_FEW,
     UNKNOWN,
     WON_BASIS,
@@ -394,12 +395,19 @@ def _render_completeness(
     for code, _ in rows[0].by_field:
         table.add_column(code, justify="right")
     table.add_column(label("overall", lang), justify="right")
+
+    def share_of(row: FieldCompleteness, share: float | None) -> str:
+        # With leads to count, an empty share means the account's mapping gives the role no field.
+        return NOT_MAPPED(lang) if share is None and row.leads > 0 else _pct(share)
+
     for row in rows:
-        table.add_row(name_of(row.key), *(_pct(share) for _, share in row.by_field), _pct(row.overall))
+        table.add_row(
+            name_of(row.key), *(share_of(row, share) for _, share in row.by_field), _pct(row.overall)
+        )
     for row in total:
         table.add_row(
             f"[bold]{label('all_channels', lang)}[/bold]",
-            *(_pct(share) for _, share in row.by_field),
+            *(share_of(row, share) for _, share in row.by_field),
             _pct(row.overall),
         )
     console.print(table)

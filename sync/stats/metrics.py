@@ -8,7 +8,7 @@ inputs below, these functions turn them into figures. A figure whose denominator
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -579,25 +579,30 @@ def manager_ranking(counts: Sequence[ManagerCounts], *, min_sample: int) -> Mana
 
 
 def field_completeness(
-    counts: Sequence[CompletenessCounts], fields: Sequence[str]
+    counts: Sequence[CompletenessCounts], fields: Sequence[str], unmapped: Collection[str] = ()
 ) -> tuple[FieldCompleteness, ...]:
-    """Share of leads with each qualification field filled, per channel or manager."""
+    """Share of leads with each qualification field filled, per channel or manager. A field the account's
+    mapping leaves without an amoCRM field (`unmapped`) is unknown and stays out of the overall share."""
+    counted = [code for code in fields if code not in unmapped]
     result = []
     for row in sorted(counts, key=lambda row: (row.key is None, str(row.key or ""))):
-        filled_total = sum(row.filled.get(code, 0) for code in fields)
+        filled_total = sum(row.filled.get(code, 0) for code in counted)
         result.append(
             FieldCompleteness(
                 key=row.key,
                 leads=row.leads,
-                by_field=tuple((code, ratio(row.filled.get(code, 0), row.leads)) for code in fields),
-                overall=ratio(filled_total, row.leads * len(fields)),
+                by_field=tuple(
+                    (code, None if code in unmapped else ratio(row.filled.get(code, 0), row.leads))
+                    for code in fields
+                ),
+                overall=ratio(filled_total, row.leads * len(counted)),
             )
         )
     return tuple(result)
 
 
 def completeness_overall(
-    counts: Sequence[CompletenessCounts], fields: Sequence[str]
+    counts: Sequence[CompletenessCounts], fields: Sequence[str], unmapped: Collection[str] = ()
 ) -> FieldCompleteness | None:
     """Completeness over all of the period's leads (the per-channel counts summed); None without fields."""
     if not fields or not counts:
@@ -607,7 +612,7 @@ def completeness_overall(
         for code in fields:
             filled[code] += row.filled.get(code, 0)
     total = CompletenessCounts(key=None, leads=sum(row.leads for row in counts), filled=filled)
-    return field_completeness([total], fields)[0]
+    return field_completeness([total], fields, unmapped)[0]
 
 
 # --- everything for one period ------------------------------------------------------------------------------
@@ -653,6 +658,7 @@ def compute_period_figures(
     min_manager_sample: int,
     completeness_fields: Sequence[str],
     min_quality_sample: int = 0,
+    unmapped_fields: Collection[str] = (),
 ) -> PeriodFigures:
     """Every metric of docs/metrics.md for one account and period."""
     period = inputs.period
@@ -695,10 +701,16 @@ def compute_period_figures(
         ),
         conversions=conversions,
         managers=manager_ranking(inputs.managers, min_sample=min_manager_sample),
-        completeness_by_channel=field_completeness(inputs.completeness_by_channel, completeness_fields),
-        completeness_by_manager=field_completeness(inputs.completeness_by_manager, completeness_fields),
+        completeness_by_channel=field_completeness(
+            inputs.completeness_by_channel, completeness_fields, unmapped_fields
+        ),
+        completeness_by_manager=field_completeness(
+            inputs.completeness_by_manager, completeness_fields, unmapped_fields
+        ),
         channels=tuple(sorted(inputs.channels, key=lambda row: (row.channel is None, row.channel or ""))),
         history_missing=inputs.history_missing,
-        completeness_total=completeness_overall(inputs.completeness_by_channel, completeness_fields),
+        completeness_total=completeness_overall(
+            inputs.completeness_by_channel, completeness_fields, unmapped_fields
+        ),
         won_basis=inputs.won_basis,
     )

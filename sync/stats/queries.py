@@ -59,6 +59,11 @@ class FieldRef:
     name: str | None = None
     field_id: int | None = None
 
+    @property
+    def mapped(self) -> bool:
+        """False for a role the account's field mapping leaves without a field: nothing to count."""
+        return self.code is not None or self.name is not None or self.field_id is not None
+
 
 def field_refs(fields: Sequence[FieldRef | str]) -> tuple[FieldRef, ...]:
     """Plain strings are field codes keyed by themselves."""

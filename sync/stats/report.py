@@ -15,6 +15,7 @@ from sync.stats.periods import Period
 EMPTY = "—"
 
 UNKNOWN = Text(ru="неизвестно", en="unknown")
+NOT_MAPPED = Text(ru="поле не сопоставлено", en="field not mapped")
 TOO_FEW = Text(
     ru="мало данных для вывода (n={n}, нужно ≥ {min})", en="too few to judge (n={n}, need ≥ {min})"
 )

@@ -45,8 +45,10 @@ class RulesContext:
 def qualification_fields(ruleset: RuleSet) -> tuple[FieldRef, ...]:
     """The amoCRM lead fields the rule file's qualification criteria read, in criteria order.
 
-    The one place that decides which fields completeness is counted over (rules name fields by id, code or
-    name; built-in lead properties such as the price are not fields a person fills)."""
+    The one place that decides which fields completeness is counted over. `ruleset` comes compiled with the
+    account's field mapping (`active_ruleset`), so a field bound by role carries the mapped field's id; a role
+    the mapping leaves out carries nothing and its completeness is unknown, not 0. Built-in lead properties
+    such as the price are not fields a person fills."""
     found: dict[str, FieldRef] = {}
     for criterion in ruleset.qualification.criteria:
         for spec in criterion.specs:
@@ -98,4 +100,7 @@ def figures_for(
         min_manager_sample=options.min_manager_sample,
         completeness_fields=[item.key if isinstance(item, FieldRef) else item for item in fields],
         min_quality_sample=options.min_quality_sample,
+        unmapped_fields=frozenset(
+            item.key for item in fields if isinstance(item, FieldRef) and not item.mapped
+        ),
     )

@@ -94,12 +94,13 @@ def activate_rules(engine: Engine, text: str) -> None:
 
 BY_NAME = (
     default_rules_text()
-    .replace("code: BUDGET", "name: Бюджет")
-    .replace("code: DECISION_MAKER", "name: ЛПР")
-    .replace("code: NEED", "name: Потребность")
-    .replace("code: DECISION_DATE", "name: Дата решения")
-    .replace("code: PRODUCT", "name: Продукт")
+    .replace("{role: budget, type: number", "{name: Бюджет, type: number")
+    .replace("{role: decision_maker, type: boolean", "{name: ЛПР, type: boolean")
+    .replace("{role: need, type: text", "{name: Потребность, type: text")
+    .replace("{role: decision_date, type: date", "{name: Дата решения, type: date")
+    .replace("{role: product, type: text", "{name: Продукт, type: text")
 )
+assert BY_NAME.count("{name: ") == 5, "the default pack's field lines changed"
 
 
 class TestCompletenessOverTheRuleFilesFields:

@@ -1,15 +1,15 @@
 """amoCRM users cached per account (names instead of ids), pipeline names beside their stages, and whether
 backfill could read the events API
 
-Revision ID: 0009_users_cache
-Revises: 0008_install_health
+Revision ID: 0010_users_cache
+Revises: 0009_field_mapping
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_users_cache"
-down_revision = "0008_install_health"
+revision = "0010_users_cache"
+down_revision = "0009_field_mapping"
 branch_labels = None
 depends_on = None
 
