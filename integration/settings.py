@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     provisioning_retry_max_seconds: float = Field(default=3600.0, gt=0)
     provisioning_lease_seconds: float = Field(default=900.0, gt=0)
 
+    # People are shown by name: each account's amoCRM user list is re-read at most this often.
+    users_refresh_seconds: int = Field(default=3600, gt=0)
+    # Won deals, revenue and cost per customer count by the deal's close date ("close_date", the default) or
+    # by the lead's creation date ("cohort": of the leads that arrived in the period, how many are won by now).
+    stats_won_basis: Literal["close_date", "cohort"] = "close_date"
+
     # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
     # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
     metrics_token: SecretStr | None = None

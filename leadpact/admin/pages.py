@@ -4,8 +4,10 @@ the webhook inbox. Routes are thin: read the form, call the area's own functions
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -20,6 +22,7 @@ from integration.storage import install_health as health_store
 from integration.storage import promos as promo_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage import stats as stats_store
+from integration.users import refresh_users
 from leadpact.admin import texts
 from leadpact.admin.service import backtest_preview, inbox_health, lead_names, queue_reclassification
 from leadpact.admin.session import (
@@ -88,6 +91,16 @@ def login(request: Request, token: str = "", next: str = "/admin") -> Response:
     if not claims.is_admin or claims.user_id is None:
         raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
     admin = new_session(account_id=claims.account_id, user_id=claims.user_id, now=now)
+    # Pages name people from the cached user list: read it now if it is stale (at most once per period).
+    anyio.from_thread.run(
+        partial(
+            refresh_users,
+            engine=services.engine,
+            connector=services.connector,
+            account_id=claims.account_id,
+            max_age=settings.users_refresh_seconds,
+        )
+    )
     response = RedirectResponse(with_lang(local_path(next, "/admin"), request), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -5,15 +5,15 @@ that reach the rule owners (the disputed criterion, the amoCRM task, the owner's
 picked by. `rule_approvals.actor` is who gave a sign-off (the amoCRM user, or the operator running the CLI), so
 one person cannot sign a version off for both departments under two names.
 
-Revision ID: 0010_sign_off_people
-Revises: 0009_field_mapping
+Revision ID: 0011_sign_off_people
+Revises: 0010_users_cache
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_sign_off_people"
-down_revision = "0009_field_mapping"
+revision = "0011_sign_off_people"
+down_revision = "0010_users_cache"
 branch_labels = None
 depends_on = None
 
