@@ -93,6 +93,10 @@ def demo_settings(settings: Settings, *, public_url: str, sandbox_url: str) -> D
             "public_url": public_url,
             # The demo account's leads were made before the install: classify all of them on the first pass.
             "reconcile_first_run_lookback_seconds": 365 * 86400,
+            # The sandbox's seeded history has its wins weeks back; the demo's sales team closes deals today. The
+            # report counts a won deal in the week its lead came in (a cohort, which the report names), so last
+            # week's meeting sees its deals, revenue and cost per customer.
+            "stats_won_basis": "cohort",
             # The sandbox runs in this process, so its clock sees our evenly paced requests bunched by the event
             # loops sharing one interpreter; pacing at 6/s under its 7/s keeps the install free of 429s.
             "rate_limit_per_second": min(settings.rate_limit_per_second, 6.0),

@@ -204,6 +204,66 @@ async def name_the_heads(services: Services, *, account_id: int) -> dict[str, in
     return {role: user.id for role, user in heads.items()}
 
 
+# A channel needs this many leads in the week before the report judges it against the norm.
+NORM_SAMPLE = 10
+
+
+def agree_on_a_norm(*, engine: Engine, account_id: int, heads: dict[str, int], now: int) -> int | None:
+    """The two heads agree on the norm of qualified leads through the real flow (propose, both sign, activate):
+    the median share of last week's judged channels, rounded down to 5 % — some channels meet it, some do not.
+    Returns the new version, or None when no channel had enough leads to judge."""
+    from integration.storage import rulesets as ruleset_store
+    from rules.form import FormValues, apply_form
+    from sync.reports.weeks import last_full_week
+
+    week = last_full_week(datetime.fromtimestamp(now, UTC).date())
+    start = int(datetime.combine(week.start, datetime.min.time(), UTC).timestamp())
+    end = int(datetime.combine(week.end, datetime.min.time(), UTC).timestamp()) + 86400
+    with session_scope(engine) as session:
+        leads = session.exec(
+            select(lead_store.LeadSnapshot).where(
+                lead_store.LeadSnapshot.account_id == account_id,
+                col(lead_store.LeadSnapshot.created_at) >= start,
+                col(lead_store.LeadSnapshot.created_at) < end,
+                col(lead_store.LeadSnapshot.qualified).is_not(None),
+            )
+        ).all()
+        totals: Counter[str] = Counter(lead.channel or "" for lead in leads)
+        qualified: Counter[str] = Counter(lead.channel or "" for lead in leads if lead.qualified)
+        shares = sorted(qualified[c] / n for c, n in totals.items() if c and n >= NORM_SAMPLE)
+        if not shares or len(heads) < 2:
+            return None
+        norm = max(0.05, int(shares[len(shares) // 2] * 20) / 20)
+        active = ruleset_store.active_version(session=session, account_id=account_id)
+        text = ruleset_store.text_of(session=session, account_id=account_id, version=active)
+        chosen = ruleset_store.signers(session=session, account_id=account_id)
+        names = {role: next(iter(chosen[role].values())) for role in ("marketing", "sales")}
+        version = ruleset_store.propose(
+            session=session,
+            account_id=account_id,
+            text=apply_form(text, FormValues(qualified_share=norm)),
+            author=names["marketing"],
+            comment=f"Норма целевых {norm:.0%} — по фактическим каналам прошлой недели",
+            mapping=ruleset_store.account_mapping(session=session, account_id=account_id),
+            now=now,
+        )
+        for role in ("marketing", "sales"):
+            ruleset_store.approve(
+                session=session,
+                account_id=account_id,
+                version=version,
+                approver=names[role],
+                role=role,
+                actor=f"amo-user-{heads[role]}",
+                user_id=heads[role],
+                now=now,
+            )
+        ruleset_store.activate(
+            session=session, account_id=account_id, version=version, by=names["sales"], now=now
+        )
+    return version
+
+
 async def seed_demo_figures(services: Services, *, account_id: int, now: int) -> DemoFigures:
     """Closes a few recent deals, loads the status history the sandbox keeps (the real backfill, over HTTP),
     then plans, spend and disputes."""
@@ -211,10 +271,14 @@ async def seed_demo_figures(services: Services, *, account_id: int, now: int) ->
 
     from sync.stats.backfill import backfill_account
 
-    await name_the_heads(services, account_id=account_id)
+    heads = await name_the_heads(services, account_id=account_id)
     await close_recent_deals(services, account_id=account_id, now=now)
     api = services.connector.api_for(account_id)
     await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)
-    return await anyio.to_thread.run_sync(
+    figures = await anyio.to_thread.run_sync(
         lambda: seed_plans_and_spend(engine=services.engine, account_id=account_id, now=now)
     )
+    await anyio.to_thread.run_sync(
+        lambda: agree_on_a_norm(engine=services.engine, account_id=account_id, heads=heads, now=now)
+    )
+    return figures

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
             help="Demo only: the amoCRM sandbox's port (default: --port + 1) / только демо: порт песочницы amoCRM "
             "(по умолчанию --port + 1)",
         ),
-        demo_leads: int = typer.Option(200, help="Demo leads in the sandbox / демо-лидов в песочнице"),
+        demo_leads: int = typer.Option(600, help="Demo leads in the sandbox / демо-лидов в песочнице"),
         worker: bool = typer.Option(True, help="Run the worker in-process / воркер в этом процессе"),
         demo_account: Annotated[
             str, typer.Option(help=DEMO_ACCOUNT_HELP, callback=_known_demo_account)

@@ -95,6 +95,6 @@ class TestDemoInChromium:
             page.goto(f"{sandbox}/_sandbox/")
             header = page.locator("thead").inner_text()
             assert "Уровень лида (LeadPact)" in header and "Канал (LeadPact)" in header
-            assert page.locator("tbody tr").count() == 200
+            assert page.locator("tbody tr").count() == 600
             _shot(page, "sandbox-state.png")
             context.close()

@@ -75,8 +75,8 @@ def _wait(check: Any, *, within: float, what: str, log: Path) -> Any:
 @pytest.mark.slow
 class TestDemo:
     def test_serve_installs_into_the_sandbox_and_classifies_its_leads(self, demo: tuple[str, Path]) -> None:
-        """Within seconds of `leadpact serve` every demo lead (200, the default) carries LeadPact's level, every
-        webhook the sandbox sent was taken — the echo of our first write-back to 200 leads is a ~1.2 MB body — and
+        """Within seconds of `leadpact serve` every demo lead (600, the default) carries LeadPact's level, every
+        webhook the sandbox sent was taken — the echo of our first write-back to 600 leads is a ~3.6 MB body — and
         the pages answer."""
         public, log = demo
         sandbox = _sandbox_url(log)
@@ -87,7 +87,7 @@ class TestDemo:
                 {f.get("field_code") for f in lead.get("custom_fields_values") or ()}
                 for lead in state["leads"]
             ]
-            return len(codes) == 200 and all("LEADPACT_LEVEL" in c for c in codes)
+            return len(codes) == 600 and all("LEADPACT_LEVEL" in c for c in codes)
 
         _wait(classified, within=60, what="every demo lead to be classified", log=log)
         httpx.post(f"{sandbox}/_sandbox/webhooks/flush", params={"wait_seconds": 30}, timeout=40)
@@ -154,7 +154,9 @@ class TestDemoForAPerson:
                 assert page.status_code == 200, (url, page.status_code)
                 assert all(step.status_code != 401 for step in page.history), (url, page.history)
             text = re.sub(r"<[^>]+>", " ", pages[report].text)
-            assert "within norm" in text
+            assert "within norm" in text and "below norm" in text, "the agreed norm splits the channels"
+            assert re.search(r"Deals \d+ [\d.]+ [1-9]", " ".join(text.split())), "last week's deals"
+            assert "4. Manager conversion" in text and "5. Cost per lead" in text
             assert "Sales disputed these classifications" in text, "the seeded disputes are counted"
             assert "Sign out" in pages[sales_head].text
             assert re.search(r"Leads[^%]{0,40}?[1-9]\d*%", " ".join(text.split())), "a run rate in %"
