@@ -281,17 +281,18 @@ def approve(
         if earlier.role == role and earlier.approver == approver and (earlier.actor or approver) == who:
             return
         if earlier.approver == approver or (actor is not None and earlier.actor == actor):
+            who_signed = _readable(session, account_id, earlier.approver)
             raise RulesetError(
                 I18nText(
                     ru=ONE_PERSON_ONE_SIGN_OFF(
                         "ru",
-                        who=earlier.approver,
+                        who=who_signed,
                         version=version,
                         role=ROLE_TITLES[_role(earlier.role)]("ru"),
                     ),
                     en=ONE_PERSON_ONE_SIGN_OFF(
                         "en",
-                        who=earlier.approver,
+                        who=who_signed,
                         version=version,
                         role=ROLE_TITLES[_role(earlier.role)]("en"),
                     ),
@@ -303,6 +304,16 @@ def approve(
         )
     )
     session.flush()
+
+
+def _readable(session: Session, account_id: int, approver: str) -> str:
+    """An approver for people: an amoCRM user recorded as `amo-user-<id>` by the name amoCRM gives them."""
+    from integration.storage.users import user_names
+
+    user_id = approver.removeprefix("amo-user-")
+    if approver.startswith("amo-user-") and user_id.isdigit():
+        return user_names(session=session, account_id=account_id).get(int(user_id), approver)
+    return approver
 
 
 def approvals_of(*, session: Session, account_id: int, version: int) -> list[Approval]:

@@ -217,7 +217,8 @@ class TestTwoPeopleSignOff:
 
         account_id = live.create_account("acme", leads=5)
         assert live.install("acme").status_code == 200
-        users = [user["id"] for user in live.state(account_id)["users"]]
+        names = {user["id"]: user["name"] for user in live.state(account_id)["users"]}
+        users = list(names)
         assert len(users) >= 2, "the sandbox account has several users"
         marketing_user, sales_user = users[0], users[1]
 
@@ -242,7 +243,7 @@ class TestTwoPeopleSignOff:
                 error = page.locator("#error")
                 error.wait_for()
                 assert (
-                    f"amo-user-{marketing_user} already signed version 1 off for marketing"
+                    f"{names[marketing_user]} already signed version 1 off for marketing"
                     in error.inner_text()
                 )
                 assert "must come from another person" in error.inner_text()
@@ -263,8 +264,8 @@ class TestTwoPeopleSignOff:
                 sales.click("#approve")
                 sales.locator("#message").wait_for()
                 approvals = sales.locator("#approvals").inner_text()
-                assert f"amo-user-{marketing_user} (marketing)" in approvals
-                assert f"amo-user-{sales_user} (sales)" in approvals
+                assert f"{names[marketing_user]} (marketing)" in approvals
+                assert f"{names[sales_user]} (sales)" in approvals
             finally:
                 browser.close()
 
