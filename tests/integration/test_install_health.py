@@ -148,8 +148,8 @@ class TestProvisioningRetried:
         async with own_services(live) as services:
             (outcome,) = await provision_due_accounts(services, steps)
         assert outcome.error is None and len(seen) == 1 and seen[0] > 0
-        assert "no field mapped for: budget" in admin_overview(live, account_id, "en")
-        assert "не сопоставлены поля для: budget" in admin_overview(live, account_id, "ru")
+        assert "no field mapped for: Budget" in admin_overview(live, account_id, "en")
+        assert "не сопоставлены поля для: Бюджет" in admin_overview(live, account_id, "ru")
 
 
 class TestPollingMode:

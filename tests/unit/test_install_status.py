@@ -75,12 +75,13 @@ class TestReportWording:
         assert ru.line("provisioning").text.startswith("не удалась (2 раз)")
 
     def test_unmapped_roles_are_named_with_their_words_and_reauth_is_flagged(self) -> None:
-        """Missing rule fields are listed by role name; an account needing re-auth is not healthy."""
+        """Missing rule fields are listed by the words people use for the roles, never the rule file's keys; an
+        account needing re-auth is not healthy."""
         health = InstallHealth(
             account_id=7, rules_state="fields_missing", rules_missing_roles=["budget", "need"]
         )
         account = Account(**{**ACCOUNT.model_dump(), "status": AccountStatus.NEEDS_REAUTH})
         names = {"budget": Text(ru="Бюджет", en="Budget")}
         report = install_report(account, health, lang="en", reconcile_interval_seconds=60, role_names=names)
-        assert report.line("rules").text == "no field mapped for: Budget, need"
+        assert report.line("rules").text == "no field mapped for: Budget, Need"
         assert report.line("tokens").ok is False and not report.healthy
