@@ -137,8 +137,8 @@ def when(moment: float | None) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def polling_seconds(reconcile_interval_seconds: float) -> int:
-    return math.ceil(reconcile_interval_seconds)
+def polling_seconds(polling_interval_seconds: float) -> int:
+    return math.ceil(polling_interval_seconds)
 
 
 def install_report(
@@ -146,7 +146,7 @@ def install_report(
     health: InstallHealth | None,
     *,
     lang: Language,
-    reconcile_interval_seconds: float,
+    polling_interval_seconds: float,
     role_names: Mapping[str, Text] | None = None,
 ) -> InstallReport:
     """The account's health in `lang`; `role_names` overrides the words for mapping roles (their titles
@@ -167,7 +167,7 @@ def install_report(
     if row.webhook_state == WebhookState.SUBSCRIBED:
         webhook: tuple[str, bool | None] = (WEBHOOK_SUBSCRIBED(lang), True)
     elif polling:
-        seconds = polling_seconds(reconcile_interval_seconds)
+        seconds = polling_seconds(polling_interval_seconds)
         webhook = (WEBHOOKS_REFUSED(lang, seconds=seconds), True)
     else:
         webhook = (WEBHOOK_MISSING(lang), None if row.webhook_checked_at is None else False)

@@ -129,7 +129,7 @@ def overview(request: Request, admin: AdminDep) -> Response:
                 account,
                 health_store.get_health(session=session, account_id=admin.account_id),
                 lang=language(request),
-                reconcile_interval_seconds=services.settings.reconcile_interval_seconds,
+                polling_interval_seconds=services.settings.polling_interval_seconds,
             )
             if account is not None
             else None
