@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_max_attempts: int = Field(default=8, gt=0)
     reconcile_interval_seconds: float = Field(default=180.0, gt=0)
+    # Accounts whose plan refuses the webhooks API have no other feed: they are polled this often (a round with
+    # nothing changed costs one call), and the overview says changes arrive within this many seconds.
+    polling_interval_seconds: float = Field(default=60.0, gt=0)
     # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
     reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 

@@ -24,7 +24,13 @@ from integration.storage import rulesets as ruleset_store
 from integration.storage import stats as stats_store
 from integration.users import refresh_users
 from leadpact.admin import texts
-from leadpact.admin.service import backtest_preview, inbox_health, lead_names, queue_reclassification
+from leadpact.admin.service import (
+    backtest_preview,
+    inbox_health,
+    lead_names,
+    queue_reclassification,
+    unmapped_running_version,
+)
 from leadpact.admin.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -139,7 +145,7 @@ def overview(request: Request, admin: AdminDep) -> Response:
                 account,
                 health_store.get_health(session=session, account_id=admin.account_id),
                 lang=language(request),
-                reconcile_interval_seconds=services.settings.reconcile_interval_seconds,
+                polling_interval_seconds=services.settings.polling_interval_seconds,
             )
             if account is not None
             else None
@@ -444,6 +450,7 @@ def rules_activate(request: Request, admin: AdminDep, form: FormDep, version: in
     services = services_of(request)
     try:
         with session_scope(services.engine) as session:
+            replaced = unmapped_running_version(session=session, account_id=admin.account_id)
             ruleset_store.activate(
                 session=session,
                 account_id=admin.account_id,
@@ -451,7 +458,9 @@ def rules_activate(request: Request, admin: AdminDep, form: FormDep, version: in
                 by=_approver(admin.user_id),
                 emergency=form.get("emergency") == "yes",
             )
-            queued = queue_reclassification(session=session, account_id=admin.account_id)
+            queued = queue_reclassification(
+                session=session, account_id=admin.account_id, unmapped_version=replaced
+            )
     except (ruleset_store.RulesetError, RuleFileError) as error:
         return _version_error(request, admin, version, error)
     return RedirectResponse(
