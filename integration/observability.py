@@ -49,6 +49,17 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.webhook_parts_unreadable = Counter(
+            "leadpact_webhook_parts_unreadable",
+            "Parts of stored deliveries that could not be read (a field's value, or a whole entity); the rest "
+            "of each delivery was applied and the leads concerned are read again",
+            registry=r,
+        )
+        self.webhook_keys_ignored = Counter(
+            "leadpact_webhook_keys_ignored",
+            "Keys of stored deliveries skipped: nested too deeply, clashing with a group, or not name=value",
+            registry=r,
+        )
         self.inbox_depth = Gauge(
             "leadpact_inbox_depth",
             "Inbox deliveries by status (pending, failed, dead)",

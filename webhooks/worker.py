@@ -56,7 +56,8 @@ from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXE
 from webhooks.parse import (
     ContactEvent,
     LeadEvent,
-    WebhookEvent,
+    ParsedEvent,
+    UnreadableEvent,
     WebhookParseError,
     event_from_dict,
     parse_webhook_for_inbox,
@@ -125,10 +126,12 @@ class _Acc:
     only_updates: bool = True
 
 
-def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
+def coalesce(events: Iterable[ParsedEvent]) -> list[LeadWork]:
     """Fold one account's events (in arrival order) into one `LeadWork` per lead, ordered by lead id."""
     leads: dict[int, _Acc] = defaultdict(_Acc)
     for event in events:
+        if isinstance(event, UnreadableEvent):
+            continue  # counted by the receiver; nothing in it to apply
         if isinstance(event, ContactEvent):
             # A contact's phone or e-mail can change its leads' classification.
             if event.action != "delete":
