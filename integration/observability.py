@@ -78,6 +78,13 @@ class Metrics:
             "leadpact_events_failed", "Lead events whose processing failed (will be retried)", ["account_id"],
             registry=r,
         )  # fmt: skip
+        self.leads_read = Counter(
+            "leadpact_leads_read",
+            "Leads the worker read from amoCRM (a body that was not complete, or a part unreadable); complete "
+            "webhook bodies are classified without reading",
+            ["account_id"],
+            registry=r,
+        )
         self.leads_evaluated = Counter(
             "leadpact_leads_evaluated", "Leads classified after coalescing events", ["account_id"], registry=r
         )

@@ -223,6 +223,7 @@ def claim_batch(
     lease_seconds: float,
     now: float | None = None,
     account_id: int | None = None,
+    account_ids: Sequence[int] | None = None,
     received_before: float | None = None,
 ) -> list[InboxItem]:
     """Lease up to `limit` due items to `owner`, oldest first; visible to others once the session commits."""
@@ -239,6 +240,8 @@ def claim_batch(
     )
     if account_id is not None:
         due = due.where(col(InboxItem.account_id) == account_id)
+    if account_ids is not None:
+        due = due.where(col(InboxItem.account_id).in_(account_ids))
     if received_before is not None:
         due = due.where(col(InboxItem.received_at) <= received_before)
     if session.get_bind().dialect.name == "postgresql":
@@ -252,6 +255,28 @@ def claim_batch(
     )
     items = list(session.exec(statement).scalars())
     return sorted(items, key=lambda item: item.id or 0)
+
+
+def accounts_due(
+    *, session: Session, oldest_received_before: float, events_at_least: int, now: float | None = None
+) -> list[int]:
+    """Accounts whose waiting deliveries are due as one batch: the oldest was received before
+    `oldest_received_before`, or they hold at least `events_at_least` events (the write-back window)."""
+    now = time.time() if now is None else now
+    query = (
+        select(col(InboxItem.account_id))
+        .where(
+            col(InboxItem.status) == InboxStatus.PENDING,
+            col(InboxItem.next_attempt_at) <= now,
+            (col(InboxItem.lease_expires_at).is_(None)) | (col(InboxItem.lease_expires_at) < now),
+        )
+        .group_by(col(InboxItem.account_id))
+        .having(
+            (func.min(col(InboxItem.received_at)) <= oldest_received_before)
+            | (func.sum(col(InboxItem.event_count)) >= events_at_least)
+        )
+    )
+    return [int(account_id) for account_id in session.exec(query)]
 
 
 def complete_items(*, session: Session, ids: Sequence[int], owner: str, now: float | None = None) -> int:
