@@ -465,6 +465,8 @@ class _Outcome:
     snapshots: list[dict[str, Any]]
     deleted_ids: list[int]
     status_events: list[dict[str, Any]]
+    # Leads (v4 JSON) whose webhook was the echo of our own write: same classification, newer time.
+    echoes: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _process_account(
@@ -504,7 +506,13 @@ async def _evaluate_and_write(
     deleted_ids = [lead.lead_id for lead in work if lead.deleted]
     label = str(account_id)
     plans = [(lead, _decide(lead, context)) for lead in work if lead.needs_evaluation]
-    skipped = sum(1 for _, decision in plans if decision is _SKIP)
+    skipped = sum(1 for _, decision in plans if decision is _SKIP or decision is _ECHO)
+    # Our PATCH moved the lead's updated_at: holding the echo's state and time spares reconciliation a re-read.
+    echoes = [
+        lead_from_event(lead.newest_update, _held_data(context, lead.lead_id))
+        for lead, decision in plans
+        if decision is _ECHO and lead.newest_update is not None
+    ]
     if skipped:
         services.metrics.writebacks.labels(account_id=label, outcome="skipped_unchanged").inc(skipped)
     to_read = [lead.lead_id for lead, decision in plans if decision is _READ]
@@ -514,7 +522,7 @@ async def _evaluate_and_write(
         if isinstance(decision, LeadEvent)
     ]
     if not to_read and not trusted:
-        return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events)
+        return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events, echoes=echoes)
 
     api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
     read: list[dict[str, Any]] = []
@@ -573,7 +581,7 @@ async def _evaluate_and_write(
         )  # fmt: skip
     if notes:
         await api.add_notes("leads", notes)
-    return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events)
+    return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events, echoes=echoes)
 
 
 class _Decision:
@@ -586,7 +594,8 @@ class _Decision:
         return self.name
 
 
-_SKIP = _Decision("skip")  # nothing new: old news, a duplicate, or the echo of our own write
+_SKIP = _Decision("skip")  # nothing new: old news or a duplicate
+_ECHO = _Decision("echo")  # the echo of our own write: nothing to do but remember the lead's new time
 _READ = _Decision("read")  # GET the lead (batched)
 
 
@@ -603,7 +612,7 @@ def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
     event = lead.newest_update
     if held is not None and current_rules:
         if context.fields is not None and is_echo_of_our_write(event, held, context.fields):
-            return _SKIP
+            return _ECHO
         if at == held.updated_at:
             # Same second as what we hold: a duplicate when it says the same, else which is newer is unknown.
             return _SKIP if lead_signature(event) == held_signature(held.data) else _READ
@@ -735,6 +744,8 @@ def _persist(engine: Engine, account_id: int, item_ids: list[int], owner: str, o
     with session_scope(engine) as session:
         lead_store.insert_status_events(session=session, rows=outcome.status_events)
         lead_store.upsert_snapshots(session=session, rows=outcome.snapshots)
+        if outcome.echoes:
+            lead_store.advance_snapshots(session=session, account_id=account_id, leads=outcome.echoes)
         if outcome.deleted_ids:
             for snapshot in session.exec(
                 select(LeadSnapshot).where(
