@@ -1,13 +1,17 @@
 """The worker: drains the inbox, classifies the leads it names and writes the results back to amoCRM.
 
 One pass (`process_once`):
-1. lease a batch of inbox items (leases expire, so a crashed worker's items come back);
-2. per account, coalesce the events per lead — 50 updates of one lead are one evaluation; status events that
-   moved nothing and duplicates of states already seen are dropped;
-3. fetch the current leads (250 ids per GET, with contacts), classify them with the account's active rules
-   (read again for every batch, so a newly activated version applies to the next event);
-4. plan each lead's write-back (`sync.writeback.plan_lead_update`, None when the lead already holds the
-   values — our own PATCH echoes back as `update_lead` and must cost nothing) and PATCH 250 per request;
+1. lease a batch of inbox items — in the running worker, an account's items once the oldest is
+   `writeback_latency_seconds` old or 250 events are due, so one PATCH serves everything people did meanwhile
+   (leases expire, so a crashed worker's items come back);
+2. per account, coalesce the events per lead (`coalesce`) — in any arrival order the newest `updated_at` wins;
+   50 updates of one lead are one evaluation; status events that moved nothing are dropped;
+3. decide per lead (`_decide`): old news, a duplicate or the echo of our own write → nothing; a complete body
+   (the whole lead, every part read) → classified from the body, no call; anything else (ids only, a part
+   that could not be read, a reconciliation hint, two states in one second) → read, 250 ids per GET;
+4. classify with the account's active rules (read again for every batch, so a newly activated version applies
+   to the next event), plan each lead's write-back (`sync.writeback.plan_lead_update`, None when the lead
+   already holds the values) and PATCH 250 per request;
 5. in one transaction: snapshots, status history and the items marked done.
 
 Write-backs are idempotent (planned against the lead's current values), so an item processed twice — a lease
@@ -605,8 +609,9 @@ def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
     current_rules = held is not None and held.rule_version == context.rule_version
     at = lead.newest_event_at
     if held is not None and at is not None and at < held.updated_at:
-        # Older than what we hold: a late or out-of-order delivery never rolls a lead back.
-        return _SKIP if current_rules and not lead.must_read else _READ
+        # Older than what we hold (parts it could not read included): a late or out-of-order delivery never
+        # rolls a lead back.
+        return _SKIP if current_rules else _READ
     if lead.must_read or lead.newest_update is None:
         return _READ
     event = lead.newest_update

@@ -172,7 +172,9 @@ def update_leads(
     return updated, events
 
 
-def _lead_change_events(before: Record, lead: Record, *, same_status_named: bool = False) -> list[WebhookEvent]:
+def _lead_change_events(
+    before: Record, lead: Record, *, same_status_named: bool = False
+) -> list[WebhookEvent]:
     events = []
     moved = lead["status_id"] != before["status_id"] or lead["pipeline_id"] != before["pipeline_id"]
     # [seen] amoCRM sends status events whose old and new status are equal; [assumed] a write naming the
