@@ -809,8 +809,8 @@ async def _drive_humans(
             unsettled=len(tracker.pending_since),
             person_tags_lost=lost,
             idle_calls_per_round=idle_per_round,
-            reconcile_interval=settings.reconcile_interval_seconds,
-            window=settings.writeback_latency_seconds,
+            reconcile_interval=args.reconcile_interval,
+            window=args.window,
         )
 
 

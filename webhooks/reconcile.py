@@ -206,6 +206,10 @@ def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int],
                 )
             ).all()
             seen.update({int(lead_id): int(updated_at) for lead_id, updated_at in rows})
+        # A webhook carrying that very state may be waiting in the inbox (the worker's window): not lost.
+        for lead_id, at in inbox_store.pending_lead_times(session=session, account_id=account_id).items():
+            if lead_id in current and at > seen.get(lead_id, -1):
+                seen[lead_id] = at
         unseen = unseen_updates(current, seen)
         inbox_store.enqueue_lead_updates(
             session=session,

@@ -120,6 +120,8 @@ class LeadWork:
     # The newest news about the lead is not a complete body (ids only, a reconciliation hint, a contact
     # change, an unreadable part, or two different states within one second): read the lead.
     must_read: bool = False
+    # … for a reason other than a dated hint with no content (which the state we hold may already answer).
+    must_read_anyway: bool = False
 
 
 @dataclass(slots=True)
@@ -206,6 +208,7 @@ def coalesce(events: Iterable[ParsedEvent], *, contacts_matter: bool = True) -> 
                 newest_event_at=acc.newest_event_at,
                 newest_update=newest,
                 must_read=acc.must_read or acc.undated or stale,
+                must_read_anyway=acc.must_read or acc.undated,
             )
         )
     return work
@@ -612,6 +615,14 @@ def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
         # Older than what we hold (parts it could not read included): a late or out-of-order delivery never
         # rolls a lead back.
         return _SKIP if current_rules else _READ
+    if (
+        lead.newest_update is None
+        and held is not None
+        and current_rules
+        and at == held.updated_at
+        and not lead.must_read_anyway
+    ):
+        return _SKIP  # a dated hint (reconciliation) about the very state we hold
     if lead.must_read or lead.newest_update is None:
         return _READ
     event = lead.newest_update

@@ -257,6 +257,26 @@ def claim_batch(
     return sorted(items, key=lambda item: item.id or 0)
 
 
+def pending_lead_times(*, session: Session, account_id: int) -> dict[int, int]:
+    """Lead id → the newest amoCRM time of a lead event still waiting in the account's inbox (webhooks only)."""
+    times: dict[int, int] = {}
+    rows = session.exec(
+        select(col(InboxItem.events)).where(
+            col(InboxItem.account_id) == account_id,
+            col(InboxItem.status) == InboxStatus.PENDING,
+            col(InboxItem.source) == "webhook",
+        )
+    )
+    for events in rows:
+        for event in events or ():
+            if event.get("kind") != "lead" or not isinstance(event.get("lead_id"), int):
+                continue
+            at = event.get("last_modified") or event.get("updated_at") or event.get("created_at")
+            if isinstance(at, int) and at > times.get(event["lead_id"], -1):
+                times[event["lead_id"]] = at
+    return times
+
+
 def accounts_due(
     *, session: Session, oldest_received_before: float, events_at_least: int, now: float | None = None
 ) -> list[int]:
