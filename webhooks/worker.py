@@ -615,14 +615,15 @@ def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
         # Older than what we hold (parts it could not read included): a late or out-of-order delivery never
         # rolls a lead back.
         return _SKIP if current_rules else _READ
+    newest_is_a_hint = lead.newest_update is None or (lead.newest_update.occurred_at or 0) < (at or 0)
     if (
-        lead.newest_update is None
+        newest_is_a_hint
         and held is not None
         and current_rules
         and at == held.updated_at
         and not lead.must_read_anyway
     ):
-        return _SKIP  # a dated hint (reconciliation) about the very state we hold
+        return _SKIP  # the newest news is a dated hint (reconciliation) about the very state we hold
     if lead.must_read or lead.newest_update is None:
         return _READ
     event = lead.newest_update
