@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
 from integration.amocrm import AmoClient, InMemoryTokenStore, OAuthApp, TokenBucket
-from integration.sandbox import SandboxConfig, create_sandbox_app
 from integration.servers import serve_in_thread
 
 

@@ -40,14 +40,14 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import ACCOUNT, fill_postgres, fill_sqlite, seed_settings
-from integration.admin import router
-from integration.admin.reports import reports_router
 from integration.bootstrap import build_services
 from integration.db import make_engine, session_scope, upgrade
 from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage.leads import LeadSnapshot
+from leadpact.admin import router
+from leadpact.admin.reports import reports_router
 
 CLIENT_SECRET = "bench-client-secret-0123456789abcdef0123456789"  # noqa: S105 - a throwaway bench value
 REDIRECT_URI = "https://leadpact.example.com/oauth/callback"

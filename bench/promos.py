@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rules.promo import Promo, lead_facts
 from sync.promos.matching import candidate_promos, compile_promos, match_promos
-from sync.promos.model import Promo, lead_facts
 
 CHANNELS = ("ads", "seo", "social", "email", "partners", "direct", "referral", "events")
 LEVELS = ("hot", "warm", "cold", "unknown")

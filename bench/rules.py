@@ -115,8 +115,8 @@ def database_backtest(
     pool: list[dict[str, Any]], count: int, candidate: Any, active: Any
 ) -> tuple[float, int]:
     """Wall seconds of `rules backtest`'s storage path: `count` snapshots in a fresh SQLite file, streamed back."""
-    from integration.cli.rules import stored_backtest_leads
     from integration.db import make_engine, upgrade
+    from leadpact.cli.rules import stored_backtest_leads
 
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{folder}/bench.db")

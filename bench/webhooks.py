@@ -130,7 +130,7 @@ def _serve(
     if kind == "bare":
         app = _bare_app()
     else:
-        from integration.app import create_app
+        from leadpact.app import create_app
         from webhooks.reconcile import run_reconciler
         from webhooks.worker import run_worker
 
@@ -543,7 +543,7 @@ async def _settle(sandbox: httpx.AsyncClient, database_url: str) -> float:
 
 
 def bench_end_to_end(database_url: str, workdir: Path) -> EndToEnd:
-    from integration.sandbox import SandboxConfig, create_sandbox_app
+    from amocrm_sandbox import SandboxConfig, create_sandbox_app
     from integration.servers import serve_in_thread
 
     # The sandbox's per-account limit is raised so the people simulated here do not eat LeadPact's 7/s.
@@ -828,7 +828,7 @@ def _patch_calls(sandbox_url: str, sandbox: httpx.AsyncClient, account_id: int) 
 
 
 def bench_human(database_url: str, workdir: Path, args: argparse.Namespace) -> HumanRun:
-    from integration.sandbox import SandboxConfig, create_sandbox_app
+    from amocrm_sandbox import SandboxConfig, create_sandbox_app
     from integration.servers import serve_in_thread
 
     # amoCRM's delivery: several senders, ≤ 5 events a body, retries after 2/10/30 s (the sandbox's defaults).

@@ -1,1 +1,4 @@
-"""amoCRM connectivity: settings, storage, the API client, OAuth install, provisioning, the app, the CLI, the sandbox."""
+"""The adapters layer: settings, db and migrations, storage, the amoCRM client, tokens, install and provisioning.
+
+It imports only `rules` (the domain) from LeadPact; the shell that wires it into an app lives in `leadpact/`.
+"""

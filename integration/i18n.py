@@ -1,15 +1,14 @@
 """Every text a user sees exists in Russian and English.
 
-Texts are constants declared next to the code that shows them (`Text(ru=..., en=...)`); there is no registry.
+`Text` and `Language` live in `rules.i18n` (the lowest layer, so the pure rule engine can use them); they are
+re-exported here for the layers above. Choosing a page's language from a request belongs here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from rules.i18n import LANGUAGES, Language, Text
 
-Language = Literal["ru", "en"]
-LANGUAGES: tuple[Language, ...] = ("ru", "en")
+__all__ = ["LANGUAGES", "Language", "Text", "choose_language"]
 
 
 def choose_language(requested: str | None, accept_language: str, default: Language) -> Language:
@@ -19,16 +18,3 @@ def choose_language(requested: str | None, accept_language: str, default: Langua
     if accept_language.lower().startswith("en"):
         return "en"
     return default
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    ru: str
-    en: str
-
-    def __call__(self, lang: Language = "ru", /, **params: Any) -> str:
-        template = self.ru if lang == "ru" else self.en
-        return template.format(**params) if params else template
-
-    def both(self, **params: Any) -> dict[Language, str]:
-        return {"ru": self("ru", **params), "en": self("en", **params)}

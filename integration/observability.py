@@ -3,11 +3,17 @@
 `Metrics` owns its own `CollectorRegistry` (never prometheus-client's global one), so two apps in one
 process — tests, the bench — never share or collide on counters. All names start with `leadpact_`. Gauges that
 describe the database (inbox depth and age) are read at scrape time, so every replica reports the same truth.
+
+Nothing here names a tenant to a caller without credentials: `/readyz` gives counts, and `/metrics` shows
+per-account series (account id, amoCRM host) only to a caller with the `METRICS_TOKEN` bearer token; without
+the setting it serves totals with those labels summed away, and with it a wrong or missing token gets 401.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,12 +28,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from integration.amocrm.ratelimit import RateLimiter
 from integration.db import session_scope
+from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import inbox_stats
 
@@ -140,8 +148,36 @@ class Metrics:
         self.inbox_depth.labels(status="dead").set(stats.dead)
         self.inbox_oldest_pending_age.set(stats.oldest_pending_age_seconds)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, *, per_account: bool) -> bytes:
+        """The exposition text; without `per_account`, series are summed over the labels that name accounts."""
+        return generate_latest(self.registry if per_account else _WithoutTenants(self.registry))
+
+
+# Labels whose values identify an amoCRM account: its id, and its host (`acme.amocrm.ru`).
+TENANT_LABELS = frozenset({"account_id", "host"})
+
+
+class _WithoutTenants:
+    """A registry view with `TENANT_LABELS` summed away, so anonymous scrapes see totals and no account."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            if not any(TENANT_LABELS & sample.labels.keys() for sample in family.samples):
+                yield family
+                continue
+            totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue  # a creation time per account has no meaningful total
+                labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k not in TENANT_LABELS))
+                totals[(sample.name, labels)] = totals.get((sample.name, labels), 0.0) + sample.value
+            merged = Metric(family.name, family.documentation, family.type, family.unit)
+            for (name, labels), value in totals.items():
+                merged.add_sample(name, dict(labels), value)
+            yield merged
 
 
 class CountingLimiter:
@@ -178,13 +214,14 @@ def _engine_of(request: Request) -> Engine:
 
 
 def _readiness(engine: Engine) -> dict[str, Any]:
+    """Counts only: an unauthenticated probe must not learn which accounts are installed."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     with session_scope(engine) as session:
         reauth = session.exec(
-            select(col(Account.id)).where(col(Account.status) == AccountStatus.NEEDS_REAUTH)
-        ).all()
-    return {"database": "ok", "accounts_needing_reauth": sorted(int(account_id) for account_id in reauth)}
+            select(func.count()).select_from(Account).where(col(Account.status) == AccountStatus.NEEDS_REAUTH)
+        ).one()
+    return {"database": "ok", "accounts_needing_reauth": int(reauth)}
 
 
 router = APIRouter(tags=["observability"])
@@ -198,7 +235,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Readiness: the database answers; lists accounts whose amoCRM access must be granted again."""
+    """Readiness: the database answers; how many accounts must grant amoCRM access again (a count, no ids)."""
     try:
         body = await run_in_threadpool(_readiness, _engine_of(request))
     except Exception as exc:
@@ -207,12 +244,26 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body)
 
 
+def _metrics_token(request: Request) -> str | None:
+    settings: Settings = request.app.state.services.settings
+    return settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
+    expected = _metrics_token(request)
+    if expected is not None and not secrets.compare_digest(_bearer(request).encode(), expected.encode()):
+        return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     registry_owner = metrics_of(request.app.state)
     try:
         await run_in_threadpool(registry_owner.refresh_database_gauges, _engine_of(request))
     except Exception as exc:
         # The counters are still worth scraping when the database is down; the gauges keep their last value.
         logger.warning("inbox gauges not refreshed: %s", type(exc).__name__)
-    return Response(registry_owner.render(), media_type=CONTENT_TYPE_LATEST)
+    rendered = registry_owner.render(per_account=expected is not None)
+    return Response(rendered, media_type=CONTENT_TYPE_LATEST)

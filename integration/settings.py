@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
     reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 
+    # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
+    # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
+    metrics_token: SecretStr | None = None
+
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None
 

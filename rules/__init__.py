@@ -1,6 +1,7 @@
 """The objective rule engine: rule files, validation, evaluation with explanations, backtests.
 
-Pure code, no I/O.
+Pure code, no I/O: the domain layer, importing nothing of LeadPact outside `rules` (`.importlinter`). It also holds
+the pure values the layers above share: `rules.i18n` (`Text`, `Language`) and `rules.promo` (`Promo`, lead facts).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from integration.i18n import Text
+from rules.i18n import Text
 
 Role = Literal["marketing", "sales"]
 ROLES: Final[tuple[Role, ...]] = ("marketing", "sales")

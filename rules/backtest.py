@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from integration.i18n import Language, Text
 from rules.engine import Decision, decide, evaluation_day, explain, lead_facts
+from rules.i18n import Language, Text
 from rules.loader import RuleSet
 from rules.values import LeadFacts
 

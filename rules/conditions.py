@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, Protocol
 
 import rule_engine
 
-from integration.i18n import Language, Text
+from rules.i18n import Language, Text
 from rules.model import FieldType
 from rules.values import (
     MISSING,

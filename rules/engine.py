@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final
 
-from integration.i18n import LANGUAGES, Language, Text
 from rules.conditions import Condition, FieldSpec
+from rules.i18n import LANGUAGES, Language, Text
 from rules.loader import ChannelRule, Criterion, LevelRule, RuleSet, level_title
 from rules.model import Classification, CriterionResult, CriterionStatus, LazyText, LevelName
 from rules.values import MISSING, Invalid, LeadFacts

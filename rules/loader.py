@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import rule_engine
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from integration.i18n import Text
 from rules.conditions import (
     AllOf,
     Always,
@@ -34,6 +33,7 @@ from rules.conditions import (
     reads_only_fields,
     shadows,
 )
+from rules.i18n import Text
 from rules.model import (
     FIELD_TYPES,
     LEVELS,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from integration.i18n import LANGUAGES, Language, Text
+from rules.i18n import LANGUAGES, Language, Text
 
 LevelName = Literal["hot", "warm", "cold", "unknown"]
 LEVELS: tuple[LevelName, ...] = ("hot", "warm", "cold")

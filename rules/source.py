@@ -9,7 +9,7 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import Node, ScalarNode
 
-from integration.i18n import Text
+from rules.i18n import Text
 from rules.model import RuleIssue
 
 MAX_RULE_FILE_BYTES: Final = 1_000_000

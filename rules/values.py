@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
-from integration.i18n import Language
+from rules.i18n import Language
 from rules.model import FieldType
 
 

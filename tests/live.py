@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from integration.app import BackgroundTask, Services, create_app
-from integration.sandbox import SandboxConfig, create_sandbox_app
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
+from leadpact.app import BackgroundTask, Services, create_app
 
 CLIENT_ID = "leadpact-test"
 CLIENT_SECRET = "client-secret-9f3b7c1e"

@@ -1,7 +1,7 @@
 """The amoCRM / Kommo API v4 client (see docs/architecture.md, "The amoCRM API client")."""
 
 from integration.amocrm.auth import AmoAuth, LongLivedAuth, OAuthApp, TokenStore
-from integration.amocrm.client import BATCH_LIMIT, AccountApi, AmoClient
+from integration.amocrm.client import BATCH_LIMIT, EVENTS_PAGE_LIMIT, AccountApi, AmoClient
 from integration.amocrm.errors import (
     AccountBlocked,
     AmoError,
@@ -39,6 +39,7 @@ from integration.amocrm.ratelimit import RateLimiter, TokenBucket
 
 __all__ = [
     "BATCH_LIMIT",
+    "EVENTS_PAGE_LIMIT",
     "AccountApi",
     "AccountBlocked",
     "AccountInfo",

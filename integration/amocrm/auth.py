@@ -4,6 +4,10 @@ amoCRM refresh tokens are single-use: each refresh returns a new pair and kills 
 concurrent refreshes with the same token mean one fails and, if its loser is the one persisted, the account is
 lost. Hence: one refresh at a time per account (a lock from the `AmoClient`'s registry), re-reading the store
 after taking the lock, and saving the new pair before its access token is ever sent.
+
+The token endpoint counts against the account's rate budget like any call, so a refresh waits for the rate
+limiter, and so does the replay of a request after a 401. A 429 or 5xx from the token endpoint is raised as
+`RateLimited`/`ServerError` for `AmoClient.send` to retry: the refresh token is spent only by a success.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import SecretStr
 
 from integration.amocrm.errors import AmoTransportError, TokenRefreshFailed
 from integration.amocrm.models import TokenPair
+from integration.amocrm.ratelimit import RateLimiter
 from integration.amocrm.responses import decode_response
 
 logger = logging.getLogger(__name__)
@@ -129,6 +134,7 @@ class AmoAuth(httpx.Auth):
         store: TokenStore,
         http: httpx.AsyncClient,
         refresh_lock: asyncio.Lock,
+        limiter: RateLimiter | None = None,
         clock: Clock = utc_now,
         skew: timedelta = REFRESH_SKEW,
     ) -> None:
@@ -138,6 +144,7 @@ class AmoAuth(httpx.Auth):
         self._store = store
         self._http = http
         self._refresh_lock = refresh_lock
+        self._limiter = limiter
         self._clock = clock
         self._skew = skew
 
@@ -147,6 +154,14 @@ class AmoAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Any:
         raise RuntimeError("AmoAuth works with httpx.AsyncClient only")
 
+    async def prepare(self) -> None:
+        """Make sure a usable access token is stored, refreshing it if it is about to expire.
+
+        `AmoClient.send` calls this before a request takes its rate slot, so concurrent calls wait for one
+        paced refresh instead of all holding slots they then spend at once.
+        """
+        await self._usable_pair()
+
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         pair = await self._usable_pair()
         _set_bearer(request, pair.access_token)
@@ -155,7 +170,12 @@ class AmoAuth(httpx.Auth):
             return
         pair = await self._pair_replacing(pair.access_token)
         _set_bearer(request, pair.access_token)
+        await self._pace()  # the replay is one more call in the account's budget
         yield request  # once: a second 401 is final and surfaces as `Unauthorized`
+
+    async def _pace(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.acquire(self.account_id)
 
     async def _usable_pair(self) -> TokenPair:
         pair = await self._load()
@@ -178,6 +198,7 @@ class AmoAuth(httpx.Auth):
     async def _refresh(self, current: TokenPair) -> TokenPair:
         if current.refresh_token is None:
             return await self._give_up("the access token expired and there is no refresh token")
+        await self._pace()
         try:
             pair = await self._app.refresh(self._http, self.base_url, current.refresh_token, now=self._clock)
         except TokenRefreshFailed as refused:

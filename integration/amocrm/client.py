@@ -7,6 +7,8 @@ The send path is layered, one concern each: `AccountApi` methods (endpoints, chu
 Retry policy (all in `AmoClient.send`):
 - 429 → wait `Retry-After` seconds when given (if it asks for more than `backoff_max`, raise `RateLimited`
   at once so the caller reschedules instead of holding a worker), else exponential backoff with full jitter.
+- The token endpoint's 429/5xx during a refresh → retried like a GET, whatever the call: the call itself was not
+  processed, and a refresh answered with 429/5xx did not spend the refresh token.
 - 5xx and broken connections → backoff, but only for GET/PATCH/PUT/DELETE. amoCRM POSTs create entities and
   there is no idempotency key: a 5xx or a read timeout may come after the lead was created, and a retry would
   create it twice. A POST is retried only on 429 (refused before processing) and on connect errors (never
@@ -45,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 BATCH_LIMIT = 250  # amoCRM accepts at most 250 entities per write and returns at most 250 per page
 API_PREFIX = "/api/v4/"
+# Lists with a smaller page: the events list returns at most 100 [doc: amocrm.ru/developers/content/crm_platform/
+# events-and-notes, "Максимум – 100"]; asking for more is refused by the sandbox.
+EVENTS_PAGE_LIMIT = 100
+PAGE_LIMITS: Mapping[str, int] = {"events": EVENTS_PAGE_LIMIT}
 
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -102,6 +108,7 @@ class AmoClient:
             store=store,
             http=self.http,
             refresh_lock=self.refresh_lock(account_id),
+            limiter=self.limiter,
             clock=clock,
         )
 
@@ -121,9 +128,13 @@ class AmoClient:
         path = httpx.URL(url).path  # errors and logs name the path only: queries may hold personal data
         attempt = 0
         while True:
-            await self.limiter.acquire(account_id)
-            request = self.http.build_request(method, url, params=_query(params), json=json, headers=headers)
             try:
+                if isinstance(auth, AmoAuth):
+                    await auth.prepare()  # a due refresh happens here, paced, before this call takes its slot
+                await self.limiter.acquire(account_id)
+                request = self.http.build_request(
+                    method, url, params=_query(params), json=json, headers=headers
+                )
                 response = await self.http.send(request, auth=auth)
             except httpx.TransportError as exc:
                 delay = self._transport_retry_delay(method, not isinstance(exc, _NOT_SENT), attempt)
@@ -138,6 +149,13 @@ class AmoClient:
                 if exc.request_sent or attempt >= self.max_retries:
                     raise
                 delay, reason = self._backoff(attempt), f"token endpoint {exc}"
+            except (RateLimited, ServerError) as error:
+                # Only the token endpoint raises these before a response is decoded: the call itself was not
+                # processed (it was not sent, or was refused with 401), so any method is safe to retry.
+                delay = self._http_retry_delay("GET", error, attempt)
+                if delay is None:
+                    raise
+                reason = f"token endpoint HTTP {error.status_code}"
             else:
                 try:
                     return decode_response(response, method=method, path=path)
@@ -220,6 +238,7 @@ class AccountApi:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every `_embedded[entity]` item of a list, page by page until no `_links.next` (or a 204/304)."""
+        limit = min(limit, PAGE_LIMITS.get(path.removeprefix(API_PREFIX).strip("/"), limit))
         base = [(key, value) for key, value in _query(params) if key not in ("page", "limit")]
         page = 1
         while True:
@@ -340,6 +359,12 @@ class AccountApi:
     async def link_lead(self, lead_id: int, links: Sequence[Mapping[str, Any]]) -> None:
         """Link catalog elements (or contacts) to a lead: `[{to_entity_id, to_entity_type, metadata}]`."""
         await self._write_chunks("POST", f"leads/{lead_id}/link", "links", links)
+
+    # Events -------------------------------------------------------------------------------------------------
+
+    def iter_events(self, *, params: Params | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The account's events list (`filter[type]`, `filter[created_at][from]`, …), 100 a page."""
+        return self.paginate("events", "events", params=params, limit=EVENTS_PAGE_LIMIT)
 
     # Webhooks -----------------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from integration.storage.leads import LeadSnapshot
-from sync.promos.model import WON_STATUS_ID, Promo
+from rules.promo import WON_STATUS_ID, Promo
 
 
 class PromoSource:

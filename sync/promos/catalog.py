@@ -30,9 +30,9 @@ from integration.db import session_scope
 from integration.i18n import Language, Text
 from integration.storage import accounts as account_store
 from integration.storage import promos as store
+from rules.promo import Promo
 from sync.promos.event_import import as_json
 from sync.promos.importing import CODE_TAKEN, PromoDefinition, RowError, validate_row
-from sync.promos.model import Promo
 
 CATALOG_KEY = "catalog.promos"
 CATALOG_NAME = Text(ru="Акции LeadPact", en="LeadPact promos")

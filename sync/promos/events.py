@@ -18,8 +18,8 @@ from typing import Any
 import phonenumbers
 
 from integration.i18n import Language, Text
+from rules.promo import LOST_STATUS_ID, WON_STATUS_ID
 from sync.promos.importing import parse_date
-from sync.promos.model import LOST_STATUS_ID, WON_STATUS_ID
 from sync.promos.tabular import Table, TableError, read_table
 
 COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from integration.i18n import Language, Text
+from rules.promo import Promo
 from sync.promos.matching import PromoConditionError, compile_condition
-from sync.promos.model import Promo
 from sync.promos.tabular import TableError, read_table
 
 KEY_PATTERN = re.compile(r"^[^\x00-\x1f]{1,100}$")

@@ -19,7 +19,7 @@ from typing import Any
 import rule_engine
 import rule_engine.ast as rule_ast
 
-from sync.promos.model import ClassificationLike, Promo, PromoMatch, lead_facts, today_of
+from rules.promo import ClassificationLike, Promo, PromoMatch, lead_facts, today_of
 
 # Most selective first: a campaign narrows more than a source, a source more than its channel, and a
 # channel more than a level. `tags` is a list: a lead is looked up under each of its tags.

@@ -21,9 +21,9 @@ from integration.db import session_scope
 from integration.i18n import Language, Text
 from integration.storage import inbox as inbox_store
 from integration.storage import promos as store
+from rules.promo import LOST_STATUS_ID, WON_STATUS_ID, ClassificationLike, PromoMatch, today_of
 from sync.promos.importing import CODE_TAKEN, PromoFile, RowError
 from sync.promos.matching import PromoBook, compile_promos, format_active_promos, match_promos
-from sync.promos.model import LOST_STATUS_ID, WON_STATUS_ID, ClassificationLike, PromoMatch, today_of
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
+from integration.amocrm import EVENTS_PAGE_LIMIT
 from integration.amocrm.errors import NotFound
 from integration.amocrm.models import Contact, Lead, Pipeline
 from integration.db import session_scope
@@ -246,7 +247,7 @@ async def _backfill_events(
     params = {"filter[type]": "lead_status_changed", "filter[created_at][from]": checkpoint.cursor_updated_at}
     batch: list[dict[str, Any]] = []
     try:
-        async for event in api.paginate("events", "events", params=params):
+        async for event in api.paginate("events", "events", params=params, limit=EVENTS_PAGE_LIMIT):
             batch.append(event)
             if len(batch) >= 1000:
                 rows = status_event_rows(account_id, batch)

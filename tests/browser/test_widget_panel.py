@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
-from integration.widget.build import build_widget
+from leadpact.widget.build import build_widget
 from tests.integration.promos.widget_support import ACCOUNT_ID, LEAD_ID, seed, token, widget_app
 
 CHROMIUM = Path("/usr/bin/chromium")

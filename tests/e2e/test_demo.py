@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +18,38 @@ import pytest
 from integration.servers import free_port
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def serving(tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
+    """`leadpact serve` with these options in a subprocess without amoCRM credentials: its URL and its log."""
     port = free_port()
     log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "DATABASE_URL", "PUBLIC_URL"))}
+    command = [sys.executable, "-c", "from leadpact.cli import main; main()", "serve", "--port", str(port)]
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from integration.cli import main; main()", "serve", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [*command, *options], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         yield f"http://127.0.0.1:{port}", log
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serving(tmp_path) as running:
+        yield running
+
+
+def _sandbox_url(log: Path) -> str:
+    found: str = _wait(
+        lambda: (m := re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/state", log.read_text())) and m.group(1),
+        within=90,
+        what="the demo to be ready",
+        log=log,
+    )
+    return found
 
 
 def _wait(check: Any, *, within: float, what: str, log: Path) -> Any:
@@ -54,14 +72,7 @@ class TestDemo:
         webhook the sandbox sent was taken — the echo of our first write-back to 200 leads is a ~1.2 MB body — and
         the pages answer."""
         public, log = demo
-        sandbox = _wait(
-            lambda: (
-                (m := re.search(r"(http://127\.0\.0\.1:\d+)/_sandbox/state", log.read_text())) and m.group(1)
-            ),
-            within=90,
-            what="the demo to be ready",
-            log=log,
-        )
+        sandbox = _sandbox_url(log)
 
         def classified() -> bool:
             state = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()
@@ -88,3 +99,28 @@ class TestDemo:
             assert admin.status_code == 200 and "<form" in admin.text
             report = browser.get("/reports/weekly")
             assert report.status_code == 200 and "<svg" in report.text
+
+
+@pytest.mark.slow
+class TestRealisticDemo:
+    def test_serve_can_run_the_demo_on_the_realistic_account(self, tmp_path: Path) -> None:
+        """`leadpact serve --demo-account realistic` installs LeadPact into the hand-made account (fields without
+        codes, «ЛПР» a select) and writes LeadPact's fields to its leads."""
+        with serving(tmp_path, "--demo-account", "realistic", "--demo-leads", "40") as (public, log):
+            sandbox = _sandbox_url(log)
+            state = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()
+            fields = {f["name"]: f for f in state["fields"]["leads"]}
+
+            def written_back() -> bool:
+                leads = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()["leads"]
+                codes = [
+                    {f.get("field_code") for f in lead.get("custom_fields_values") or ()} for lead in leads
+                ]
+                return len(codes) == 40 and all("LEADPACT_LEVEL" in c for c in codes)
+
+            _wait(written_back, within=60, what="every realistic lead to get LeadPact's fields", log=log)
+            home = httpx.get(public, params={"lang": "en"})
+        assert state["account"]["subdomain"] == "realistic"
+        assert fields["ЛПР"]["type"] == "select" and fields["ЛПР"]["code"] is None
+        assert fields["Бюджет клиента"]["code"] is None
+        assert home.status_code == 200 and "/demo/admin" in home.text and "realistic" not in home.text

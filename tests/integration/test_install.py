@@ -159,7 +159,7 @@ class TestTokenRefresh:
         assert reused.status_code in (400, 401)
 
     async def test_revoked_refresh_token_marks_account_for_reauth(self, live: Live) -> None:
-        """A refresh token amoCRM no longer accepts flags the account `needs_reauth` (visible in /readyz)."""
+        """A refresh token amoCRM no longer accepts flags the account `needs_reauth` (counted in /readyz)."""
         account_id = live.create_account("acme")
         live.install("acme")
         pair = live.services.token_store.load_sync(account_id)
@@ -187,7 +187,7 @@ class TestTokenRefresh:
             )
         assert _account(live, account_id).status == AccountStatus.NEEDS_REAUTH
         ready = httpx.get(f"{live.public_url}/readyz")
-        assert str(account_id) in ready.text
+        assert ready.json()["accounts_needing_reauth"] == 1
 
 
 class TestAccountsIsolated:

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from integration.bootstrap import Services
 from integration.db import session_scope
 from integration.i18n import Language
-from integration.scheduler import PeriodicJob, iso_week, run_jobs_once
 from integration.settings import Settings
 from integration.storage.accounts import AccountStatus, set_account_status, upsert_account
+from leadpact.scheduler import PeriodicJob, iso_week, run_jobs_once
 from tests.live import Live, live_installation
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -107,7 +107,7 @@ def live(settings: Settings) -> Any:
 class TestRealJobs:
     async def test_the_weekly_report_reaches_amocrm_as_a_note_and_a_task(self, live: Live) -> None:
         """The scheduled tick posts last week's report into the account: a note and a meeting task."""
-        from integration.scheduler import JOBS
+        from leadpact.scheduler import JOBS
         from tests.live import own_services
 
         account_id = live.create_account("acme", leads=20)

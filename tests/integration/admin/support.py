@@ -14,13 +14,13 @@ import jwt
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from integration.admin import router
-from integration.admin.reports import reports_router
 from integration.bootstrap import build_services
 from integration.db import make_engine, session_scope
 from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage import accounts as account_store
+from leadpact.admin import router
+from leadpact.admin.reports import reports_router
 
 CLIENT_SECRET = "admin-test-client-secret-0123456789abcdef0123456789"
 REDIRECT_URI = "https://leadpact.example.com/oauth/callback"

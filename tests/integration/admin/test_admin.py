@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from integration.admin.session import SESSION_COOKIE
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import inbox as inbox_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage.leads import LeadSnapshot
+from leadpact.admin.session import SESSION_COOKIE
 from rules import default_rules_text
 from tests.integration.admin.support import (
     ACCOUNT_ID,

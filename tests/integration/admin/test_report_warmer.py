@@ -7,11 +7,11 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from integration.admin.report_cache import WeeklyReportCache
-from integration.admin.reports import warm_last_week
 from integration.db import session_scope
 from integration.storage.accounts import upsert_account
 from integration.storage.leads import LeadSnapshot
+from leadpact.admin.report_cache import WeeklyReportCache
+from leadpact.admin.reports import warm_last_week
 from sync.reports.figures import data_fingerprint
 from sync.reports.weeks import last_full_week
 

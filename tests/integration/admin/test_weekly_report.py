@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli.report import app as report_cli
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import promos as promo_store
 from integration.storage.leads import LeadSnapshot
+from leadpact.cli.report import app as report_cli
 from sync.reports.weeks import parse_week
 from sync.stats.metrics import PeriodFigures
 from sync.stats.service import figures_for
@@ -198,7 +198,7 @@ class TestSameAsStatsShow:
         self, client: httpx.Client, configured: Settings
     ) -> None:
         """Every channel row and run-rate actual of the report equals `leadpact stats show --json` for that week."""
-        from integration.cli.stats import app as stats_cli
+        from leadpact.cli.stats import app as stats_cli
 
         env = {
             "DATABASE_URL": configured.database_url,

@@ -141,3 +141,21 @@ class TestValidation:
 
         assert raised.value.issues
         assert raised.value.issues[0].request_id == "0"
+
+
+class TestEventsList:
+    async def test_events_are_read_in_pages_of_at_most_100(self, sandbox_url: str, client: AmoClient) -> None:
+        """The seeded status history is read whole, in pages the sandbox accepts (≤ 100), even through paginate."""
+        api, _, account_id = await installed_api(client, sandbox_url, "history", leads=120)
+        await client.http.post(f"{sandbox_url}/_sandbox/stats/reset")
+        moves = {"filter[type]": "lead_status_changed"}
+
+        events = [event async for event in api.iter_events(params=moves)]
+        again = [event async for event in api.paginate("events", "events", params=moves)]
+
+        stats = await sandbox_stats(client.http, sandbox_url, account_id)
+        assert len(events) > 100
+        assert {event["type"] for event in events} == {"lead_status_changed"}
+        assert [e["id"] for e in again] == [e["id"] for e in events]
+        pages = -(-len(events) // 100)
+        assert stats["by_route"] == {"GET /api/v4/events": 2 * pages}

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from integration.db import make_engine, session_scope
 from integration.storage import promos as store
-from sync.promos.model import Promo
+from rules.promo import Promo
 
 ACCOUNT = 32000001
 CODES = 1_000

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli import app as leadpact
 from integration.db import session_scope
 from integration.storage import accounts as account_store
 from integration.storage import promos as store
+from leadpact.cli import app as leadpact
 
 ACCOUNT = 34000001
 

@@ -7,7 +7,13 @@ import time
 import httpx
 import pytest
 
-from integration.widget.auth import WidgetAuthError, account_origins, check_account, verify_widget_token
+from leadpact.widget.auth import (
+    WidgetAuthError,
+    account_origins,
+    check_account,
+    verify_widget_token,
+    widget_audience,
+)
 from tests.integration.amocrm.sandbox import CONFIG, running_sandbox
 
 AUDIENCE = "https://leadpact.example.com"
@@ -44,3 +50,26 @@ class TestSandboxTokens:
                 audience=AUDIENCE,
                 now=int(time.time()),
             )
+
+    def test_audience_is_compared_without_the_port(self) -> None:
+        """With a redirect URI on port 8443, a token whose aud is scheme://host (as amoCRM mints it) is accepted,
+        and the sandbox mints exactly that by default."""
+        redirect_uri = "https://leadpact.example.com:8443/oauth/callback"
+        with running_sandbox(redirect_uri=redirect_uri) as base_url, httpx.Client(timeout=10) as http:
+            created = http.post(f"{base_url}/_sandbox/accounts", json={"subdomain": "portco"})
+            account_id = int(created.json()["id"])
+            explicit = http.post(
+                f"{base_url}/_sandbox/widget-token",
+                json={"account_id": account_id, "aud": "https://leadpact.example.com"},
+            )
+            default = http.post(f"{base_url}/_sandbox/widget-token", json={"account_id": account_id})
+        audience = widget_audience(redirect_uri)
+        for minted in (explicit, default):
+            claims = verify_widget_token(
+                minted.json()["token"],
+                client_secret=CONFIG.client_secret,
+                audience=audience,
+                now=int(time.time()),
+            )
+            assert claims.subdomain == "portco"
+        assert audience == "https://leadpact.example.com"

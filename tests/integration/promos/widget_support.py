@@ -16,7 +16,7 @@ from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage import promos as promo_store
 from integration.storage.leads import LeadSnapshot
-from integration.widget.api import router
+from leadpact.widget.api import router
 from sync.promos.importing import parse_promo_file
 from sync.promos.service import import_promos, promo_fields_for_lead
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from integration.amocrm import AmoClient, TokenBucket
-from integration.cli.rules import pull_backtest_leads
+from leadpact.cli.rules import pull_backtest_leads
 from rules import backtest, default_rules_text, default_ruleset, load_ruleset
 from tests.integration.amocrm.sandbox import installed_api, running_sandbox
 from tests.unit.rules.factories import NOW

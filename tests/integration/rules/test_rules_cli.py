@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from integration.cli.rules import app
 from integration.db import session_scope
 from integration.storage import rulesets
 from integration.storage.leads import LeadSnapshot
+from leadpact.cli.rules import app
 from rules import default_rules_text
 from tests.unit.rules.factories import make_lead
 

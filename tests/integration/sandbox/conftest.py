@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from integration.sandbox import SandboxConfig, SandboxState, create_sandbox_app
+from amocrm_sandbox import SandboxConfig, SandboxState, create_sandbox_app
 from integration.servers import serve_in_thread
 
 # Body-format tests read one body per write, in the order of the writes: one sender, no coalescing, no jitter.

@@ -115,7 +115,7 @@ class TestAccountData:
 
 class TestControl:
     def test_stats_count_requests_by_route_and_reset(self, sandbox: Sandbox) -> None:
-        """Request counters name each route with its method and start from zero after a reset."""
+        """Request counters name each route with its method (the token exchange too) and restart after a reset."""
         account_id = sandbox.new_account("acme", leads=1)
         api = sandbox.api("acme")
         lead_id = api.get("/api/v4/leads").json()["_embedded"]["leads"][0]["id"]
@@ -124,6 +124,7 @@ class TestControl:
         api.get("/api/v4/leads/custom_fields")
         stats = sandbox.control.get("/_sandbox/stats", params={"account_id": account_id}).json()
         assert stats["by_route"] == {
+            "POST /oauth2/access_token": 1,
             "GET /api/v4/leads": 1,
             "PATCH /api/v4/leads": 1,
             "PATCH /api/v4/leads/{lead_id}": 1,
@@ -190,5 +191,9 @@ class TestControl:
         beta.get("/api/v4/leads")
         beta.get("/api/v4/account")
         totals = sandbox.control.get("/_sandbox/stats").json()
-        assert totals["requests_total"] == 3
-        assert totals["by_route"] == {"GET /api/v4/leads": 2, "GET /api/v4/account": 1}
+        assert totals["requests_total"] == 5
+        assert totals["by_route"] == {
+            "POST /oauth2/access_token": 2,
+            "GET /api/v4/leads": 2,
+            "GET /api/v4/account": 1,
+        }

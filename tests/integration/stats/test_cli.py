@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli.stats import app, plan_app, spend_app
 from integration.db import session_scope
 from integration.storage import stats as storage
 from integration.storage.rulesets import active_ruleset
+from leadpact.cli.stats import app, plan_app, spend_app
 from tests.integration.stats.conftest import ACCOUNT, Dataset
 
 runner = CliRunner()

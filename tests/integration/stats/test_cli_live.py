@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from integration.cli.stats import app, backfill
 from integration.settings import Settings
+from leadpact.cli.stats import app, backfill
 from tests.live import CLIENT_ID, CLIENT_SECRET, Live, live_installation
 
 runner = CliRunner()

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from integration.app import create_app
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
 from integration.bootstrap import Services, build_services
 from integration.install import install_with_long_lived_token
-from integration.sandbox import SandboxConfig, create_sandbox_app
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
+from leadpact.app import create_app
 from webhooks.reconcile import run_reconciler
 from webhooks.worker import process_once, run_worker
 

@@ -64,9 +64,9 @@ def lead_update_body(account_id: int, *lead_ids: int, modified: int = 1_700_000_
 
 def mass_edit_body(account_id: int, *, leads: int, fields: int) -> bytes:
     """One update_lead body for `leads` leads with `fields` custom fields each, as the sandbox emits it."""
-    from integration.sandbox.events import WebhookEvent
-    from integration.sandbox.state import Account
-    from integration.sandbox.webhook_format import webhook_body
+    from amocrm_sandbox.events import WebhookEvent
+    from amocrm_sandbox.state import Account
+    from amocrm_sandbox.webhook_format import webhook_body
 
     account = Account(id=account_id, subdomain=f"acc{account_id}", name="Acme", created_at=1_700_000_000)
     custom_fields = [

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from integration.cli import app
 from integration.db import session_scope
 from integration.storage.inbox import InboxItem, InboxStatus, add_item, claim_batch, release_for_retry
+from leadpact.cli import app
 
 runner = CliRunner()
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
+from amocrm_sandbox.events import WebhookEvent
+from amocrm_sandbox.state import Account as SandboxAccount
+from amocrm_sandbox.webhook_format import webhook_body
 from integration.db import session_scope
-from integration.sandbox.events import WebhookEvent
-from integration.sandbox.state import Account as SandboxAccount
-from integration.sandbox.webhook_format import webhook_body
 from integration.settings import Settings
 from integration.storage.inbox import InboxItem, inbox_stats
 from integration.storage.leads import LeadSnapshot

@@ -195,13 +195,13 @@ class TestObservability:
     def test_readiness_reports_database_and_accounts_needing_reauth(
         self, server: tuple[str, SimpleNamespace], engine: Engine
     ) -> None:
-        """/readyz says whether the database answers and which accounts must grant access again."""
+        """/readyz says whether the database answers and how many accounts must grant access again."""
         base_url, services = server
         add_account(engine, 7, "other-key", status="needs_reauth")
         assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{base_url}/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"database": "ok", "accounts_needing_reauth": [7]}
+        assert ready.json() == {"database": "ok", "accounts_needing_reauth": 1}
         broken = make_engine("sqlite:////nonexistent-dir/leadpact.db")
         services.engine = broken
         try:

@@ -337,6 +337,7 @@ class TestSeveralAccounts:
 
 PUBLIC_NAMES = [
     "BATCH_LIMIT",
+    "EVENTS_PAGE_LIMIT",
     "AccountApi",
     "AccountBlocked",
     "AccountInfo",

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from rules.promo import Promo
 from sync.promos.catalog import (
     LocalPromo,
     RemotePromo,
@@ -16,7 +17,6 @@ from sync.promos.catalog import (
     plan_catalog_sync,
 )
 from sync.promos.importing import PromoDefinition
-from sync.promos.model import Promo
 
 BASE = Promo(key="spring", name="Spring", description="10%")
 

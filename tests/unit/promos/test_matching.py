@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rules.promo import Promo, lead_facts
 from sync.promos.matching import (
     PromoConditionError,
     candidate_promos,
@@ -15,7 +16,6 @@ from sync.promos.matching import (
     format_active_promos,
     match_promos,
 )
-from sync.promos.model import Promo, lead_facts
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from integration.cli import app as leadpact_cli
-from integration.widget.build import (
+from leadpact.cli import app as leadpact_cli
+from leadpact.widget.build import (
     LOGO_SIZES,
     WIDGET_SOURCE,
     WidgetBuildError,
     build_widget,
     check_widget_sources,
 )
-from integration.widget.png import logo_png, png_size
+from leadpact.widget.png import logo_png, png_size
 
 
 @pytest.fixture

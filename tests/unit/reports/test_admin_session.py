@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.admin.session import (
+from leadpact.admin.session import (
     csrf_token,
     csrf_valid,
     decode_session,

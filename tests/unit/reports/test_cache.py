@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from integration.admin.report_cache import WeeklyReportCache
+from leadpact.admin.report_cache import WeeklyReportCache
 from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, with_meeting_tasks
 from sync.reports.weeks import next_week
 from tests.unit.reports.sample import STAGE_NAMES, WEEK, week_figures

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from integration.cli.sandbox import describe
-from integration.sandbox import SandboxConfig, create_sandbox_app
+from amocrm_sandbox import SandboxConfig, create_sandbox_app
+from leadpact.cli.sandbox import describe
 
 
 class TestStartupText:

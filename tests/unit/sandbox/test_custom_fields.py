@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.sandbox.custom_fields import merge_field_values, new_field, normalise_field_values
-from integration.sandbox.state import Account, IdSequences
+from amocrm_sandbox.custom_fields import merge_field_values, new_field, normalise_field_values
+from amocrm_sandbox.state import Account, IdSequences
 
 
 def account_with_fields() -> tuple[Account, dict[str, int]]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from integration.sandbox import SandboxConfig, SandboxState
-from integration.sandbox.accounts import create_account
-from integration.sandbox.contacts import create_contacts
-from integration.sandbox.leads import create_leads, update_leads
-from integration.sandbox.problems import Problem
-from integration.sandbox.state import Account, clone
+from amocrm_sandbox import SandboxConfig, SandboxState
+from amocrm_sandbox.accounts import create_account
+from amocrm_sandbox.contacts import create_contacts
+from amocrm_sandbox.leads import create_leads, update_leads
+from amocrm_sandbox.problems import Problem
+from amocrm_sandbox.state import Account, clone
 
 NOW = 1_800_000_000
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from integration.sandbox import SandboxConfig, SandboxState
-from integration.sandbox import __all__ as public_names
-from integration.sandbox.accounts import create_account
-from integration.sandbox.faults import SlidingWindowLimiter
-from integration.sandbox.seed import seed_account
+from amocrm_sandbox import SandboxConfig, SandboxState
+from amocrm_sandbox import __all__ as public_names
+from amocrm_sandbox.accounts import create_account
+from amocrm_sandbox.faults import SlidingWindowLimiter
+from amocrm_sandbox.seed import seed_account
 
 NOW = 1_800_000_000
 
@@ -92,8 +92,13 @@ class TestSeed:
 
 class TestPublicNames:
     def test_exports_are_pinned(self) -> None:
-        """The package exports exactly the factory, the config and the state."""
-        assert sorted(public_names) == ["SandboxConfig", "SandboxState", "create_sandbox_app"]
+        """The package exports exactly the factory, the config, the state and the account shapes."""
+        assert sorted(public_names) == [
+            "ACCOUNT_SHAPES",
+            "SandboxConfig",
+            "SandboxState",
+            "create_sandbox_app",
+        ]
 
 
 class TestSecrets:

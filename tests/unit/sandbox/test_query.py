@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from integration.sandbox.problems import Problem
-from integration.sandbox.query import ListParams, in_range, parse_list_params
+from amocrm_sandbox.problems import Problem
+from amocrm_sandbox.query import ListParams, in_range, parse_list_params
 
 
 def parse(*items: tuple[str, str]) -> ListParams:

@@ -7,17 +7,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integration.sandbox import SandboxConfig, SandboxState
-from integration.sandbox.accounts import create_account
-from integration.sandbox.activities import add_notes, create_tasks, update_tasks
-from integration.sandbox.catalogs import create_catalogs, create_elements, link_lead, update_catalogs
-from integration.sandbox.contacts import create_contacts, update_contacts
-from integration.sandbox.custom_fields import create_fields, update_fields
-from integration.sandbox.leads import create_leads, update_leads
-from integration.sandbox.problems import Problem
-from integration.sandbox.seed import seed_account
-from integration.sandbox.subscriptions import subscribe, unsubscribe
-from integration.sandbox.tags import create_tags
+from amocrm_sandbox import SandboxConfig, SandboxState
+from amocrm_sandbox.accounts import create_account
+from amocrm_sandbox.activities import add_notes, create_tasks, update_tasks
+from amocrm_sandbox.catalogs import create_catalogs, create_elements, link_lead, update_catalogs
+from amocrm_sandbox.contacts import create_contacts, update_contacts
+from amocrm_sandbox.custom_fields import create_fields, update_fields
+from amocrm_sandbox.leads import create_leads, update_leads
+from amocrm_sandbox.problems import Problem
+from amocrm_sandbox.seed import seed_account
+from amocrm_sandbox.subscriptions import subscribe, unsubscribe
+from amocrm_sandbox.tags import create_tags
 
 KEYS = st.sampled_from(
     [

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from integration.sandbox.events import snapshot
-from integration.sandbox.state import Account
-from integration.sandbox.webhook_format import webhook_body, webhook_pairs
+from amocrm_sandbox.events import snapshot
+from amocrm_sandbox.state import Account
+from amocrm_sandbox.webhook_format import webhook_body, webhook_pairs
 
 ACCOUNT = Account(id=31000001, subdomain="acme", name="Acme", created_at=0)
 

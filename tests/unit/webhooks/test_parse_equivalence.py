@@ -251,9 +251,9 @@ def test_scrambled_bodies_store_what_the_reference_parser_reads(
 
 def test_the_sandbox_webhooks_take_the_one_pass_path() -> None:
     """Every body the sandbox emits for leads and contacts is read in one pass (the receiver's fast path)."""
-    from integration.sandbox.events import WebhookEvent
-    from integration.sandbox.state import Account
-    from integration.sandbox.webhook_format import webhook_body
+    from amocrm_sandbox.events import WebhookEvent
+    from amocrm_sandbox.state import Account
+    from amocrm_sandbox.webhook_format import webhook_body
 
     account = Account(id=29000001, subdomain="acme", name="Acme", created_at=1_700_000_000)
     lead: dict[str, Any] = {

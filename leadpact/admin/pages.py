@@ -1,0 +1,553 @@
+"""The `/admin` pages: sign-in through amoCRM, overview, rule editor and sign-off, promos, plans and spend,
+the webhook inbox. Routes are thin: read the form, call the area's own functions, render a template."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from integration.db import session_scope
+from integration.i18n import Language
+from integration.storage import accounts as account_store
+from integration.storage import inbox as inbox_store
+from integration.storage import promos as promo_store
+from integration.storage import rulesets as ruleset_store
+from integration.storage import stats as stats_store
+from leadpact.admin import texts
+from leadpact.admin.service import backtest_preview, inbox_health, lead_names, queue_reclassification
+from leadpact.admin.session import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    encode_session,
+    new_session,
+)
+from leadpact.admin.web import (
+    AdminDenied,
+    AdminDep,
+    AdminRoute,
+    FormDep,
+    admin_key,
+    language,
+    render,
+    services_of,
+    with_lang,
+)
+from leadpact.widget.auth import (
+    WidgetAuthError,
+    account_origins,
+    check_account,
+    verify_widget_token,
+    widget_audience,
+)
+from rules import RuleFileError, check_ruleset, load_ruleset
+from sync.promos.importing import parse_promo_file
+from sync.promos.service import import_promos
+from sync.stats import plans as stats_plans
+from sync.stats.periods import Period, StatsInputError
+from webhooks.worker import requeue_with_reparse
+
+router = APIRouter(prefix="/admin", route_class=AdminRoute, tags=["admin"])
+
+ROLES = ("marketing", "sales")
+
+
+def _approver(user_id: int) -> str:
+    return f"amo-user-{user_id}"
+
+
+# --- sign-in -------------------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login(request: Request, token: str = "") -> Response:
+    """Signs an amoCRM account admin in with the widget's amoCRM-signed token; anyone else gets 401/403."""
+    services = services_of(request)
+    settings = services.settings
+    secret = settings.amocrm_client_secret.get_secret_value() if settings.amocrm_client_secret else ""
+    now = int(time.time())
+    try:
+        claims = verify_widget_token(
+            token, client_secret=secret, audience=widget_audience(settings.amocrm_redirect_uri or ""), now=now
+        )
+        with session_scope(services.engine) as session:
+            account = account_store.get_account(session=session, account_id=claims.account_id)
+            if account is None or account.status == account_store.AccountStatus.REMOVED:
+                raise WidgetAuthError("account not installed")
+            allowed = account_origins(account.subdomain, account.base_url)
+        check_account(claims, subdomain=account.subdomain, allowed_origins=allowed, request_origin=None)
+    except WidgetAuthError:
+        raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED) from None
+    if not claims.is_admin or claims.user_id is None:
+        raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
+    admin = new_session(account_id=claims.account_id, user_id=claims.user_id, now=now)
+    response = RedirectResponse(with_lang("/admin", request), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        encode_session(admin, admin_key(request)),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, form: FormDep) -> Response:
+    response = RedirectResponse(with_lang("/admin", request), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- overview ------------------------------------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, admin: AdminDep) -> Response:
+    """The account's connection, running rules and inbox health at a glance."""
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        account = account_store.get_account(session=session, account_id=admin.account_id)
+        health = inbox_health(session=session, account_id=admin.account_id)
+        version = ruleset_store.active_version(session=session, account_id=admin.account_id)
+        status = account.status if account is not None else account_store.AccountStatus.REMOVED
+    return render(
+        request,
+        "overview.html",
+        {"status": status, "health": health, "version": version, "lag": f"{health.lag_seconds:.0f}"},
+        session=admin,
+    )
+
+
+# --- rules ---------------------------------------------------------------------------------------------------
+
+
+def _form_text(form: Any) -> str:
+    # Browsers send a textarea's line breaks as CRLF; stored rule files use LF so diffs show real changes.
+    return str(form.get("text", "")).replace("\r\n", "\n")
+
+
+def _base_version(form: Any) -> int:
+    """The version whose text the editor started from (only shown back, so junk simply reads as 0)."""
+    value = str(form.get("base", "0")).strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _issues(text: str, lang: Language, account_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "line": issue.line,
+            "column": issue.column,
+            "where": texts.ISSUE_AT(lang, line=issue.line, column=issue.column),
+            "message": issue.message(lang),
+            "hint": issue.hint(lang),
+        }
+        for issue in check_ruleset(text, source=f"account {account_id} draft")
+    ]
+
+
+def _numbered(text: str, issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    bad = {issue["line"] for issue in issues}
+    return [
+        {"number": number, "text": line, "bad": number in bad}
+        for number, line in enumerate(text.splitlines(), start=1)
+    ]
+
+
+def _drafts(session: Any, account_id: int) -> list[ruleset_store.VersionInfo]:
+    return [
+        info
+        for info in ruleset_store.history(session=session, account_id=account_id)
+        if info.status == ruleset_store.RuleStatus.DRAFT
+    ]
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_editor(request: Request, admin: AdminDep, version: int | None = None) -> Response:
+    """The rule file to edit: the running one, or a given version's text."""
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        active = ruleset_store.active_version(session=session, account_id=admin.account_id)
+        base = active if version is None else version
+        try:
+            text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=base)
+        except ruleset_store.RulesetError:
+            raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND) from None
+        drafts = _drafts(session, admin.account_id)
+    return render(
+        request,
+        "rules.html",
+        {"text": text, "base": base, "active": active, "drafts": drafts, "checked": False},
+        session=admin,
+    )
+
+
+@router.post("/rules/check", response_class=HTMLResponse)
+def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Validation with line/column, and when valid a backtest preview against the running rules."""
+    lang = language(request)
+    text = _form_text(form)
+    base = _base_version(form)
+    issues = _issues(text, lang, admin.account_id)
+    services = services_of(request)
+    preview = None
+    samples: list[dict[str, Any]] = []
+    with session_scope(services.engine) as session:
+        active = ruleset_store.active_version(session=session, account_id=admin.account_id)
+        if not issues:
+            candidate = load_ruleset(text, source="candidate")
+            report = backtest_preview(session=session, account_id=admin.account_id, candidate=candidate)
+            preview = report.summary(lang)
+            names = lead_names(
+                session=session,
+                account_id=admin.account_id,
+                lead_ids=[int(s.lead_id) for s in report.samples if isinstance(s.lead_id, int)],
+            )
+            samples = [
+                {
+                    "id": sample.lead_id,
+                    "name": names.get(sample.lead_id, ""),
+                    "before": sample.before,
+                    "after": sample.after,
+                    "reason": sample.reason_after.get(lang, ""),
+                }
+                for sample in report.samples
+            ]
+        drafts = _drafts(session, admin.account_id)
+    return render(
+        request,
+        "rules.html",
+        {
+            "text": text,
+            "base": base,
+            "active": active,
+            "drafts": drafts,
+            "checked": True,
+            "issues": issues,
+            "lines": _numbered(text, issues),
+            "preview": preview,
+            "samples": samples,
+        },
+        status_code=422 if issues else 200,
+        session=admin,
+    )
+
+
+@router.post("/rules/propose", response_class=HTMLResponse)
+def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Stores a valid file as a draft for sign-off; a file with errors is shown again and never stored."""
+    lang = language(request)
+    text = _form_text(form)
+    services = services_of(request)
+    try:
+        with session_scope(services.engine) as session:
+            version = ruleset_store.propose(
+                session=session,
+                account_id=admin.account_id,
+                text=text,
+                author=_approver(admin.user_id),
+                comment=str(form.get("comment", ""))[:500],
+            )
+    except RuleFileError:
+        issues = _issues(text, lang, admin.account_id)
+        with session_scope(services.engine) as session:
+            active = ruleset_store.active_version(session=session, account_id=admin.account_id)
+            drafts = _drafts(session, admin.account_id)
+        return render(
+            request,
+            "rules.html",
+            {
+                "text": text,
+                "base": _base_version(form),
+                "active": active,
+                "drafts": drafts,
+                "checked": True,
+                "issues": issues,
+                "lines": _numbered(text, issues),
+                "preview": None,
+            },
+            status_code=422,
+            session=admin,
+        )
+    return RedirectResponse(with_lang(f"/admin/rules/versions/{version}", request), status_code=303)
+
+
+def _version_info(session: Any, account_id: int, version: int) -> ruleset_store.VersionInfo:
+    for info in ruleset_store.history(session=session, account_id=account_id):
+        if info.version == version:
+            return info
+    raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND)
+
+
+@router.get("/rules/versions/{version}", response_class=HTMLResponse)
+def rules_version(
+    request: Request,
+    admin: AdminDep,
+    version: int,
+    notice: str | None = None,
+    queued: int | None = None,
+) -> Response:
+    """One version: its text, diff against the version it was based on, sign-offs and activation."""
+    services = services_of(request)
+    lang = language(request)
+    with session_scope(services.engine) as session:
+        info = _version_info(session, admin.account_id, version)
+        text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=version)
+    message = None
+    if notice == "activated":
+        message = texts.ACTIVATED(lang, version=version, queued=queued or 0)
+    elif notice == "approved":
+        message = texts.APPROVED(lang)
+    return render(
+        request,
+        "version.html",
+        {"info": info, "text": text, "message": message, "error": None, "status_names": texts.STATUS_NAMES},
+        session=admin,
+    )
+
+
+@router.post("/rules/versions/{version}/approve", response_class=HTMLResponse)
+def rules_approve(request: Request, admin: AdminDep, form: FormDep, version: int) -> Response:
+    role = str(form.get("role", ""))
+    services = services_of(request)
+    try:
+        with session_scope(services.engine) as session:
+            ruleset_store.approve(
+                session=session,
+                account_id=admin.account_id,
+                version=version,
+                approver=_approver(admin.user_id),
+                role=role,
+            )
+    except ruleset_store.RulesetError as error:
+        return _version_error(request, admin, version, error)
+    return RedirectResponse(
+        with_lang(f"/admin/rules/versions/{version}", request, notice="approved"), status_code=303
+    )
+
+
+@router.post("/rules/versions/{version}/activate", response_class=HTMLResponse)
+def rules_activate(request: Request, admin: AdminDep, form: FormDep, version: int) -> Response:
+    """Activates a signed-off draft (or, explicitly, in an emergency) and queues open leads to re-classify."""
+    services = services_of(request)
+    try:
+        with session_scope(services.engine) as session:
+            ruleset_store.activate(
+                session=session,
+                account_id=admin.account_id,
+                version=version,
+                by=_approver(admin.user_id),
+                emergency=form.get("emergency") == "yes",
+            )
+            queued = queue_reclassification(session=session, account_id=admin.account_id)
+    except (ruleset_store.RulesetError, RuleFileError) as error:
+        return _version_error(request, admin, version, error)
+    return RedirectResponse(
+        with_lang(f"/admin/rules/versions/{version}", request, notice="activated", queued=queued),
+        status_code=303,
+    )
+
+
+def _version_error(request: Request, admin: Any, version: int, error: Exception) -> Response:
+    lang = language(request)
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        info = _version_info(session, admin.account_id, version)
+        text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=version)
+    if isinstance(error, ruleset_store.RulesetError):
+        message = error.text(lang)
+    elif isinstance(error, RuleFileError):
+        message = "; ".join(issue.format(lang) for issue in error.issues)
+    else:
+        message = str(error)
+    return render(
+        request,
+        "version.html",
+        {"info": info, "text": text, "message": None, "error": message, "status_names": texts.STATUS_NAMES},
+        status_code=409,
+        session=admin,
+    )
+
+
+@router.get("/rules/history", response_class=HTMLResponse)
+def rules_history(request: Request, admin: AdminDep) -> Response:
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        versions = ruleset_store.history(session=session, account_id=admin.account_id)
+    return render(
+        request, "history.html", {"versions": versions, "status_names": texts.STATUS_NAMES}, session=admin
+    )
+
+
+@router.get("/rules/diff", response_class=HTMLResponse)
+def rules_diff(request: Request, admin: AdminDep, old: int = Query(ge=0), new: int = Query(ge=0)) -> Response:
+    services = services_of(request)
+    try:
+        with session_scope(services.engine) as session:
+            diff = ruleset_store.diff(session=session, account_id=admin.account_id, old=old, new=new)
+    except ruleset_store.RulesetError:
+        raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND) from None
+    return render(request, "diff.html", {"old": old, "new": new, "diff": diff}, session=admin)
+
+
+# --- promos --------------------------------------------------------------------------------------------------
+
+
+def _promos_page(request: Request, admin: Any, **extra: Any) -> Response:
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        promos = promo_store.list_promos(session=session, account_id=admin.account_id)
+        pools = promo_store.pool_stats(session=session, account_id=admin.account_id)
+    status_code = extra.pop("status_code", 200)
+    return render(
+        request,
+        "promos.html",
+        {"promos": promos, "pools": pools, "errors": [], "message": None, **extra},
+        status_code=status_code,
+        session=admin,
+    )
+
+
+@router.get("/promos", response_class=HTMLResponse)
+def promos(request: Request, admin: AdminDep) -> Response:
+    return _promos_page(request, admin)
+
+
+@router.post("/promos/import", response_class=HTMLResponse)
+def promos_import(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Imports a CSV or YAML promo file pasted into the form: all of it, or nothing with every problem listed."""
+    lang = language(request)
+    kind = "yaml" if form.get("format") == "yaml" else "csv"
+    parsed = parse_promo_file(str(form.get("content", "")).encode(), filename=f"upload.{kind}")
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        outcome = import_promos(
+            session=session, account_id=admin.account_id, promo_file=parsed, now=int(time.time())
+        )
+    if outcome.errors:
+        return _promos_page(
+            request, admin, errors=[error.render(lang) for error in outcome.errors], status_code=422
+        )
+    return _promos_page(
+        request, admin, message=texts.IMPORTED(lang, promos=outcome.promos_saved, codes=outcome.coupons_added)
+    )
+
+
+# --- plans and spend -----------------------------------------------------------------------------------------
+
+
+def _plans_page(request: Request, admin: Any, **extra: Any) -> Response:
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        plans = stats_store.list_plans(session=session, account_id=admin.account_id)
+        spend = stats_store.list_spend(session=session, account_id=admin.account_id)
+    status_code = extra.pop("status_code", 200)
+    return render(
+        request,
+        "plans.html",
+        {"plans": plans, "spend": spend, "error": None, "message": None, **extra},
+        status_code=status_code,
+        session=admin,
+    )
+
+
+@router.get("/plans", response_class=HTMLResponse)
+def plans(request: Request, admin: AdminDep) -> Response:
+    return _plans_page(request, admin)
+
+
+def _figure(form: Any, name: str) -> int | None:
+    value = str(form.get(name, "")).strip().replace(" ", "")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise StatsInputError(texts.NOT_A_NUMBER, name=name, value=value) from None
+
+
+@router.post("/plans/plan", response_class=HTMLResponse)
+def plans_set(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    lang = language(request)
+    services = services_of(request)
+    try:
+        period = Period.parse(str(form.get("period", "")))
+        figures = {name: _figure(form, name) for name in stats_plans.PLAN_FIGURES}
+        with session_scope(services.engine) as session:
+            stats_plans.set_plan(session=session, account_id=admin.account_id, period=period, figures=figures)
+    except StatsInputError as error:
+        return _plans_page(request, admin, error=error.message(lang), status_code=422)
+    return _plans_page(request, admin, message=texts.SAVED(lang))
+
+
+@router.post("/plans/spend", response_class=HTMLResponse)
+def plans_spend(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    lang = language(request)
+    services = services_of(request)
+    try:
+        rows = stats_plans.parse_spend_csv(str(form.get("content", "")))
+        with session_scope(services.engine) as session:
+            channels = stats_plans.known_channels(session=session, account_id=admin.account_id)
+            stats_plans.import_spend(
+                session=session, account_id=admin.account_id, rows=rows, known_channels=channels
+            )
+    except StatsInputError as error:
+        return _plans_page(request, admin, error=error.message(lang), status_code=422)
+    return _plans_page(request, admin, message=texts.SAVED(lang))
+
+
+# --- inbox ---------------------------------------------------------------------------------------------------
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, admin: AdminDep, retried: int | None = None) -> Response:
+    """Depth and lag of the account's webhook inbox, and its failed deliveries with a retry button."""
+    lang = language(request)
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        health = inbox_health(session=session, account_id=admin.account_id)
+        problems = [
+            {
+                "id": item.id,
+                "status": item.status,
+                "received": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.received_at)),
+                "attempts": item.attempts,
+                "error": (item.last_error or "")[:300],
+            }
+            for item in inbox_store.problem_items(session=session, account_id=admin.account_id, limit=100)
+        ]
+        salvaged = [
+            {
+                "id": item.id,
+                "received": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.received_at)),
+                "outcome": texts.SALVAGED_ITEM(lang, count=item.unreadable_count),
+            }
+            for item in inbox_store.salvaged_items(session=session, account_id=admin.account_id, limit=20)
+        ]
+    return render(
+        request,
+        "inbox.html",
+        {
+            "health": health,
+            "lag": f"{health.lag_seconds:.0f}",
+            "problems": problems,
+            "salvaged": salvaged,
+            "message": texts.RETRIED(lang, item=retried) if retried is not None else None,
+        },
+        session=admin,
+    )
+
+
+@router.post("/inbox/{item_id}/retry")
+def inbox_retry(request: Request, admin: AdminDep, form: FormDep, item_id: int) -> Response:
+    services = services_of(request)
+    with session_scope(services.engine) as session:
+        item = session.get(inbox_store.InboxItem, item_id)
+        if item is None or item.account_id != admin.account_id:
+            raise AdminDenied(404, texts.NOT_FOUND, texts.NOT_FOUND)
+        requeue_with_reparse(session=session, item_id=item_id)
+    return RedirectResponse(with_lang("/admin/inbox", request, retried=item_id), status_code=303)

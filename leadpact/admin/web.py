@@ -1,0 +1,163 @@
+"""What every admin page shares: who is signed in, CSRF checks, the language, and rendering templates.
+
+Refusals (401 without a session, 403 for a non-admin or a bad CSRF token) are HTML pages that show no data;
+`AdminRoute` turns them into responses for the admin routers alone, so the rest of the app is untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from integration.crypto import load_secret_key
+from integration.i18n import Language, Text, choose_language
+from leadpact.admin import texts
+from leadpact.admin.session import (
+    SESSION_COOKIE,
+    AdminSession,
+    csrf_token,
+    csrf_valid,
+    decode_session,
+    session_key,
+)
+from sync.reports.render import TEMPLATES as REPORT_TEMPLATES
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class AdminDenied(Exception):
+    """The caller may not see this page: 401 (not signed in) or 403 (not an admin, bad CSRF token)."""
+
+    def __init__(self, status_code: int, title: Text, message: Text) -> None:
+        super().__init__(message("en"))
+        self.status_code = status_code
+        self.title = title
+        self.message = message
+
+
+class AdminRoute(APIRoute):
+    """Renders `AdminDenied` as a bare HTML page with the right status, before any data is read."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AdminDenied as denied:
+                return render(
+                    request,
+                    "denied.html",
+                    {"title": denied.title(language(request)), "message": denied.message(language(request))},
+                    status_code=denied.status_code,
+                    session=None,
+                )
+
+        return guarded
+
+
+def services_of(request: Request) -> Any:
+    return request.app.state.services
+
+
+def language(request: Request) -> Language:
+    configured: Language = services_of(request).settings.language
+    return choose_language(
+        request.query_params.get("lang"), request.headers.get("accept-language", ""), configured
+    )
+
+
+def admin_key(request: Request) -> bytes:
+    return session_key(load_secret_key(services_of(request).settings))
+
+
+def current_admin(request: Request) -> AdminSession:
+    """The signed-in admin, or a 401 page."""
+    session = decode_session(request.cookies.get(SESSION_COOKIE), admin_key(request), now=int(time.time()))
+    if session is None:
+        raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED)
+    return session
+
+
+AdminDep = Annotated[AdminSession, Depends(current_admin)]
+
+
+async def checked_form(request: Request, admin: AdminDep) -> Mapping[str, Any]:
+    """The POSTed form, after its CSRF token is checked against the admin's session (else 403)."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not csrf_valid(admin, admin_key(request), token if isinstance(token, str) else None):
+        raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.CSRF_FAILED)
+    return form
+
+
+FormDep = Annotated[Mapping[str, Any], Depends(checked_form)]
+
+
+def environment(request: Request) -> Environment:
+    """The admin templates, compiled once per app (kept on the app, not in a module global)."""
+    env: Environment | None = getattr(request.app.state, "admin_templates", None)
+    if env is None:
+        env = Environment(
+            # The report's own stylesheet comes from the report package, so both pages look the same.
+            loader=ChoiceLoader([FileSystemLoader(TEMPLATES), FileSystemLoader(REPORT_TEMPLATES)]),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        request.app.state.admin_templates = env
+    return env
+
+
+def words(lang: Language) -> dict[str, str]:
+    return {name: value(lang) for name, value in vars(texts).items() if isinstance(value, Text)}
+
+
+def render(
+    request: Request,
+    template: str,
+    values: Mapping[str, Any],
+    *,
+    status_code: int = 200,
+    session: AdminSession | None,
+) -> HTMLResponse:
+    lang = language(request)
+    page = (
+        environment(request)
+        .get_template(template)
+        .render(
+            {
+                "lang": lang,
+                "t": words(lang),
+                "admin": session,
+                "csrf": csrf_token(session, admin_key(request)) if session is not None else "",
+                "path": request.url.path,
+                **values,
+            }
+        )
+    )
+    response = HTMLResponse(page, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+def with_lang(path: str, request: Request, **params: Any) -> str:
+    """A URL on our site keeping the page's language (for redirects after a POST)."""
+    query = {key: value for key, value in params.items() if value is not None}
+    lang = request.query_params.get("lang")
+    if lang in ("ru", "en"):
+        query["lang"] = lang
+    return f"{path}?{urlencode(query)}" if query else path
