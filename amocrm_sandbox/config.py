@@ -57,6 +57,11 @@ class SandboxConfig:
     block_after_429s: int | None = None
     # [seen] real amoCRM does not always send Retry-After with a 429.
     send_retry_after: bool = False
+    # [doc] accounts on plans without the webhooks API (Kommo: below Advanced) are refused `POST /api/v4/webhooks`;
+    # [assumed] the status: 403 problem+json as for missing rights (402 is amoCRM's v2 "must be paid" code).
+    webhooks_refused_status: int = 403
+    # [assumed] amoCRM's widget-install hook waits about 3 s for our answer and ignores it.
+    widget_hook_timeout: float = 3.0
 
     def __repr__(self) -> str:
         # The client secret stays out of logs and tracebacks.

@@ -1,14 +1,17 @@
 """Control endpoints under `/_sandbox/` for tests, benches and the demo: no auth, never rate limited.
 
-Accounts and demo data, injected faults, a state dump, request counters, webhook flushing, token expiry,
-long-lived tokens, lead delete/restore (API v4 has no lead DELETE) and minting the widget's `X-Auth-Token`.
+Accounts and demo data, an account's plan, injected faults, a state dump, request counters, webhook flushing,
+token expiry, long-lived tokens, lead delete/restore (API v4 has no lead DELETE), minting the widget's
+`X-Auth-Token` and firing amoCRM's widget-install hook.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -21,6 +24,7 @@ from amocrm_sandbox.oauth import widget_token
 from amocrm_sandbox.problems import Problem
 from amocrm_sandbox.seeding import new_sandbox_state, seed_shaped
 from amocrm_sandbox.state import Account, SandboxState
+from amocrm_sandbox.subscriptions import set_plan
 
 router = APIRouter(prefix="/_sandbox")
 
@@ -85,6 +89,8 @@ async def new_account(request: Request, sandbox: StateDep) -> JSONResponse:
         raise Problem(400, "subdomain is required")
     shape = _shape(body)
     account = create_account(sandbox, subdomain, body.get("name"))
+    if "plan" in body:
+        set_plan(account, body["plan"])
     leads = _int(body, "leads", 0)
     if body.get("seed_demo") or leads or "shape" in body:
         seed_shaped(sandbox, account, shape=shape, leads=leads)
@@ -229,3 +235,44 @@ async def mint_widget_token(request: Request, sandbox: StateDep) -> JSONResponse
         config=sandbox.config,
     )
     return JSONResponse({"token": token})
+
+
+@router.post("/accounts/{account_id:int}/plan")
+async def change_plan(request: Request, sandbox: StateDep, account_id: int) -> JSONResponse:
+    """Moves the account to another plan: "base" refuses the webhooks API, "advanced"/"enterprise" allow it."""
+    account = sandbox.account(account_id)
+    set_plan(account, (await _body(request)).get("plan"))
+    return JSONResponse({"id": account.id, "plan": account.plan})
+
+
+# The widget-install hook as amoCRM sends it, server to server, to the integration's redirect URI.
+# [doc: Kommo "authorization-public"] code, referer, from_widget; [seen: amocrm/amocrm-api-php issue 377, a real
+# account] code, state=state (literally), referer, client_id, without from_widget.
+WIDGET_HOOK_SHAPES = ("documented", "captured")
+
+
+@router.post("/widget-install")
+async def fire_widget_install(request: Request, sandbox: StateDep) -> JSONResponse:
+    """Issues a code for the account and sends the hook in the chosen shape; says how the integration answered
+    (amoCRM itself ignores the answer and never sends the hook again)."""
+    body = await _body(request)
+    account = _account_of(sandbox, body.get("account_id"))
+    shape = body.get("shape", "documented")
+    if shape not in WIDGET_HOOK_SHAPES:
+        raise Problem(400, f"shape must be one of {', '.join(WIDGET_HOOK_SHAPES)}")
+    config = sandbox.config
+    code = sandbox.tokens.issue_code(account.id, now=sandbox.now(), ttl=config.code_ttl)
+    params = (
+        {"code": code, "referer": account.host, "from_widget": "1"}
+        if shape == "documented"
+        else {"code": code, "state": "state", "referer": account.host, "client_id": config.client_id}
+    )
+    started = time.perf_counter()
+    status: int | None = None
+    async with httpx.AsyncClient(timeout=config.widget_hook_timeout) as client:
+        try:
+            status = (await client.get(config.redirect_uri, params=params)).status_code
+        except httpx.TimeoutException:
+            status = None
+    elapsed = time.perf_counter() - started
+    return JSONResponse({"shape": shape, "status": status, "elapsed_seconds": round(elapsed, 3)})

@@ -1,6 +1,11 @@
 """The account's webhook subscriptions [doc]: `POST /api/v4/webhooks {destination, settings}` subscribes or
 replaces the settings of that destination (and re-enables it), `DELETE` with `{destination}` unsubscribes;
-listed hooks carry `disabled`."""
+listed hooks carry `disabled`.
+
+Plans [doc: Kommo "webhooks-general"]: working with webhooks through the API needs the Advanced or Enterprise
+plan (amoCRM: «Расширенный» or «Профессиональный»). On a lower plan a subscription is refused with
+`SandboxConfig.webhooks_refused_status` [assumed: the status and text are not documented]; listing still works.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,21 @@ def destination_of(body: Any) -> str:
     return destination
 
 
+PLANS: tuple[str, ...] = ("base", "advanced", "enterprise")
+PLANS_WITH_WEBHOOKS_API = frozenset({"advanced", "enterprise"})
+
+
+def set_plan(account: Account, plan: Any) -> None:
+    if plan not in PLANS:
+        raise Problem(400, f"plan must be one of {', '.join(PLANS)}")
+    account.plan = plan
+
+
 def subscribe(state: SandboxState, account: Account, body: Any) -> Webhook:
+    if account.plan not in PLANS_WITH_WEBHOOKS_API:
+        raise Problem(
+            state.config.webhooks_refused_status, "Webhooks API is not available on the account's plan"
+        )
     destination = destination_of(body)
     settings = body.get("settings")
     if (

@@ -105,6 +105,8 @@ class Account:
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     # The events list (`GET /api/v4/events`), oldest first: see `event_log.py`.
     event_log: list[Record] = field(default_factory=list)
+    # The account's plan: the lower plans refuse the webhooks API (`amocrm_sandbox.subscriptions`).
+    plan: str = "advanced"
 
     @property
     def host(self) -> str:
@@ -139,7 +141,7 @@ class Account:
     def dump(self) -> Record:
         """Everything in the account, for `/_sandbox/state`."""
         return {
-            "account": {"id": self.id, "subdomain": self.subdomain, "name": self.name},
+            "account": {"id": self.id, "subdomain": self.subdomain, "name": self.name, "plan": self.plan},
             "users": list(self.users.values()),
             "pipelines": list(self.pipelines.values()),
             "leads": list(self.leads.values()),

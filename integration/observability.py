@@ -38,6 +38,7 @@ from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage.accounts import Account, AccountStatus
 from integration.storage.inbox import inbox_stats
+from integration.storage.install_health import health_counts
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,9 @@ def _readiness(engine: Engine) -> dict[str, Any]:
         reauth = session.exec(
             select(func.count()).select_from(Account).where(col(Account.status) == AccountStatus.NEEDS_REAUTH)
         ).one()
-    return {"database": "ok", "accounts_needing_reauth": int(reauth)}
+        install = health_counts(session=session)
+    # Counts only: readiness is unauthenticated and names no account.
+    return {"database": "ok", "accounts_needing_reauth": int(reauth), "install": install}
 
 
 router = APIRouter(tags=["observability"])

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
     reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 
+    # Provisioning after an install runs as a job: looked for this often, retried with doubling backoff, and
+    # leased to one replica for at most this long (a replica that dies mid-run frees the account again).
+    provisioning_poll_seconds: float = Field(default=5.0, gt=0)
+    provisioning_retry_base_seconds: float = Field(default=30.0, gt=0)
+    provisioning_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    provisioning_lease_seconds: float = Field(default=900.0, gt=0)
+
     # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
     # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
     metrics_token: SecretStr | None = None

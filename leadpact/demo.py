@@ -115,10 +115,12 @@ async def install_into_sandbox(services: Services, stop: asyncio.Event) -> None:
         except httpx.HTTPError as exc:
             log.error(DEMO_FAILED(services.settings.language, error=type(exc).__name__))
             return
-    await anyio.to_thread.run_sync(_import_demo_promos, services)
-    # Publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
-    from leadpact.scheduler import run_jobs_once
+    # Provision, publish the promo catalog and the meeting report now rather than on the scheduler's next tick.
+    from integration.install import provision_due_accounts
+    from leadpact.scheduler import PROVISIONING_STEPS, run_jobs_once
 
+    await provision_due_accounts(services, PROVISIONING_STEPS)
+    await anyio.to_thread.run_sync(_import_demo_promos, services)
     await run_jobs_once(services)
     log.warning(DEMO_READY(services.settings.language, sandbox=sandbox, public=public))
 

@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["oauth"])
 
 INSTALLED = Text(
-    ru="LeadPact установлен в аккаунт {subdomain}. Поля и вебхук созданы — можно закрыть это окно.",
-    en="LeadPact is installed in account {subdomain}. Fields and the webhook are in place — you may close this window.",
+    ru="LeadPact подключён к аккаунту {subdomain}. Поля и вебхук настраиваются в течение минуты; как это прошло, "
+    "видно в разделе /admin. Окно можно закрыть.",
+    en="LeadPact is connected to account {subdomain}. Fields and the webhook are set up within a minute; /admin "
+    "shows how it went. You may close this window.",
 )
 EXCHANGE_FAILED = Text(
     ru="amoCRM не выдал доступ (код авторизации неверен или устарел). Попробуйте установить заново.",
@@ -85,11 +87,9 @@ async def oauth_callback(
     from_widget: Annotated[str | None, Query()] = None,
 ) -> Response:
     lang = request_language(request, services)
-    # The widget-install flow comes from amoCRM without our state but names our client id.
-    widget_install = (
-        bool(from_widget) and services.oauth_app is not None and client_id == services.oauth_app.client_id
-    )
-    if not widget_install and not verify_state(load_secret_key(services.settings), state):
+    if not is_widget_hook(services, from_widget=from_widget, client_id=client_id) and not verify_state(
+        load_secret_key(services.settings), state
+    ):
         return _page("LeadPact", INVALID_STATE(lang), status_code=400)
     if not code or not referer:
         missing = Text(
@@ -104,6 +104,14 @@ async def oauth_callback(
         log.warning("oauth code exchange failed", extra={"error": type(exc).__name__})
         return _page("LeadPact", EXCHANGE_FAILED(lang), status_code=400)
     return _page("LeadPact", INSTALLED(lang, subdomain=installed.subdomain))
+
+
+def is_widget_hook(services: Services, *, from_widget: str | None, client_id: str | None) -> bool:
+    """amoCRM's widget-install hook carries no state of ours. Its documented shape has `from_widget` (and no
+    client_id); one captured on a real account had our `client_id` and `state=state` (no from_widget). Either
+    marks it; the code exchange that follows needs our client secret, so a forged hook gains nothing."""
+    ours = services.oauth_app is not None and client_id == services.oauth_app.client_id
+    return bool(from_widget) or ours
 
 
 @router.api_route("/oauth/revoked", methods=["GET", "POST"])

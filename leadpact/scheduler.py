@@ -1,10 +1,14 @@
-"""The scheduled jobs besides reconciliation and the statistics push: promo expiry, the promo catalog sync and
-the weekly meeting report. Each runs at most once per account and period across all replicas
-(`integration.storage.jobs.claim_run`); a failed run releases its claim so the next tick retries it."""
+"""The scheduled jobs besides reconciliation and the statistics push: provisioning of new installs, promo expiry,
+the promo catalog sync and the weekly meeting report.
+
+Periodic jobs run at most once per account and period across all replicas (`integration.storage.jobs.claim_run`);
+a failed run releases its claim so the next tick retries it. Provisioning is due once per install and is leased
+to one replica per attempt (`integration.storage.install_health.claim_due_provisioning`), retried with backoff."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from integration.bootstrap import Services
 from integration.db import session_scope
 from integration.i18n import Language
+from integration.install import provision_due_accounts, recheck_refused_webhook
+from integration.provisioning import BASE_STEPS, ProvisioningContext, ProvisioningStep
 from integration.storage import accounts as account_store
 from integration.storage.jobs import claim_run, release_run
 
@@ -68,8 +74,30 @@ async def post_weekly_report(services: Services, account_id: int, lang: Language
     return await post(services, account_id, last_full_week(now.date()), now=int(now.timestamp()))
 
 
+async def ensure_promo_catalog_step(context: ProvisioningContext) -> object:
+    from sync.promos.catalog import ensure_promo_catalog
+
+    return await ensure_promo_catalog(
+        context.api, engine=context.engine, account_id=context.account_id, lang=context.lang
+    )
+
+
+# Everything a new install needs, in order. Each step is idempotent; a failed one stops the attempt, which the
+# job retries from the first step (done steps then cost one read each).
+PROVISIONING_STEPS: tuple[ProvisioningStep, ...] = (
+    *BASE_STEPS,
+    ProvisioningStep("catalog", ensure_promo_catalog_step),
+)
+
+
+async def recheck_webhook_plan(services: Services, account_id: int, lang: Language, now: datetime) -> object:
+    return await recheck_refused_webhook(services, account_id)
+
+
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("promo_expiry", expire_promos, every(3600)),
+    # An account polling because its plan refused webhooks is asked again daily: an upgrade brings them back.
+    PeriodicJob("webhook_plan_recheck", recheck_webhook_plan, every(86400)),
     PeriodicJob("promo_catalog_sync", sync_promo_catalog, every(1800)),
     # The Monday meeting discusses last week: post once per ISO week, on the first tick of the week.
     PeriodicJob("weekly_report", post_weekly_report, iso_week),
@@ -121,7 +149,8 @@ async def run_jobs_once(
 
 
 async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds: float = 300.0) -> None:
-    """Background task: ticks every few minutes (first tick shortly after start) until `stop`."""
+    """Background task until `stop`: the periodic jobs every few minutes (first tick shortly after start), and
+    due provisioning every `provisioning_poll_seconds`."""
     scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
     scheduler.add_job(
         run_jobs_once,
@@ -135,6 +164,17 @@ async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds
     )
     scheduler.start()
     try:
-        await stop.wait()
+        await run_provisioning_loop(services, stop)
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def run_provisioning_loop(services: Services, stop: asyncio.Event) -> None:
+    """Looks for due provisioning every few seconds until `stop` (a plain loop: apscheduler would log each tick)."""
+    while not stop.is_set():
+        try:
+            await provision_due_accounts(services, PROVISIONING_STEPS)
+        except Exception as exc:  # the database may be away for a moment; the next tick tries again
+            log.warning("provisioning tick failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=services.settings.provisioning_poll_seconds)

@@ -47,6 +47,8 @@ class FieldIds(Protocol):
     def reason(self) -> int: ...
     @property
     def level_enums(self) -> Mapping[str, int]: ...
+    @property
+    def qualified_enums(self) -> Mapping[str, int]: ...
 
 
 def wanted_tags(classification: ClassificationLike) -> tuple[str, ...]:
@@ -68,9 +70,10 @@ def plan_lead_update(
     if level_enum is not None and _enum_id(current.get(fields.level)) != level_enum:
         values.append({"field_id": fields.level, "values": [{"enum_id": level_enum}]})
 
-    # An unset checkbox reads as "no": writing False into an empty one would echo forever, changing nothing.
-    if _checked(current.get(fields.qualified)) != classification.qualified:
-        values.append({"field_id": fields.qualified, "values": [{"value": classification.qualified}]})
+    # «Целевой» is a Да/Нет select: "Нет" is written too, so an empty value means "not classified yet".
+    qualified_enum = fields.qualified_enums.get("yes" if classification.qualified else "no")
+    if qualified_enum is not None and _enum_id(current.get(fields.qualified)) != qualified_enum:
+        values.append({"field_id": fields.qualified, "values": [{"enum_id": qualified_enum}]})
 
     reason = classification.reason(lang)
     if (_text(current.get(fields.reason)) or "") != reason:
@@ -119,16 +122,6 @@ def _enum_id(values: Sequence[Mapping[str, Any]] | None) -> int | None:
     first = _first(values)
     enum_id = None if first is None else first.get("enum_id")
     return enum_id if isinstance(enum_id, int) else None
-
-
-def _checked(values: Sequence[Mapping[str, Any]] | None) -> bool:
-    first = _first(values)
-    if first is None:
-        return False
-    value = first.get("value")
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "y", "yes")
-    return bool(value)
 
 
 def _tag_names(lead: Mapping[str, Any]) -> set[str]:

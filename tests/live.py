@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class Live:
     app: Any
     sandbox_app: Any
     accounts: dict[str, int] = field(default_factory=dict)
+    app_loops: list[asyncio.AbstractEventLoop] = field(default_factory=list)
 
     @property
     def services(self) -> Services:
@@ -38,20 +40,36 @@ class Live:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def create_account(self, subdomain: str, *, leads: int = 0) -> int:
+    def create_account(self, subdomain: str, *, leads: int = 0, plan: str = "advanced") -> int:
         data = self.sandbox(
-            "POST", "/_sandbox/accounts", json={"subdomain": subdomain, "seed_demo": True, "leads": leads}
+            "POST",
+            "/_sandbox/accounts",
+            json={"subdomain": subdomain, "seed_demo": True, "leads": leads, "plan": plan},
         )
         return int(data["id"])
 
-    def install(self, subdomain: str) -> httpx.Response:
-        """Walks the OAuth flow like a browser: our /oauth/start → sandbox consent → our callback."""
+    def install(self, subdomain: str, *, provision: bool = True) -> httpx.Response:
+        """Walks the OAuth flow like a browser: our /oauth/start → sandbox consent → our callback; then, unless
+        told not to, runs the provisioning job once as a replica's scheduler would."""
         with httpx.Client(timeout=30) as browser:
             start = browser.get(f"{self.public_url}/oauth/start")
             assert start.status_code == 302, start.text
             consent = browser.get(start.headers["location"] + f"&account={subdomain}")
             assert consent.status_code in (302, 303, 307), consent.text
-            return browser.get(consent.headers["location"])
+            page = browser.get(consent.headers["location"])
+        if provision and page.status_code == 200:
+            self.provision()
+        return page
+
+    def provision(self, *, now: float | None = None) -> list[Any]:
+        """One tick of the provisioning job (every due account) in the app itself, as its scheduler would run it:
+        on the app's event loop, with its services (its metrics count the calls)."""
+        from integration.install import provision_due_accounts
+        from leadpact.scheduler import PROVISIONING_STEPS
+
+        (loop,) = self.app_loops
+        tick = provision_due_accounts(self.services, PROVISIONING_STEPS, now=now)
+        return list(asyncio.run_coroutine_threadsafe(tick, loop).result(timeout=120))
 
     def stats(self, account_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self.sandbox("GET", f"/_sandbox/stats?account_id={account_id}")
@@ -92,7 +110,14 @@ def live_installation(
                 **(overrides or {}),
             }
         )
-        app = create_app(live_settings, background=background)
+        loops: list[asyncio.AbstractEventLoop] = []
+
+        async def remember_loop(services: Services, stop: asyncio.Event) -> None:
+            # Lets the test run coroutines on the app's own event loop (`Live.provision`).
+            loops.append(asyncio.get_running_loop())
+            await stop.wait()
+
+        app = create_app(live_settings, background=(*background, remember_loop))
         stack.enter_context(serve_in_thread(app, port=app_port))
         yield Live(
             settings=live_settings,
@@ -100,6 +125,7 @@ def live_installation(
             sandbox_url=sandbox_url,
             app=app,
             sandbox_app=sandbox_app,
+            app_loops=loops,
         )
 
 

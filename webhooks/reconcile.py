@@ -39,6 +39,7 @@ from integration.provisioning import WEBHOOK_EVENTS, webhook_destination
 from integration.settings import Settings
 from integration.storage import inbox as inbox_store
 from integration.storage.accounts import Account, list_active_accounts
+from integration.storage.install_health import webhooks_refused
 from integration.storage.leads import LeadSnapshot
 
 logger = logging.getLogger(__name__)
@@ -144,8 +145,11 @@ async def _reconcile(services: ReconcilerServices, account_id: int) -> Reconcile
     enqueued = await anyio.to_thread.run_sync(_enqueue_unseen, engine, account_id, current, now)
     resubscribed = False
     if enqueued or _subscription_check_due(last_run_at, now):
-        destination = webhook_destination(services.settings.public_url, webhook_key)
-        resubscribed = await _ensure_subscription(api, destination)
+        # On a plan that refused the webhooks API this round is the feed: asking to subscribe again only fails.
+        refused = await anyio.to_thread.run_sync(_webhooks_refused, engine, account_id)
+        if not refused:
+            destination = webhook_destination(services.settings.public_url, webhook_key)
+            resubscribed = await _ensure_subscription(api, destination)
     logger.info(
         "reconciled account %s: %d leads checked, %d enqueued%s",
         account_id, len(current), enqueued, ", webhook re-subscribed" if resubscribed else "",
@@ -189,6 +193,11 @@ def _watermark_and_key(engine: Engine, account_id: int) -> tuple[int, float | No
         if account is None:
             raise LookupError(f"account {account_id} is not installed")
         return mark.leads_updated_at, mark.last_run_at, account.webhook_key
+
+
+def _webhooks_refused(engine: Engine, account_id: int) -> bool:
+    with session_scope(engine) as session:
+        return webhooks_refused(session=session, account_id=account_id)
 
 
 def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int], now: float) -> int:

@@ -362,10 +362,9 @@ def is_echo_of_our_write(event: LeadEvent, held: HeldLead, fields: ProvisionedFi
     wanted_ours = {
         fields.channel: (held.channel or "",),
         fields.level: (f"#{level_enum}",),
+        fields.qualified: (f"#{fields.qualified_enums.get('yes' if held.qualified else 'no')}",),
         fields.reason: (held.reason or "",),
     }
-    if held.qualified:
-        wanted_ours[fields.qualified] = ("1",)
     got_ours = {k: v for k, v in event_fields.items() if k in ours and v not in (("0",), ("",))}
     if got_ours != wanted_ours:
         return False

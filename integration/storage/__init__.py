@@ -4,6 +4,6 @@ Every table carries the amoCRM `account_id` it belongs to. Importing this packag
 `SQLModel.metadata` (Alembic compares the migrations against it in the tests).
 """
 
-from integration.storage import accounts, inbox, jobs, leads, promos, rulesets, stats
+from integration.storage import accounts, inbox, install_health, jobs, leads, promos, rulesets, stats
 
-__all__ = ["accounts", "inbox", "jobs", "leads", "promos", "rulesets", "stats"]
+__all__ = ["accounts", "inbox", "install_health", "jobs", "leads", "promos", "rulesets", "stats"]

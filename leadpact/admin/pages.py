@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from integration.db import session_scope
 from integration.i18n import Language
+from integration.install_status import install_report
 from integration.storage import accounts as account_store
 from integration.storage import inbox as inbox_store
+from integration.storage import install_health as health_store
 from integration.storage import promos as promo_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage import stats as stats_store
@@ -115,10 +117,26 @@ def overview(request: Request, admin: AdminDep) -> Response:
         health = inbox_health(session=session, account_id=admin.account_id)
         version = ruleset_store.active_version(session=session, account_id=admin.account_id)
         status = account.status if account is not None else account_store.AccountStatus.REMOVED
+        install = (
+            install_report(
+                account,
+                health_store.get_health(session=session, account_id=admin.account_id),
+                lang=language(request),
+                reconcile_interval_seconds=services.settings.reconcile_interval_seconds,
+            )
+            if account is not None
+            else None
+        )
     return render(
         request,
         "overview.html",
-        {"status": status, "health": health, "version": version, "lag": f"{health.lag_seconds:.0f}"},
+        {
+            "status": status,
+            "health": health,
+            "version": version,
+            "lag": f"{health.lag_seconds:.0f}",
+            "install": install,
+        },
         session=admin,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -14,13 +15,26 @@ from integration.db import session_scope
 from integration.install import revocation_signature
 from integration.provisioning import (
     LEAD_FIELDS,
+    LEGACY_QUALIFIED_CODE,
     load_provisioned_fields,
     provision_account,
     webhook_destination,
 )
 from integration.settings import Settings
-from integration.storage.accounts import Account, AccountStatus, AccountToken
-from tests.live import CLIENT_SECRET, Live, live_installation, own_services
+from integration.storage.accounts import Account, AccountStatus, AccountToken, save_field
+from integration.storage.inbox import InboxItem
+from integration.storage.install_health import (
+    InstallHealth,
+    ProvisioningState,
+    WebhookState,
+    schedule_provisioning,
+)
+from integration.storage.leads import LeadSnapshot
+from tests.live import CLIENT_ID, CLIENT_SECRET, Live, live_installation, own_services
+
+# Every sandbox API call answers after this long: provisioning inline (six calls and more) could not answer
+# amoCRM's hook within a second, while exchanging the code and reading the account can.
+SLOW_API_MS = 300
 
 
 @pytest.fixture
@@ -98,6 +112,141 @@ class TestOAuthInstall:
         assert "amoCRM" in response.text
 
 
+def _health(live: Live, account_id: int) -> InstallHealth:
+    with session_scope(live.services.engine) as session:
+        row = session.get(InstallHealth, account_id)
+        assert row is not None
+        return row
+
+
+def _our_field_codes(live: Live, account_id: int) -> set[str]:
+    return {str(f.get("code")) for f in live.state(account_id)["fields"]["leads"] if f.get("code")} & {
+        spec.code for spec in LEAD_FIELDS
+    }
+
+
+def _assert_provisioned(live: Live, account_id: int) -> None:
+    state = live.state(account_id)
+    ours = [f for f in state["fields"]["leads"] if f.get("code") in {spec.code for spec in LEAD_FIELDS}]
+    assert {f["code"] for f in ours} == {spec.code for spec in LEAD_FIELDS}
+    assert all(f["is_api_only"] for f in ours)  # people cannot overwrite computed values by hand
+    assert [hook["destination"] for hook in state["webhooks"]] == [
+        webhook_destination(live.public_url, _account(live, account_id).webhook_key)
+    ]
+    assert [c["name"] for c in state["catalogs"]] == ["Акции LeadPact"]
+    health = _health(live, account_id)
+    assert health.provisioning_state == ProvisioningState.DONE and health.last_error_cause is None
+    assert (health.fields_state, health.webhook_state) == ("ok", WebhookState.SUBSCRIBED)
+
+
+class TestTwoStepInstall:
+    def test_callback_stores_tokens_fast_and_leaves_provisioning_to_the_job(self, live: Live) -> None:
+        """The OAuth callback answers within a second with tokens stored; fields, webhook and catalog appear
+        once the provisioning job runs."""
+        account_id = live.create_account("acme")
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": SLOW_API_MS})
+        started = time.perf_counter()
+        page = live.install("acme", provision=False)
+        elapsed = time.perf_counter() - started
+        assert page.status_code == 200 and "acme" in page.text
+        assert elapsed < 1.0
+        assert live.services.token_store.load_sync(account_id) is not None
+        assert _our_field_codes(live, account_id) == set()
+        assert live.state(account_id)["webhooks"] == []
+        assert _health(live, account_id).provisioning_state == ProvisioningState.PENDING
+
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": 0})
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
+    @pytest.mark.parametrize("shape", ["documented", "captured"])
+    def test_widget_hook_in_either_shape_installs(self, live: Live, shape: str) -> None:
+        """amoCRM's widget-install hook is accepted with `from_widget` and no client id (documented) and with our
+        client id, `state=state` and no from_widget (seen on a real account); it answers within a second."""
+        account_id = live.create_account("acme")
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": SLOW_API_MS})
+        hook = live.sandbox(
+            "POST", "/_sandbox/widget-install", json={"account_id": account_id, "shape": shape}
+        )
+        assert hook["status"] == 200
+        assert hook["elapsed_seconds"] < 1.0
+        assert live.services.token_store.load_sync(account_id) is not None
+        assert _our_field_codes(live, account_id) == set()
+
+        live.sandbox("POST", "/_sandbox/faults", json={"latency_ms": 0})
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
+    def test_a_realistic_hand_made_account_installs_the_same_way(self, live: Live) -> None:
+        """On an account shaped like a real one (fields without codes, Russian names) the widget hook and one
+        provisioning run end with LeadPact's API-only fields, the webhook and the catalog."""
+        data = live.sandbox("POST", "/_sandbox/accounts", json={"subdomain": "real", "shape": "realistic"})
+        account_id = int(data["id"])
+        hook = live.sandbox("POST", "/_sandbox/widget-install", json={"account_id": account_id})
+        assert hook["status"] == 200
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        _assert_provisioned(live, account_id)
+
+    def test_hook_with_neither_widget_mark_nor_our_client_id_needs_a_state(self, live: Live) -> None:
+        """A callback that is not the widget hook (no from_widget, someone else's client id) and has no state of
+        ours is still refused, storing nothing."""
+        live.create_account("acme")
+        response = httpx.get(
+            f"{live.public_url}/oauth/callback",
+            params={
+                "code": "x",
+                "referer": "acme.amocrm.ru",
+                "state": "state",
+                "client_id": "not-" + CLIENT_ID,
+            },
+        )
+        assert response.status_code == 400
+        with session_scope(live.services.engine) as session:
+            assert session.exec(select(Account)).all() == []
+
+
+class TestQualifiedBecomesYesNo:
+    def test_an_account_with_the_old_checkbox_switches_to_the_yes_no_select(self, live: Live) -> None:
+        """An account installed when «Целевой» was a checkbox gets the Да/Нет select on its next provisioning:
+        the old field is renamed as unused, nothing is written meanwhile, and its open leads are queued to
+        get the new field written."""
+        account_id = live.create_account("acme")
+        live.install("acme")
+        token = live.sandbox("POST", "/_sandbox/tokens/long-lived", json={"account_id": account_id})
+        created = httpx.post(
+            f"{live.sandbox_url}/api/v4/leads/custom_fields",
+            json=[{"name": "Целевой (LeadPact)", "type": "checkbox", "code": LEGACY_QUALIFIED_CODE}],
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        created.raise_for_status()
+        legacy_id = int(created.json()["_embedded"]["custom_fields"][0]["id"])
+        with session_scope(live.services.engine) as session:
+            # What LeadPact stored before: «Целевой» is the checkbox, and one open lead was classified.
+            save_field(session=session, account_id=account_id, key="qualified", amo_id=legacy_id, enums={})
+            session.add(
+                LeadSnapshot(account_id=account_id, lead_id=777, status_id=1, qualified=False, data={})
+            )
+            schedule_provisioning(session=session, account_id=account_id, now=time.time())
+        with session_scope(live.services.engine) as session:
+            assert load_provisioned_fields(session=session, account_id=account_id) is None
+
+        (outcome,) = live.provision()
+        assert outcome.error is None
+        fields = {f["id"]: f for f in live.state(account_id)["fields"]["leads"]}
+        assert fields[legacy_id]["name"] == "Целевой — старое поле, не используется (LeadPact)"
+        new = next(f for f in fields.values() if f.get("code") == "LEADPACT_QUALIFIED_YN")
+        assert new["type"] == "select" and [e["value"] for e in new["enums"]] == ["Да", "Нет"]
+        with session_scope(live.services.engine) as session:
+            provisioned = load_provisioned_fields(session=session, account_id=account_id)
+            queued = session.exec(select(InboxItem).where(InboxItem.source == "provisioning")).all()
+        assert provisioned is not None and provisioned.qualified == new["id"]
+        assert set(provisioned.qualified_enums) == {"yes", "no"}
+        assert [event["lead_id"] for item in queued for event in item.events] == [777]
+
+
 class TestProvisioning:
     async def test_second_provisioning_changes_nothing(self, live: Live) -> None:
         """Running provisioning again makes no write call: fields and webhook are found by code and URL."""
@@ -106,16 +255,14 @@ class TestProvisioning:
         live.sandbox("POST", "/_sandbox/stats/reset")
         async with own_services(live) as services:
             api = services.connector.api_for(account_id)
-            with session_scope(services.engine) as session:
-                account = session.get(Account, account_id)
-                assert account is not None
-                result = await provision_account(
-                    api=api,
-                    session=session,
-                    account_id=account_id,
-                    webhook_url=webhook_destination(live.public_url, account.webhook_key),
-                    lang="ru",
-                )
+            account = _account(live, account_id)
+            result = await provision_account(
+                api=api,
+                engine=services.engine,
+                account_id=account_id,
+                webhook_url=webhook_destination(live.public_url, account.webhook_key),
+                lang="ru",
+            )
         assert result.created_fields == ()
         assert result.webhook_subscribed is False
         by_route = live.stats(account_id)["by_route"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import integration.storage  # noqa: F401
-from integration.db import upgrade
+from integration.db import alembic_config, upgrade
 
 
 class TestMigrations:
@@ -46,3 +47,27 @@ class TestMigrations:
             ).all()
         methods = {str(name): str(method) for name, method in rows}
         assert methods == {"body": "l", "events": "l"}
+
+    def test_accounts_installed_before_install_health_are_provisioned_again(self, engine: Engine) -> None:
+        """Upgrading an existing install schedules each live account's provisioning once (it switches «Целевой» to
+        the Да/Нет select); removed accounts are left alone."""
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0007")
+        with engine.begin() as connection:
+            for account_id, status in ((1, "active"), (2, "needs_reauth"), (3, "removed")):
+                connection.execute(
+                    text(
+                        "INSERT INTO accounts (id, subdomain, base_url, webhook_key, status, language, "
+                        "credential_kind, created_at, updated_at) VALUES (:id, :sub, 'https://x', :key, :status, "
+                        "'ru', 'oauth', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": account_id, "sub": f"a{account_id}", "key": f"k{account_id}", "status": status},
+                )
+        upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT account_id, provisioning_state FROM install_health ORDER BY account_id")
+            ).all()
+        assert [tuple(row) for row in rows] == [(1, "pending"), (2, "pending")]

@@ -56,9 +56,10 @@ async def connected(engine: Engine, client: AmoClient, base_url: str) -> tuple[A
             credential_kind="oauth",
             new_webhook_key="stats-push-test",
         )
-        await provision_account(
-            api=api, session=session, account_id=account_id, webhook_url="http://127.0.0.1:9/hook", lang="en"
-        )
+    await provision_account(
+        api=api, engine=engine, account_id=account_id, webhook_url="http://127.0.0.1:9/hook", lang="en"
+    )
+    with session_scope(engine) as session:
         # vk: 2 of 4 qualified (50 %); yandex: 2 of 2 (100 %).
         for index, lead_id in enumerate(lead_ids):
             session.add(

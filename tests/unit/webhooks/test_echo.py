@@ -19,6 +19,7 @@ FIELDS = ProvisionedFields(
     coupon=906,
     channel_qualified_pct=907,
     level_enums={"hot": 51, "warm": 52, "cold": 53, "unknown": 54},
+    qualified_enums={"yes": 61, "no": 62},
 )
 
 CLASSIFIED: dict[str, Any] = {
@@ -61,7 +62,7 @@ def echo(**changes: Any) -> LeadEvent:
             WebhookCustomField(id=301, values=(CustomFieldValue("1"),)),
             WebhookCustomField(id=901, values=(CustomFieldValue("google"),)),
             WebhookCustomField(id=902, values=(CustomFieldValue("Горячий", 51),)),
-            WebhookCustomField(id=903, values=(CustomFieldValue("1"),)),
+            WebhookCustomField(id=903, values=(CustomFieldValue("Да", 61),)),
             WebhookCustomField(id=904, values=(CustomFieldValue("Горячий"),)),
         ),
         tags=("vip", "channel:google", "level:hot"),
@@ -73,6 +74,21 @@ class TestEcho:
     def test_our_own_write_coming_back_is_recognised(self) -> None:
         """The lead as we classified it, plus exactly our values, is our echo: nothing to read or write."""
         assert is_echo_of_our_write(echo(), HELD, FIELDS)
+
+    def test_the_echo_of_a_not_qualified_lead_carries_no_and_is_recognised(self) -> None:
+        """«Целевой» = Нет is our value too: the echo of a not-qualified lead costs no read."""
+        held = replace(HELD, qualified=False)
+        said_no = tuple(
+            WebhookCustomField(id=903, values=(CustomFieldValue("Нет", 62),)) if f.id == 903 else f
+            for f in echo().custom_fields
+        )
+        assert is_echo_of_our_write(echo(custom_fields=said_no), held, FIELDS)
+        assert not is_echo_of_our_write(echo(), held, FIELDS)  # it says Да: not what we wrote
+
+    def test_a_person_clearing_qualified_is_real_work(self) -> None:
+        """An emptied «Целевой» would read as "not classified yet": it is written again, not ignored."""
+        cleared = tuple(f for f in echo().custom_fields if f.id != 903)
+        assert not is_echo_of_our_write(echo(custom_fields=cleared), HELD, FIELDS)
 
     def test_a_person_changing_the_price_is_real_work(self) -> None:
         """A price edit can change the level, so it is not mistaken for an echo."""

@@ -14,6 +14,7 @@ from integration.i18n import Language
 from sync.writeback import plan_lead_update
 
 LEVEL_ENUMS = {"hot": 501, "warm": 502, "cold": 503, "unknown": 504}
+QUALIFIED_ENUMS = {"yes": 601, "no": 602}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Fields:
     qualified: int = 9003
     reason: int = 9004
     level_enums: Mapping[str, int] = field(default_factory=lambda: dict(LEVEL_ENUMS))
+    qualified_enums: Mapping[str, int] = field(default_factory=lambda: dict(QUALIFIED_ENUMS))
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ def apply(current: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     by_id = {f["field_id"]: f for f in result.get("custom_fields_values") or []}
     for value in update.get("custom_fields_values", []):
         entry = dict(value)
-        if value["field_id"] == FIELDS.level:
-            label = next(k for k, v in LEVEL_ENUMS.items() if v == value["values"][0]["enum_id"])
+        enums = {FIELDS.level: LEVEL_ENUMS, FIELDS.qualified: QUALIFIED_ENUMS}.get(value["field_id"])
+        if enums is not None:
+            label = next(k for k, v in enums.items() if v == value["values"][0]["enum_id"])
             entry["values"] = [{"value": label, "enum_id": value["values"][0]["enum_id"]}]
         by_id[value["field_id"]] = entry
     result["custom_fields_values"] = list(by_id.values()) or None
@@ -76,7 +79,7 @@ class TestPlan:
             "custom_fields_values": [
                 {"field_id": 9001, "values": [{"value": "google_ads"}]},
                 {"field_id": 9002, "values": [{"enum_id": 501}]},
-                {"field_id": 9003, "values": [{"value": True}]},
+                {"field_id": 9003, "values": [{"enum_id": 601}]},
                 {"field_id": 9004, "values": [{"value": "Горячий: бюджет"}]},
             ],
             "tags_to_add": [{"name": "channel:google_ads"}, {"name": "level:hot"}],
@@ -114,11 +117,20 @@ class TestPlan:
         deleted = {t["name"] for t in update["tags_to_delete"]}
         assert deleted == {"channel:old", "level:warm"}
 
-    def test_an_unset_checkbox_is_already_not_qualified(self) -> None:
-        """A not-qualified lead with an empty checkbox is not written, so the echo does not loop."""
+    def test_not_qualified_is_written_as_no_so_a_filter_tells_it_from_unclassified(self) -> None:
+        """«Целевой» gets "Нет" for a lead that is not qualified; only unclassified leads leave it empty."""
         verdict = Verdict(qualified=False)
         first = plan_lead_update(lead(), verdict, FIELDS, lang="en") or {}
-        assert all(v["field_id"] != FIELDS.qualified for v in first["custom_fields_values"])
+        assert {"field_id": FIELDS.qualified, "values": [{"enum_id": 602}]} in first["custom_fields_values"]
+
+    def test_a_lead_turning_qualified_switches_no_to_yes(self) -> None:
+        """When a lead becomes qualified, only «Целевой» (and nothing else unchanged) is rewritten."""
+        held = apply(lead(), plan_lead_update(lead(), Verdict(qualified=False), FIELDS, lang="ru") or {})
+        update = plan_lead_update(held, Verdict(qualified=True), FIELDS, lang="ru")
+        assert update == {
+            "id": 42,
+            "custom_fields_values": [{"field_id": FIELDS.qualified, "values": [{"enum_id": 601}]}],
+        }
 
     def test_the_reason_follows_the_account_language(self) -> None:
         """An English-speaking account gets the English explanation."""

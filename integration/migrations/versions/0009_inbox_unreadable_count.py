@@ -4,15 +4,15 @@ A delivery is salvaged rather than failed whole (issue 13): a bad value fails on
 cannot be read fails alone. `unreadable_count` keeps how many parts were lost per delivery, so the inbox page
 can say "delivered, N fields unreadable" without reading every stored event.
 
-Revision ID: 0008_inbox_unreadable
-Revises: 0007
+Revision ID: 0009_inbox_unreadable
+Revises: 0008_install_health
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_inbox_unreadable"
-down_revision = "0007"
+revision = "0009_inbox_unreadable"
+down_revision = "0008_install_health"
 branch_labels = None
 depends_on = None
 
