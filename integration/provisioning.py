@@ -23,12 +23,14 @@ from sqlmodel import Session, col, func, select
 
 from integration.amocrm import AccountApi, AccountBlocked, AmoHTTPError, CustomField
 from integration.db import session_scope
+from integration.field_mapping import ensure_mapping_proposed
 from integration.i18n import Language, Text
 from integration.storage import accounts as store
 from integration.storage import inbox as inbox_store
 from integration.storage import install_health as health_store
 from integration.storage.install_health import WebhookState
 from integration.storage.leads import LeadSnapshot
+from integration.storage.rulesets import missing_roles
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +210,7 @@ async def ensure_lead_fields(context: ProvisioningContext) -> tuple[str, ...]:
     """LeadPact's lead fields exist (API-only), their ids are stored; the keys of the fields it had to create."""
     api, lang = context.api, context.lang
     listed = await api.list_custom_fields("leads")
+    context.found["account_fields"] = listed  # the mapping step proposes from these, without another call
     existing = {f.code: f for f in listed if f.code}
     missing = [spec for spec in LEAD_FIELDS if spec.code not in existing]
     if missing:
@@ -337,9 +340,26 @@ def is_plan_refusal(exc: AmoHTTPError) -> bool:
     return exc.status_code in PLAN_REFUSAL_STATUSES and not isinstance(exc, AccountBlocked)
 
 
+async def ensure_field_mapping(context: ProvisioningContext) -> object:
+    """Proposes which of the account's fields play budget, decision maker, … (an admin confirms it on
+    /admin/mapping) and records in the install health which roles the running rules read without a field."""
+    listed = context.found.get("account_fields")
+    with session_scope(context.engine) as session:
+        proposed = await ensure_mapping_proposed(
+            api=context.api, session=session, account_id=context.account_id, fields=listed
+        )
+        missing = [use.role for use in missing_roles(session=session, account_id=context.account_id)]
+        health_store.record_rules_mapping(
+            session=session, account_id=context.account_id, missing_roles=missing, now=context.clock()
+        )
+    return proposed
+
+
 BASE_STEPS: tuple[ProvisioningStep, ...] = (
     ProvisioningStep("fields", ensure_lead_fields),
     ProvisioningStep("webhook", ensure_webhook),
+    # Last, on its own: it only reads from amoCRM, so a retried provisioning may repeat it.
+    ProvisioningStep("mapping", ensure_field_mapping),
 )
 
 

@@ -97,6 +97,7 @@ def create_app(
 def _include_optional_routers(app: FastAPI) -> None:
     from integration.observability import router as observability_router
     from leadpact.admin import router as admin_router
+    from leadpact.admin.mapping import router as mapping_router
     from leadpact.admin.reports import reports_router
     from leadpact.widget.api import router as widget_router
     from webhooks.receiver import mount_receiver
@@ -105,6 +106,7 @@ def _include_optional_routers(app: FastAPI) -> None:
     app.include_router(observability_router)
     app.include_router(widget_router)
     app.include_router(admin_router)
+    app.include_router(mapping_router)
     app.include_router(reports_router)
 
 

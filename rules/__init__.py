@@ -18,6 +18,8 @@ from rules.model import (
     RuleFileError,
     RuleIssue,
 )
+from rules.roles import ROLES, FieldMapping, ProposedField, Role, propose_mapping
+from rules.usage import RoleUse, criteria_fields, role_uses, unmapped_roles
 
 
 def default_ruleset() -> RuleSet:
@@ -26,19 +28,28 @@ def default_ruleset() -> RuleSet:
 
 
 __all__ = [
+    "ROLES",
     "BacktestLead",
     "BacktestReport",
     "CatalogField",
     "Classification",
     "CriterionResult",
     "FieldCatalog",
+    "FieldMapping",
+    "ProposedField",
+    "Role",
+    "RoleUse",
     "RuleFileError",
     "RuleIssue",
     "RuleSet",
     "backtest",
     "check_ruleset",
     "classify_lead",
+    "criteria_fields",
     "default_rules_text",
     "default_ruleset",
     "load_ruleset",
+    "propose_mapping",
+    "role_uses",
+    "unmapped_roles",
 ]

@@ -39,6 +39,9 @@ BuiltinSource = Literal[
 ]
 
 UNKNOWN_EMPTY = Text(ru="{label}: неизвестно — поле пустое", en="{label}: unknown — field empty")
+UNKNOWN_UNMAPPED = Text(
+    ru="{label}: неизвестно — поле не сопоставлено", en="{label}: unknown — field not mapped"
+)
 UNKNOWN_INVALID = Text(
     ru="{label}: неизвестно — значение «{raw}» не распознано",
     en="{label}: unknown — value '{raw}' not recognised",
@@ -61,6 +64,10 @@ class FieldSpec:
     field_id: int | None = None
     builtin: BuiltinSource | None = None
     enums: Mapping[int, str] = field(default_factory=dict)
+    # The role the rule file gave the field (budget, decision_maker, …); `unmapped`: the account's mapping
+    # binds no field to it, so the value is unknown for a reason the admin can fix, not because it is empty.
+    role: str | None = None
+    unmapped: bool = False
 
     def read(self, facts: LeadFacts) -> FactValue:
         value: FactValue | None = facts.values.get(self.alias)
@@ -131,6 +138,8 @@ def _unknown_text(spec: FieldSpec, value: FactValue, lang: Language) -> str:
     label = spec.label(lang)
     if isinstance(value, Invalid):
         return UNKNOWN_INVALID(lang, label=label, raw=value.raw)
+    if spec.unmapped:
+        return UNKNOWN_UNMAPPED(lang, label=label)
     return UNKNOWN_EMPTY(lang, label=label)
 
 

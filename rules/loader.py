@@ -37,6 +37,7 @@ from rules.i18n import Text
 from rules.model import (
     FIELD_TYPES,
     LEVELS,
+    CatalogField,
     CriterionResult,
     FieldCatalog,
     FieldType,
@@ -44,6 +45,7 @@ from rules.model import (
     RuleFileError,
     RuleIssue,
 )
+from rules.roles import ROLE_NAMES, FieldMapping, Role, fits, propose_mapping, role_named
 from rules.source import MAX_NESTING, Problems, compose, key_text, scalar_value, suggestion, with_params
 from rules.values import Duration
 
@@ -108,6 +110,8 @@ class RuleSet:
     norms: Mapping[str, float]
     version: int = 0
     title: str = ""
+    # The account's role → field binding this set was compiled with (`None`: role fields bound by code).
+    mapping: FieldMapping | None = None
 
     def with_version(self, version: int) -> RuleSet:
         return replace(self, version=version)
@@ -146,10 +150,20 @@ BAD_NAME = T(ru="недопустимое имя «{value}»", en="invalid name 
 BAD_NAME_HINT = T(
     ru="латинские буквы, цифры и _, начиная с буквы", en="latin letters, digits and _, starting with a letter"
 )
-FIELD_NEEDS_ADDRESS = T(ru="поле «{alias}» без code и name", en="field '{alias}' has neither code nor name")
+FIELD_NEEDS_ADDRESS = T(
+    ru="поле «{alias}» без role, code и name", en="field '{alias}' has neither role nor code nor name"
+)
 FIELD_NEEDS_ADDRESS_HINT = T(
-    ru="укажите code: BUDGET или name: «Бюджет» (как в amoCRM)",
-    en="give code: BUDGET or name: 'Budget' (as in amoCRM)",
+    ru="укажите role: budget (поле аккаунта сопоставит администратор) или code: BUDGET / name: «Бюджет»",
+    en="give role: budget (an admin maps the account's field) or code: BUDGET / name: 'Budget'",
+)
+UNKNOWN_FIELD_ROLE = T(ru="неизвестная роль поля «{value}»", en="unknown field role '{value}'")
+NO_FIELD_FOR_ROLE = T(
+    ru="в аккаунте не найдено поле для роли «{role}»", en="no field of the account found for role '{role}'"
+)
+NO_FIELD_FOR_ROLE_HINT = T(
+    ru="сопоставьте поле на странице /admin/mapping или создайте его там",
+    en="map a field on the /admin/mapping page, or create it there",
 )
 BAD_FIELD_TYPE = T(ru="неизвестный тип поля «{value}»", en="unknown field type '{value}'")
 BUILTIN_CLASH = T(ru="«{alias}» — встроенное поле", en="'{alias}' is a built-in field")
@@ -309,9 +323,12 @@ def level_title(level: str) -> Text:
 class _Reader:
     """Walks the YAML nodes of one file; keeps going after a problem so every issue is reported at once."""
 
-    def __init__(self, problems: Problems, catalog: FieldCatalog | None) -> None:
+    def __init__(
+        self, problems: Problems, catalog: FieldCatalog | None, account_mapping: FieldMapping | None = None
+    ) -> None:
         self.problems = problems
         self.catalog = catalog
+        self.account_mapping = account_mapping
         self.fields: dict[str, FieldSpec] = builtin_fields()
         self.params: dict[str, Any] = {}
 
@@ -426,15 +443,20 @@ class _Reader:
             if alias in builtins or alias in ("tags", "today"):
                 self.problems.add(key_node, with_params(BUILTIN_CLASH, alias=alias), BUILTIN_CLASH_HINT)
                 continue
-            items = self.mapping(value_node, ("code", "name", "type", "label"))
+            items = self.mapping(value_node, ("role", "code", "name", "type", "label"))
             code = self.scalar(items["code"][1]) if "code" in items else None
             name = self.scalar(items["name"][1]) if "name" in items else None
+            role = self.field_role(items["role"][1]) if "role" in items else None
+            if "role" in items and role is None:
+                continue
+            if role is not None and code is None and name is None:
+                code = role.code  # where the account has no mapping yet, the role's usual code is tried
             if code is None and name is None:
                 self.problems.add(
                     key_node, with_params(FIELD_NEEDS_ADDRESS, alias=alias), FIELD_NEEDS_ADDRESS_HINT
                 )
                 continue
-            kind: FieldType = "text"
+            kind: FieldType = role.kind if role is not None else "text"
             if "type" in items:
                 raw_kind = self.scalar(items["type"][1])
                 if raw_kind in FIELD_TYPES:
@@ -452,8 +474,55 @@ class _Reader:
                 label=label,
                 code=str(code).upper() if code is not None else None,
                 name=str(name).strip().casefold() if name is not None else None,
+                role=role.name if role is not None else None,
             )
-            self.fields[alias] = self._bind_to_account(spec, key_node)
+            if spec.role is not None and (self.account_mapping is not None or self.catalog is not None):
+                self.fields[alias] = self._bind_role(spec, key_node)
+            else:
+                self.fields[alias] = self._bind_to_account(spec, key_node)
+
+    def field_role(self, node: Node) -> Role | None:
+        value = self.scalar(node)
+        role = role_named(value) if isinstance(value, str) else None
+        if role is None:
+            self.problems.add(
+                node, with_params(UNKNOWN_FIELD_ROLE, value=value), suggestion(str(value), ROLE_NAMES)
+            )
+        return role
+
+    def _bind_role(self, spec: FieldSpec, node: Node) -> FieldSpec:
+        """Bind a role field to the account's mapped field by id; with no mapping, to the catalog's proposal.
+
+        A role the mapping leaves out stays *not mapped*: classification goes on (its criteria are unknown and
+        say «поле не сопоставлено»), and `unmapped_roles` makes checks and activation say so loudly.
+        """
+        assert spec.role is not None
+        found: CatalogField | None
+        if self.account_mapping is not None:
+            found = self.account_mapping.get(spec.role)
+            if found is None:
+                return replace(spec, code=None, name=None, unmapped=True)
+        else:
+            assert self.catalog is not None
+            role = role_named(spec.role)
+            hint = spec.code or spec.name
+            proposal = propose_mapping(self.catalog, [role] if role else [], hints={spec.role: hint or ""})
+            chosen = proposal.get(spec.role)
+            if chosen is None:
+                self.problems.add(
+                    node, with_params(NO_FIELD_FOR_ROLE, role=spec.role), NO_FIELD_FOR_ROLE_HINT
+                )
+                return replace(spec, code=None, name=None, unmapped=True)
+            found = chosen.field
+        if not fits(spec.kind, found):
+            self.problems.add(
+                node,
+                with_params(
+                    ACCOUNT_TYPE_MISMATCH, what=f"«{found.name}»", amo_type=found.type, kind=spec.kind
+                ),
+                ACCOUNT_TYPE_MISMATCH_HINT,
+            )
+        return replace(spec, field_id=found.id, code=None, name=None, enums=dict(found.enums))
 
     def _bind_to_account(self, spec: FieldSpec, node: Node) -> FieldSpec:
         """Map the field to the account's field id (and enum labels) when the account's catalog is known."""
@@ -471,12 +540,7 @@ class _Reader:
                 node, with_params(NOT_IN_ACCOUNT, what=what), with_params(NOT_IN_ACCOUNT_HINT, guess=guess)
             )
             return spec
-        compatible = {
-            "number": {"numeric", "price", "monetary", "text"},
-            "boolean": {"checkbox"},
-            "date": {"date", "date_time", "birthday"},
-        }.get(spec.kind)
-        if compatible is not None and found.type not in compatible:
+        if spec.kind != "text" and not fits(spec.kind, found):
             self.problems.add(
                 node,
                 with_params(ACCOUNT_TYPE_MISMATCH, what=what, amo_type=found.type, kind=spec.kind),
@@ -814,12 +878,14 @@ def _shadowed_text(earlier: str, line: int) -> Text:
     return with_params(SHADOWED, earlier=earlier, line=line)
 
 
-def _parse(text: str, source: str, catalog: FieldCatalog | None) -> tuple[RuleSet | None, list[RuleIssue]]:
+def _parse(
+    text: str, source: str, catalog: FieldCatalog | None, mapping: FieldMapping | None = None
+) -> tuple[RuleSet | None, list[RuleIssue]]:
     problems = Problems(source)
     root = compose(text, problems)
     if root is None:
         return None, problems.issues
-    reader = _Reader(problems, catalog)
+    reader = _Reader(problems, catalog, mapping)
     top = reader.mapping(root, _TOP_KEYS)
     if not isinstance(root, MappingNode):
         return None, problems.issues
@@ -881,6 +947,7 @@ def _parse(text: str, source: str, catalog: FieldCatalog | None) -> tuple[RuleSe
         qualification=qualification,
         norms=norms,
         title=title,
+        mapping=mapping,
     )
     return ruleset, []
 
@@ -927,20 +994,37 @@ def _fallback_level(reader: _Reader, node: Node) -> tuple[LevelName, Text | None
 
 
 def check_ruleset(
-    text: str, *, source: str = "<rules>", fields: FieldCatalog | None = None
+    text: str,
+    *,
+    source: str = "<rules>",
+    fields: FieldCatalog | None = None,
+    mapping: FieldMapping | None = None,
 ) -> list[RuleIssue]:
-    """Every problem in a rule file (empty when it can be activated), with line, column and a fix hint."""
+    """Every problem in a rule file (empty when it can be activated), with line, column and a fix hint.
+
+    With `fields` (the account's catalog) and no `mapping`, role fields are checked against the proposal a
+    catalog gives; with a `mapping`, they are bound to its fields (see `rules.usage.unmapped_roles`).
+    """
     try:
-        _, issues = _parse(text, source, fields)
+        _, issues = _parse(text, source, fields, mapping)
     except RecursionError:
         return [RuleIssue(source, 1, 1, TOO_DEEP, with_params(TOO_DEEP_HINT, limit=MAX_NESTING))]
     return issues
 
 
-def load_ruleset(text: str, *, source: str = "<rules>", fields: FieldCatalog | None = None) -> RuleSet:
-    """A compiled rule set; raises `RuleFileError` listing every issue when the file cannot be used."""
+def load_ruleset(
+    text: str,
+    *,
+    source: str = "<rules>",
+    fields: FieldCatalog | None = None,
+    mapping: FieldMapping | None = None,
+) -> RuleSet:
+    """A compiled rule set; raises `RuleFileError` listing every issue when the file cannot be used.
+
+    `mapping` binds role fields to the account's fields by id; a role it leaves out reads as *not mapped*.
+    """
     try:
-        ruleset, issues = _parse(text, source, fields)
+        ruleset, issues = _parse(text, source, fields, mapping)
     except RecursionError:
         issues = [RuleIssue(source, 1, 1, TOO_DEEP, with_params(TOO_DEEP_HINT, limit=MAX_NESTING))]
         ruleset = None

@@ -4,6 +4,26 @@ Every table carries the amoCRM `account_id` it belongs to. Importing this packag
 `SQLModel.metadata` (Alembic compares the migrations against it in the tests).
 """
 
-from integration.storage import accounts, inbox, install_health, jobs, leads, promos, rulesets, stats
+from integration.storage import (
+    accounts,
+    field_mapping,
+    inbox,
+    install_health,
+    jobs,
+    leads,
+    promos,
+    rulesets,
+    stats,
+)
 
-__all__ = ["accounts", "inbox", "install_health", "jobs", "leads", "promos", "rulesets", "stats"]
+__all__ = [
+    "accounts",
+    "field_mapping",
+    "inbox",
+    "install_health",
+    "jobs",
+    "leads",
+    "promos",
+    "rulesets",
+    "stats",
+]

@@ -6,15 +6,22 @@ does not validate is never activated, so the running version keeps working. Vers
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from integration.i18n import Text as I18nText
-from rules import FieldCatalog, RuleSet, default_rules_text, default_ruleset, load_ruleset
+from integration.storage import field_mapping as mapping_store
+from integration.storage import install_health as health_store
+from integration.storage.accounts import get_account
+from rules import FieldCatalog, FieldMapping, RuleSet, default_rules_text, load_ruleset, unmapped_roles
 from rules.agreement import ROLES, ActivationVerdict, Approval, Role, activation_verdict, rules_diff
+from rules.roles import mapping_from_json, mapping_lines, mapping_to_json
+from rules.usage import RoleUse, unmapped_message
 
 
 class RuleStatus:
@@ -42,6 +49,9 @@ class RuleVersion(SQLModel, table=True):
     activated_at: int | None = None
     activated_by: str | None = None
     emergency: bool = False
+    # role → the account's field, signed off with this version (None: the account's default, see
+    # `account_mapping`); a mapping change is a new version with the same text.
+    mapping: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class RuleApproval(SQLModel, table=True):
@@ -77,6 +87,12 @@ NOT_A_DRAFT = I18nText(
 )
 UNKNOWN_ROLE = I18nText(
     ru="неизвестная роль «{role}»: marketing или sales", en="unknown role '{role}': marketing or sales"
+)
+
+
+UNMAPPED_REFUSED = I18nText(
+    ru="версия {version} не активирована: {roles}. Сопоставьте поля на /admin/mapping (или --emergency)",
+    en="version {version} not activated: {roles}. Map the fields on /admin/mapping (or use --emergency)",
 )
 
 
@@ -119,15 +135,24 @@ def propose(
     author: str,
     comment: str = "",
     fields: FieldCatalog | None = None,
+    mapping: FieldMapping | None = None,
     now: int | None = None,
 ) -> int:
     """Store a rule file as a new draft and return its version; a file that does not validate is refused.
 
-    Raises `rules.RuleFileError` (with every issue) for an invalid file.
+    `mapping` (role → the account's field) goes with the draft; without it the draft keeps the running
+    version's mapping. Raises `rules.RuleFileError` (with every issue) for an invalid file.
     """
-    load_ruleset(text, source=f"account {account_id} draft", fields=fields)
     active = _active_row(session, account_id)
+    stored_mapping = mapping_to_json(mapping) if mapping is not None else (active.mapping if active else None)
+    load_ruleset(
+        text,
+        source=f"account {account_id} draft",
+        fields=fields if stored_mapping is None else None,
+        mapping=mapping_from_json(stored_mapping) if stored_mapping is not None else None,
+    )
     base_version, base_text = (active.version, active.text) if active else (0, default_rules_text())
+    base_mapping = active.mapping if active else None
     latest = session.exec(
         select(func.max(RuleVersion.version)).where(RuleVersion.account_id == account_id)
     ).one()
@@ -140,8 +165,14 @@ def propose(
             proposed_by=author,
             proposed_at=_now(now),
             comment=comment,
-            diff=rules_diff(base_text, text, old_label=f"v{base_version}", new_label=f"v{version}"),
+            diff=rules_diff(
+                _with_mapping(base_text, base_mapping),
+                _with_mapping(text, stored_mapping),
+                old_label=f"v{base_version}",
+                new_label=f"v{version}",
+            ),
             based_on=base_version,
+            mapping=stored_mapping,
         )
     )
     session.flush()
@@ -208,7 +239,25 @@ def activate(
     )
     if not verdict.allowed:
         raise RulesetError(verdict.reason, verdict)
-    load_ruleset(row.text, source=f"account {account_id} v{version}", fields=fields)
+    mapping = _mapping_of(session, account_id, row)
+    compiled = load_ruleset(
+        row.text,
+        source=f"account {account_id} v{version}",
+        fields=fields if mapping is None else None,
+        mapping=mapping,
+    )
+    missing = unmapped_roles(compiled)
+    if missing and not emergency:
+        raise RulesetError(
+            I18nText(
+                ru=UNMAPPED_REFUSED(
+                    "ru", version=version, roles="; ".join(unmapped_message(u)("ru") for u in missing)
+                ),
+                en=UNMAPPED_REFUSED(
+                    "en", version=version, roles="; ".join(unmapped_message(u)("en") for u in missing)
+                ),
+            )
+        )
     moment = _now(now)
     for previous in session.exec(
         select(RuleVersion).where(
@@ -222,6 +271,11 @@ def activate(
     row.activated_by = by
     row.emergency = verdict.emergency
     session.add(row)
+    # The install health shows what the rules now running read without a field (only an emergency leaves any).
+    if get_account(session=session, account_id=account_id) is not None:
+        health_store.record_rules_mapping(
+            session=session, account_id=account_id, missing_roles=[use.role for use in missing], now=moment
+        )
     session.flush()
     return verdict
 
@@ -242,14 +296,56 @@ def active_version(*, session: Session, account_id: int) -> int:
     return row.version if row is not None else 0
 
 
-def active_ruleset(*, session: Session, account_id: int) -> tuple[int, RuleSet]:
-    """The running rules of an account, compiled, with their version (the default pack as version 0)."""
+def _with_mapping(text: str, mapping: dict[str, Any] | None) -> str:
+    """The text a version's diff compares: the rule file, then its field mapping (so mapping changes show)."""
+    if mapping is None:
+        return text
+    lines = "\n".join(f"#   {line}" for line in mapping_lines(mapping_from_json(mapping)))
+    return f"{text.rstrip()}\n\n# field mapping (role: field of the account)\n{lines}\n"
+
+
+def _mapping_of(session: Session, account_id: int, row: RuleVersion | None) -> FieldMapping | None:
+    if row is not None and row.mapping is not None:
+        return mapping_from_json(row.mapping)
+    return default_mapping(session=session, account_id=account_id)
+
+
+def default_mapping(*, session: Session, account_id: int) -> FieldMapping | None:
+    """The mapping before an admin confirms one: the proposal's fields found by code (None: never proposed,
+    then role fields are read by their code as before mappings existed)."""
+    proposal = mapping_store.get_proposal(session=session, account_id=account_id)
+    return mapping_store.code_confirmed_mapping(proposal) if proposal is not None else None
+
+
+def confirmed_mapping(*, session: Session, account_id: int) -> FieldMapping | None:
+    """The mapping signed off with the running version (None: no admin has confirmed one yet)."""
     row = _active_row(session, account_id)
+    return mapping_from_json(row.mapping) if row is not None and row.mapping is not None else None
+
+
+def account_mapping(*, session: Session, account_id: int) -> FieldMapping | None:
+    """The mapping the account's running rules use (None: not proposed yet, roles read by their code)."""
+    return _mapping_of(session, account_id, _active_row(session, account_id))
+
+
+def active_ruleset(*, session: Session, account_id: int) -> tuple[int, RuleSet]:
+    """The running rules of an account, compiled with its field mapping, with their version (0: default pack)."""
+    row = _active_row(session, account_id)
+    mapping = _mapping_of(session, account_id, row)
     if row is None:
-        return 0, default_ruleset()
-    return row.version, load_ruleset(row.text, source=f"account {account_id} v{row.version}").with_version(
-        row.version
-    )
+        return 0, load_ruleset(default_rules_text(), source="rules/defaults/default.yaml", mapping=mapping)
+    ruleset = load_ruleset(row.text, source=f"account {account_id} v{row.version}", mapping=mapping)
+    return row.version, ruleset.with_version(row.version)
+
+
+def missing_roles(*, session: Session, account_id: int) -> tuple[RoleUse, ...]:
+    """Roles the running rules read that the account's mapping leaves without a field (shown as warnings)."""
+    _version, ruleset = active_ruleset(session=session, account_id=account_id)
+    return unmapped_roles(ruleset)
+
+
+def mapping_fingerprint(mapping: FieldMapping | None) -> str:
+    return "" if mapping is None else json.dumps(mapping_to_json(mapping), sort_keys=True)
 
 
 class ActiveRulesCache:
@@ -261,15 +357,18 @@ class ActiveRulesCache:
     """
 
     def __init__(self) -> None:
-        self._compiled: dict[int, RuleSet] = {}
+        self._compiled: dict[int, tuple[str, RuleSet]] = {}
 
     def get(self, *, session: Session, account_id: int) -> RuleSet:
-        version = active_version(session=session, account_id=account_id)
+        row = _active_row(session, account_id)
+        version = row.version if row is not None else 0
+        # The mapping can change without a new version while it is still the install's proposal.
+        fingerprint = mapping_fingerprint(_mapping_of(session, account_id, row))
         cached = self._compiled.get(account_id)
-        if cached is not None and cached.version == version:
-            return cached
+        if cached is not None and cached[1].version == version and cached[0] == fingerprint:
+            return cached[1]
         _, ruleset = active_ruleset(session=session, account_id=account_id)
-        self._compiled[account_id] = ruleset
+        self._compiled[account_id] = (fingerprint, ruleset)
         return ruleset
 
 
@@ -311,11 +410,22 @@ def history(*, session: Session, account_id: int) -> list[VersionInfo]:
     ]
 
 
+def _mapping_json(session: Session, account_id: int, version: int) -> dict[str, Any] | None:
+    row = session.get(RuleVersion, (account_id, version)) if version else None
+    return row.mapping if row is not None else None
+
+
 def diff(*, session: Session, account_id: int, old: int, new: int) -> str:
-    """A unified diff between two versions (0 is the default pack)."""
+    """A unified diff between two versions (0 is the default pack), field mappings included."""
     return rules_diff(
-        text_of(session=session, account_id=account_id, version=old),
-        text_of(session=session, account_id=account_id, version=new),
+        _with_mapping(
+            text_of(session=session, account_id=account_id, version=old),
+            _mapping_json(session, account_id, old),
+        ),
+        _with_mapping(
+            text_of(session=session, account_id=account_id, version=new),
+            _mapping_json(session, account_id, new),
+        ),
         old_label=f"v{old}",
         new_label=f"v{new}",
     )

@@ -117,6 +117,7 @@ def overview(request: Request, admin: AdminDep) -> Response:
         health = inbox_health(session=session, account_id=admin.account_id)
         version = ruleset_store.active_version(session=session, account_id=admin.account_id)
         status = account.status if account is not None else account_store.AccountStatus.REMOVED
+        missing = ruleset_store.missing_roles(session=session, account_id=admin.account_id)
         install = (
             install_report(
                 account,
@@ -127,6 +128,10 @@ def overview(request: Request, admin: AdminDep) -> Response:
             if account is not None
             else None
         )
+    lang = language(request)
+    unmapped = (
+        texts.UNMAPPED_WARNING(lang, roles=", ".join(use.label(lang) for use in missing)) if missing else None
+    )
     return render(
         request,
         "overview.html",
@@ -135,6 +140,7 @@ def overview(request: Request, admin: AdminDep) -> Response:
             "health": health,
             "version": version,
             "lag": f"{health.lag_seconds:.0f}",
+            "unmapped": unmapped,
             "install": install,
         },
         session=admin,
@@ -217,7 +223,8 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
     with session_scope(services.engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
         if not issues:
-            candidate = load_ruleset(text, source="candidate")
+            mapping = ruleset_store.account_mapping(session=session, account_id=admin.account_id)
+            candidate = load_ruleset(text, source="candidate", mapping=mapping)
             report = backtest_preview(session=session, account_id=admin.account_id, candidate=candidate)
             preview = report.summary(lang)
             names = lead_names(

@@ -185,3 +185,52 @@ TASK_FAILED = Text(
     en="amoCRM did not accept the task: check the owner and the connection.",
 )
 TASK_EMPTY = Text(ru="Напишите, что сделать.", en="Write what is to be done.")
+
+# Field mapping
+NAV_MAPPING = Text(ru="Поля", en="Fields")
+MAPPING = Text(ru="Сопоставление полей", en="Field mapping")
+MAPPING_INTRO = Text(
+    ru="Какие поля сделок вашего аккаунта играют роли из правил. Процент — доля сохранённых сделок, где поле "
+    "заполнено. Изменение — это новая версия правил: её согласуют маркетинг и продажи, затем активируют.",
+    en="Which lead fields of your account play the roles the rules name. The percentage is the share of stored "
+    "leads where the field is filled. A change is a new rules version: marketing and sales sign it off, "
+    "then it is activated.",
+)
+ROLE = Text(ru="Роль", en="Role")
+ACCOUNT_FIELD = Text(ru="Поле аккаунта", en="Account field")
+USED_BY = Text(ru="Где используется", en="Used by")
+READ_BY_CRITERION = Text(ru="критерий", en="criterion")
+READ_BY_LEVEL = Text(ru="уровень", en="level")
+READ_BY_CHANNEL = Text(ru="канал", en="channel")
+NOT_MAPPED = Text(ru="— не сопоставлено —", en="— not mapped —")
+FILLED_PCT = Text(ru="заполнено в {pct} % сделок", en="filled in {pct} % of leads")
+CREATE_FIELD = Text(ru="Создать это поле в amoCRM", en="Create this field in amoCRM")
+NO_CANDIDATES = Text(ru="В аккаунте нет подходящего поля.", en="The account has no suitable field.")
+PREVIEW_MAPPING = Text(ru="Бэктест: что изменится", en="Backtest: what changes")
+PROPOSE_MAPPING = Text(ru="Предложить на согласование", en="Propose for sign-off")
+MAPPING_NOT_PROPOSED = Text(
+    ru="Сопоставление ещё не предложено: оно появится после установки (провижининга) аккаунта.",
+    en="No mapping has been proposed yet: it appears once the account is provisioned.",
+)
+FIELD_CREATED = Text(
+    ru="Поле «{name}» создано в amoCRM и выбрано.", en="Field “{name}” was created in amoCRM and selected."
+)
+CREATE_FAILED = Text(
+    ru="amoCRM не создал поле: проверьте подключение и попробуйте ещё раз.",
+    en="amoCRM did not create the field: check the connection and try again.",
+)
+BAD_MAPPING_FIELD = Text(
+    ru="Поле #{field} не подходит для роли «{role}».", en="Field #{field} cannot play the role “{role}”."
+)
+UNMAPPED_WARNING = Text(
+    ru="Действующие правила читают роли, которым не сопоставлено поле аккаунта: {roles}. Пока так, эти "
+    "условия всегда «неизвестно» — сопоставьте поля и согласуйте изменение.",
+    en="The running rules read roles no field of the account is mapped to: {roles}. Until they are mapped, "
+    "those conditions are always “unknown” — map the fields and sign the change off.",
+)
+ORIGIN_NAMES = {
+    "code": Text(ru="найдено по коду", en="found by code"),
+    "name": Text(ru="найдено по названию", en="found by name"),
+    "similar": Text(ru="похожее название — проверьте", en="similar name — please check"),
+    "version": Text(ru="действует", en="in effect"),
+}

@@ -12,27 +12,32 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from integration.amocrm import AccountApi
 from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
+from integration.storage import accounts as account_store
 from integration.storage import rulesets
+from integration.storage.accounts import Account
 from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import RulesetError
 from rules import FieldCatalog, RuleFileError, RuleIssue, check_ruleset, default_rules_text, load_ruleset
 from rules.backtest import LOST_STATUS, WON_STATUS, BacktestLead, backtest
 from rules.source import MAX_RULE_FILE_BYTES, TOO_LARGE, TOO_LARGE_HINT, with_params
+from rules.usage import unmapped_message, unmapped_roles
 
 app = typer.Typer(help="Правила классификации / classification rules", no_args_is_help=True)
 
+MISSING_FILE = Text(ru="укажите файл правил или --account", en="give a rule file or --account")
 FILE_OK = Text(ru="{file}: ошибок нет", en="{file}: no issues")
 ISSUES_FOUND = Text(ru="найдено проблем: {count}", en="issues found: {count}")
 CANNOT_READ = Text(ru="не удалось прочитать {file}: {error}", en="cannot read {file}: {error}")
@@ -131,19 +136,74 @@ def _catalog(path: Path | None, language: Language) -> FieldCatalog | None:
     return FieldCatalog.from_amocrm([item for item in data if isinstance(item, dict)])
 
 
+NO_SUCH_ACCOUNT = Text(ru="аккаунт {account} не установлен", en="account {account} is not installed")
+ACCOUNT_RULES = Text(ru="действующие правила аккаунта {account}", en="the running rules of account {account}")
+
+
+def _find_account(session: Session, wanted: str) -> Account | None:
+    """An installed account by id, subdomain or host (acme, acme.amocrm.ru, https://acme.amocrm.ru)."""
+    host = urlsplit(wanted if "//" in wanted else f"//{wanted}").hostname or wanted
+    for account in account_store.list_accounts(session=session):
+        account_host = urlsplit(account.base_url).hostname or ""
+        if wanted == str(account.id) or host in (account.subdomain, account_host):
+            return account
+    return None
+
+
+def _check_on_account(file: Path | None, wanted: str, language: Language) -> None:
+    """The file (or the running rules) compiled with the account's field mapping; exit 1 naming each role
+    the rules read that has no field mapped."""
+    settings = Settings()
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+        account = _find_account(session, wanted)
+        if account is None:
+            _fail(NO_SUCH_ACCOUNT(language, account=wanted))
+        mapping = rulesets.account_mapping(session=session, account_id=account.id)
+        if file is None:
+            version = rulesets.active_version(session=session, account_id=account.id)
+            text = rulesets.text_of(session=session, account_id=account.id, version=version)
+            source = ACCOUNT_RULES(language, account=account.subdomain)
+        else:
+            text, source = _read_rules_file(file, language), str(file)
+    issues = check_ruleset(text, source=source, mapping=mapping)
+    if issues:
+        _print_issues(issues, language)
+        raise typer.Exit(code=1)
+    missing = unmapped_roles(load_ruleset(text, source=source, mapping=mapping))
+    if missing:
+        for use in missing:
+            typer.echo(f"{source}: {unmapped_message(use)(language)}", err=True)
+        typer.echo(ISSUES_FOUND(language, count=len(missing)), err=True)
+        raise typer.Exit(code=1)
+    typer.echo(FILE_OK(language, file=source))
+
+
 @app.command("check")
 def check(
-    file: Path,
+    file: Annotated[
+        Path | None, typer.Argument(help="rule file (default with --account: its running rules)")
+    ] = None,
     fields: Annotated[
         Path | None,
         typer.Option(
             help="JSON of the account's GET /api/v4/leads/custom_fields, to check field codes/names"
         ),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            "--account", "-a", help="installed account (host, subdomain or id): check its field mapping"
+        ),
+    ] = None,
     lang: LangOption = None,
 ) -> None:
     """Проверить файл правил / check a rule file: every issue as file:line:col: message (hint)."""
     language = _language(lang)
+    if account is not None:
+        _check_on_account(file, account, language)
+        return
+    if file is None:
+        _fail(MISSING_FILE(language))
     catalog = _catalog(fields, language)
     issues = check_ruleset(_read_rules_file(file, language), source=str(file), fields=catalog)
     if issues:
@@ -399,14 +459,16 @@ def backtest_command(
     """Бэктест / how a candidate rule file would reclassify the stored leads, compared to the active rules."""
     settings = Settings()
     language = _language(lang, settings)
-    try:
-        candidate = load_ruleset(_read_rules_file(file, language), source=str(file))
-    except RuleFileError as error:
-        _print_issues(error.issues, language)
-        raise typer.Exit(code=1) from None
+    text = _read_rules_file(file, language)
     with open_engine(settings.database_url) as engine:
         with session_scope(engine) as session:
             _, active = rulesets.active_ruleset(session=session, account_id=account)
+        try:
+            # The candidate reads the account's fields through the same mapping as the running rules.
+            candidate = load_ruleset(text, source=str(file), mapping=active.mapping)
+        except RuleFileError as error:
+            _print_issues(error.issues, language)
+            raise typer.Exit(code=1) from None
         since_seconds = _since_seconds(since, language)
         if from_amocrm:
             pulled = _pulled_leads(settings, account, since_seconds, language)

@@ -20,6 +20,7 @@ from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage import accounts as account_store
 from leadpact.admin import router
+from leadpact.admin.mapping import router as mapping_router
 from leadpact.admin.reports import reports_router
 
 CLIENT_SECRET = "admin-test-client-secret-0123456789abcdef0123456789"
@@ -55,6 +56,7 @@ def admin_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router)
+    app.include_router(mapping_router)
     app.include_router(reports_router)
     return app
 

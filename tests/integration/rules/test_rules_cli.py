@@ -70,7 +70,8 @@ class TestCheck:
         assert code == 1 and "файл правил пуст" in output
 
     def test_fields_from_the_account_are_checked(self, tmp_path: Path, env: dict[str, str]) -> None:
-        """With the account's saved custom-field list, a code the account lacks is reported at its line."""
+        """With the account's saved custom-field list, a role no field of the account can play is reported at
+        its line, naming the role."""
         fields = tmp_path / "fields.json"
         items = [
             {"id": i, "name": code.title(), "type": kind, "code": code}
@@ -95,7 +96,7 @@ class TestCheck:
             i for i, row in enumerate(default_rules_text().splitlines(), 1) if "decision_date:" in row
         )
         assert code == 1
-        assert f"{pack}:{line}:3: the account has no field code DECISION_DATE" in output
+        assert f"{pack}:{line}:3: no field of the account found for role 'decision_date'" in output
 
     def test_ten_megabyte_file_is_refused_with_its_size(self, tmp_path: Path, env: dict[str, str]) -> None:
         """A 10 MB file is refused at once, naming its real size, without being parsed."""

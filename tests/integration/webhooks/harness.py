@@ -75,7 +75,12 @@ async def running_system(
     app when asked, the worker with a write-back window of `window` seconds (else the settings' own)."""
     with sandbox_server(sandbox_config) as sandbox_url:
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
-            created = (await sandbox.post("/_sandbox/accounts", json={"subdomain": "acme"})).json()
+            # The demo fields (BUDGET, …, UTM_*) give the account what the default rules read, found by code.
+            created = (
+                await sandbox.post(
+                    "/_sandbox/accounts", json={"subdomain": "acme", "seed_demo": True, "leads": 0}
+                )
+            ).json()
             token = (
                 await sandbox.post("/_sandbox/tokens/long-lived", json={"account_id": created["id"]})
             ).json()

@@ -64,5 +64,14 @@ class TestPublicApi:
                 "default_rules_text",
                 "default_ruleset",
                 "load_ruleset",
+                "ROLES",
+                "FieldMapping",
+                "ProposedField",
+                "Role",
+                "RoleUse",
+                "criteria_fields",
+                "propose_mapping",
+                "role_uses",
+                "unmapped_roles",
             ]
         )

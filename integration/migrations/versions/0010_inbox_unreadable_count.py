@@ -4,15 +4,15 @@ A delivery is salvaged rather than failed whole (issue 13): a bad value fails on
 cannot be read fails alone. `unreadable_count` keeps how many parts were lost per delivery, so the inbox page
 can say "delivered, N fields unreadable" without reading every stored event.
 
-Revision ID: 0009_inbox_unreadable
-Revises: 0008_install_health
+Revision ID: 0010_inbox_unreadable
+Revises: 0009_field_mapping
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_inbox_unreadable"
-down_revision = "0008_install_health"
+revision = "0010_inbox_unreadable"
+down_revision = "0009_field_mapping"
 branch_labels = None
 depends_on = None
 
