@@ -62,6 +62,9 @@ class SandboxConfig:
     webhooks_refused_status: int = 403
     # [assumed] amoCRM's widget-install hook waits about 3 s for our answer and ignores it.
     widget_hook_timeout: float = 3.0
+    # The events list refused, as for an integration without the rights to it (403) or an account that has no
+    # events list to give (404): `leadpact backfill` must say the stage history is missing. None: served.
+    events_api_status: int | None = None
 
     def __repr__(self) -> str:
         # The client secret stays out of logs and tracebacks.

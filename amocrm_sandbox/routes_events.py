@@ -14,6 +14,11 @@ router = APIRouter(prefix="/api/v4")
 
 @router.get("/events")
 async def list_events(request: Request, caller: CallerDep) -> Response:
+    refused = caller.state.config.events_api_status
+    if refused is not None:
+        return JSONResponse(
+            {"title": "Forbidden" if refused == 403 else "Not Found", "status": refused}, status_code=refused
+        )
     raw = request.query_params.multi_items()
     params = parse_list_params(
         raw,

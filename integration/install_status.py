@@ -21,6 +21,7 @@ from integration.storage.install_health import (
     RulesState,
     WebhookState,
 )
+from rules.roles import role_named
 
 LABELS: Mapping[str, Text] = {
     "tokens": Text(ru="Доступ к amoCRM", en="amoCRM access"),
@@ -136,8 +137,8 @@ def when(moment: float | None) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def polling_seconds(reconcile_interval_seconds: float) -> int:
-    return math.ceil(reconcile_interval_seconds)
+def polling_seconds(polling_interval_seconds: float) -> int:
+    return math.ceil(polling_interval_seconds)
 
 
 def install_report(
@@ -145,10 +146,11 @@ def install_report(
     health: InstallHealth | None,
     *,
     lang: Language,
-    reconcile_interval_seconds: float,
+    polling_interval_seconds: float,
     role_names: Mapping[str, Text] | None = None,
 ) -> InstallReport:
-    """The account's health in `lang`; `role_names` turns mapping roles into words (the role key otherwise)."""
+    """The account's health in `lang`; `role_names` overrides the words for mapping roles (their titles
+    otherwise)."""
     row = health or InstallHealth(account_id=account.id)
 
     def checked(moment: int | None) -> str:
@@ -165,7 +167,7 @@ def install_report(
     if row.webhook_state == WebhookState.SUBSCRIBED:
         webhook: tuple[str, bool | None] = (WEBHOOK_SUBSCRIBED(lang), True)
     elif polling:
-        seconds = polling_seconds(reconcile_interval_seconds)
+        seconds = polling_seconds(polling_interval_seconds)
         webhook = (WEBHOOKS_REFUSED(lang, seconds=seconds), True)
     else:
         webhook = (WEBHOOK_MISSING(lang), None if row.webhook_checked_at is None else False)
@@ -216,4 +218,12 @@ def _setup_line(row: InstallHealth, lang: Language) -> HealthLine:
 
 
 def _roles(roles: Sequence[str], lang: Language, names: Mapping[str, Text] | None) -> str:
-    return ", ".join(names[role](lang) if names and role in names else role for role in roles)
+    """Roles as people call them («Бюджет», «ЛПР»), not as the rule file spells them (`budget`)."""
+    words = []
+    for name in roles:
+        known = role_named(name)
+        if names and name in names:
+            words.append(names[name](lang))
+        else:
+            words.append(known.title(lang) if known is not None else name)
+    return ", ".join(words)

@@ -59,8 +59,11 @@ class Settings(BaseSettings):
     # one PATCH writes every changed lead. Longer saves calls; shorter shows LeadPact's fields sooner.
     writeback_latency_seconds: float = Field(default=3.0, ge=0)
     # Every this often each account's leads changed since the last round are checked (one call when nothing
-    # changed): how soon a lost webhook heals, and how soon changes arrive where webhooks are unavailable.
+    # changed): a lost webhook heals within this.
     reconcile_interval_seconds: float = Field(default=45.0, gt=0)
+    # Accounts whose plan refuses the webhooks API have no other feed: they are polled this often (a round with
+    # nothing changed costs one call), and the overview says changes arrive within this many seconds.
+    polling_interval_seconds: float = Field(default=60.0, gt=0)
     # A new install re-reads leads changed this long ago; older history is `leadpact backfill`'s job.
     reconcile_first_run_lookback_seconds: int = Field(default=24 * 3600, ge=0)
 
@@ -70,6 +73,12 @@ class Settings(BaseSettings):
     provisioning_retry_base_seconds: float = Field(default=30.0, gt=0)
     provisioning_retry_max_seconds: float = Field(default=3600.0, gt=0)
     provisioning_lease_seconds: float = Field(default=900.0, gt=0)
+
+    # People are shown by name: each account's amoCRM user list is re-read at most this often.
+    users_refresh_seconds: int = Field(default=3600, gt=0)
+    # Won deals, revenue and cost per customer count by the deal's close date ("close_date", the default) or
+    # by the lead's creation date ("cohort": of the leads that arrived in the period, how many are won by now).
+    stats_won_basis: Literal["close_date", "cohort"] = "close_date"
 
     # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
     # totals only, with the labels that name accounts (account id, amoCRM host) summed away.

@@ -12,13 +12,14 @@ from leadpact.app import BackgroundTask
 
 
 def background_tasks(settings: Settings) -> tuple[BackgroundTask, ...]:
-    """The worker draining the inbox, and the scheduler (reconciliation, statistics, weekly report)."""
-    from leadpact.scheduler import run_scheduler
+    """The worker draining the inbox, and the scheduler (reconciliation, polling of accounts without webhooks,
+    statistics, weekly report)."""
+    from leadpact.scheduler import run_polling, run_scheduler
     from sync.stats_push import run_stats_pusher
     from webhooks.reconcile import run_reconciler
     from webhooks.worker import run_worker
 
-    return (run_worker, run_reconciler, run_stats_pusher, run_scheduler)
+    return (run_worker, run_reconciler, run_polling, run_stats_pusher, run_scheduler)
 
 
 async def run_worker_process(settings: Settings) -> None:

@@ -25,6 +25,7 @@ from integration.i18n import Language
 from integration.install import provision_due_accounts, recheck_refused_webhook
 from integration.provisioning import BASE_STEPS, ProvisioningContext, ProvisioningStep
 from integration.storage import accounts as account_store
+from integration.storage import install_health as health_store
 from integration.storage.jobs import claim_run, release_run
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,32 @@ async def run_scheduler(services: Services, stop: asyncio.Event, *, tick_seconds
         await run_provisioning_loop(services, stop)
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def poll_refused_accounts(services: Services) -> int:
+    """One polling round for every account whose plan refused the webhooks API; how many were polled."""
+    from webhooks.reconcile import reconcile_account
+
+    with session_scope(services.engine) as session:
+        account_ids = health_store.polling_account_ids(session=session)
+    for account_id in account_ids:
+        try:
+            await reconcile_account(services, account_id)
+        except Exception as exc:  # one account's amoCRM being away must not stop the others' polling
+            log.warning("polling account %s failed: %s", account_id, type(exc).__name__)
+    return len(account_ids)
+
+
+async def run_polling(services: Services, stop: asyncio.Event) -> None:
+    """Background task: accounts without webhooks polled every `polling_interval_seconds` until `stop`
+    (the general reconciliation runs far less often and is only the safety net for lost webhooks)."""
+    while not stop.is_set():
+        try:
+            await poll_refused_accounts(services)
+        except Exception as exc:  # the database may be away for a moment; the next tick tries again
+            log.warning("polling tick failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=services.settings.polling_interval_seconds)
 
 
 async def run_provisioning_loop(services: Services, stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from integration.storage import (
     promos,
     rulesets,
     stats,
+    users,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "promos",
     "rulesets",
     "stats",
+    "users",
 ]

@@ -215,6 +215,20 @@ def webhooks_refused(*, session: Session, account_id: int) -> bool:
     return row is not None and row.webhook_state == WebhookState.REFUSED
 
 
+def polling_account_ids(*, session: Session) -> list[int]:
+    """Active accounts whose plan refused the webhooks API: reconciliation is their only feed."""
+    rows = session.exec(
+        select(col(InstallHealth.account_id))
+        .join(Account, col(Account.id) == col(InstallHealth.account_id))
+        .where(
+            col(InstallHealth.webhook_state) == WebhookState.REFUSED,
+            col(Account.status) == AccountStatus.ACTIVE,
+        )
+        .order_by(col(InstallHealth.account_id))
+    ).all()
+    return [int(account_id) for account_id in rows]
+
+
 def health_counts(*, session: Session) -> dict[str, int]:
     """How many installed accounts are in each state (no account named): for /readyz."""
     rows = session.exec(

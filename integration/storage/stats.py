@@ -8,6 +8,7 @@ not per amoCRM timestamp.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -82,6 +83,7 @@ class StatsPipelineStage(SQLModel, table=True):
     status_id: int = Field(primary_key=True)
     sort: int = 0
     name: str = ""
+    pipeline_name: str = ""
 
 
 class StatsBackfillCheckpoint(SQLModel, table=True):
@@ -97,6 +99,8 @@ class StatsBackfillCheckpoint(SQLModel, table=True):
     events_done: int = 0
     finished_at: int | None = None
     updated_at: int = 0
+    # Whether amoCRM's events list answered on the last run (None: not known — an older run).
+    events_api: bool | None = None
 
 
 class StatsPushedValue(SQLModel, table=True):
@@ -212,14 +216,24 @@ def insert_bonus_snapshot(*, session: Session, snapshot: StatsBonusSnapshot) -> 
 
 
 def replace_pipeline_stages(
-    *, session: Session, account_id: int, stages: list[tuple[int, int, int, str]]
+    *,
+    session: Session,
+    account_id: int,
+    stages: list[tuple[int, int, int, str]],
+    pipeline_names: Mapping[int, str] | None = None,
 ) -> None:
     """Stores the account's stage order: (pipeline_id, status_id, sort, name) rows replace the old ones."""
     session.execute(delete(StatsPipelineStage).where(StatsPipelineStage.account_id == account_id))  # type: ignore[arg-type]
+    names = pipeline_names or {}
     for pipeline_id, status_id, sort, name in stages:
         session.add(
             StatsPipelineStage(
-                account_id=account_id, pipeline_id=pipeline_id, status_id=status_id, sort=sort, name=name
+                account_id=account_id,
+                pipeline_id=pipeline_id,
+                status_id=status_id,
+                sort=sort,
+                name=name,
+                pipeline_name=names.get(pipeline_id, ""),
             )
         )
     session.flush()

@@ -4,8 +4,10 @@ the webhook inbox. Routes are thin: read the form, call the area's own functions
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -18,8 +20,15 @@ from integration.storage import install_health as health_store
 from integration.storage import promos as promo_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage import stats as stats_store
+from integration.users import refresh_users
 from leadpact.admin import texts
-from leadpact.admin.service import backtest_preview, inbox_health, lead_names, queue_reclassification
+from leadpact.admin.service import (
+    backtest_preview,
+    inbox_health,
+    lead_names,
+    queue_reclassification,
+    unmapped_running_version,
+)
 from leadpact.admin.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -85,6 +94,16 @@ def login(request: Request, token: str = "") -> Response:
     if not claims.is_admin or claims.user_id is None:
         raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
     admin = new_session(account_id=claims.account_id, user_id=claims.user_id, now=now)
+    # Pages name people from the cached user list: read it now if it is stale (at most once per period).
+    anyio.from_thread.run(
+        partial(
+            refresh_users,
+            engine=services.engine,
+            connector=services.connector,
+            account_id=claims.account_id,
+            max_age=settings.users_refresh_seconds,
+        )
+    )
     response = RedirectResponse(with_lang("/admin", request), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -123,7 +142,7 @@ def overview(request: Request, admin: AdminDep) -> Response:
                 account,
                 health_store.get_health(session=session, account_id=admin.account_id),
                 lang=language(request),
-                reconcile_interval_seconds=services.settings.reconcile_interval_seconds,
+                polling_interval_seconds=services.settings.polling_interval_seconds,
             )
             if account is not None
             else None
@@ -361,6 +380,7 @@ def rules_activate(request: Request, admin: AdminDep, form: FormDep, version: in
     services = services_of(request)
     try:
         with session_scope(services.engine) as session:
+            replaced = unmapped_running_version(session=session, account_id=admin.account_id)
             ruleset_store.activate(
                 session=session,
                 account_id=admin.account_id,
@@ -368,7 +388,9 @@ def rules_activate(request: Request, admin: AdminDep, form: FormDep, version: in
                 by=_approver(admin.user_id),
                 emergency=form.get("emergency") == "yes",
             )
-            queued = queue_reclassification(session=session, account_id=admin.account_id)
+            queued = queue_reclassification(
+                session=session, account_id=admin.account_id, unmapped_version=replaced
+            )
     except (ruleset_store.RulesetError, RuleFileError) as error:
         return _version_error(request, admin, version, error)
     return RedirectResponse(

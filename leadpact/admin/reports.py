@@ -21,6 +21,9 @@ from integration.accounts import AccountNotConnected
 from integration.amocrm import AmoError
 from integration.db import session_scope
 from integration.storage import accounts as account_store
+from integration.storage import users as user_store
+from integration.storage.users import AmoUser
+from integration.users import refresh_users
 from leadpact.admin import texts
 from leadpact.admin.report_cache import WeeklyReportCache
 from leadpact.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
@@ -33,17 +36,30 @@ from sync.reports.figures import (
 from sync.reports.model import WeeklyReport, with_meeting_tasks
 from sync.reports.render import render_html_fragment, render_markdown
 from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
-from sync.stats.periods import Period, StatsInputError
+from sync.stats.metrics import WonBasis
+from sync.stats.periods import Period, StatsInputError, parse_as_of
+from sync.stats.service import rules_context
 
 log = logging.getLogger(__name__)
 
 reports_router = APIRouter(prefix="/reports", route_class=AdminRoute, tags=["reports"])
 
 
-def _week(text: str | None) -> Period:
+def _week(text: str | None, as_of: int | None = None) -> Period:
+    """The week asked for; by default the last full week before `as_of` (now when not given)."""
     if text:
         return parse_week(text)
-    return last_full_week(datetime.now(UTC).date())
+    moment = datetime.now(UTC) if as_of is None else datetime.fromtimestamp(as_of, UTC)
+    return last_full_week(moment.date())
+
+
+def _as_of(engine: Engine, account_id: int, text: str | None) -> int | None:
+    """`?as_of=2026-11-20`: the end of that day in the rules' time zone (None: now)."""
+    if not text:
+        return None
+    with session_scope(engine) as session:
+        tz = rules_context(session=session, account_id=account_id).timezone
+    return parse_as_of(text, tz)
 
 
 def _cache(request: Request) -> WeeklyReportCache:
@@ -54,17 +70,38 @@ def _cache(request: Request) -> WeeklyReportCache:
     return cache
 
 
-def _compute(engine: Engine, account_id: int, week: Period) -> tuple[tuple[object, ...], WeeklyReport, float]:
+def _compute(
+    engine: Engine,
+    account_id: int,
+    week: Period,
+    as_of: int | None = None,
+    won_basis: WonBasis = "close_date",
+) -> tuple[tuple[object, ...], WeeklyReport, float]:
     now = time.time()
     with session_scope(engine) as session:
         fingerprint = data_fingerprint(session=session, account_id=account_id)
         report = load_weekly_report(
-            session=session, account_id=account_id, week=week, as_of=int(now), tasks=None
+            session=session,
+            account_id=account_id,
+            week=week,
+            as_of=int(now) if as_of is None else as_of,
+            tasks=None,
+            won_basis=won_basis,
         )
     return fingerprint, report, now
 
 
-def _load(engine: Engine, cache: WeeklyReportCache, account_id: int, week: Period) -> WeeklyReport:
+def _load(
+    engine: Engine,
+    cache: WeeklyReportCache,
+    account_id: int,
+    week: Period,
+    as_of: int | None = None,
+    won_basis: WonBasis = "close_date",
+) -> WeeklyReport:
+    if as_of is not None or won_basis != "close_date":
+        # A report as of a chosen moment (or on the cohort basis) is asked for rarely: computed, not cached.
+        return _compute(engine, account_id, week, as_of, won_basis)[1]
     key = (account_id, week)
     with session_scope(engine) as session:
         fingerprint = data_fingerprint(session=session, account_id=account_id)
@@ -86,12 +123,19 @@ async def weekly_report(
     format: Literal["html", "md"] = "html",
     notice: str | None = None,
     task: int | None = None,
+    as_of: str | None = None,
+    won_basis: Literal["close_date", "cohort"] | None = None,
 ) -> Response:
-    """The report of a week (the last full one by default) with charts, as a page or as Markdown."""
+    """The report of a week (the last full one by default) with charts, as a page or as Markdown.
+
+    `as_of` (a date) shows the figures as they stood at the end of that day; `won_basis` counts deals by
+    close date or by lead cohort (default: the setting)."""
     lang = language(request)
     services = services_of(request)
+    basis: WonBasis = won_basis or services.settings.stats_won_basis
     try:
-        period = _week(week)
+        moment = await anyio.to_thread.run_sync(_as_of, services.engine, admin.account_id, as_of)
+        period = _week(week, moment)
     except StatsInputError as error:
         return render(
             request,
@@ -100,9 +144,18 @@ async def weekly_report(
             status_code=422,
             session=admin,
         )
-    tasks = await try_fetch_meeting_tasks(services.connector, admin.account_id)
+    # Names (re-read at most once per refresh period) and the meeting tasks come from amoCRM side by side.
+    _, tasks = await asyncio.gather(
+        refresh_users(
+            engine=services.engine,
+            connector=services.connector,
+            account_id=admin.account_id,
+            max_age=services.settings.users_refresh_seconds,
+        ),
+        try_fetch_meeting_tasks(services.connector, admin.account_id),
+    )
     computed = await anyio.to_thread.run_sync(
-        _load, services.engine, _cache(request), admin.account_id, period
+        _load, services.engine, _cache(request), admin.account_id, period, moment, basis
     )
     report = with_meeting_tasks(computed, tasks)
     if format == "md":
@@ -114,6 +167,8 @@ async def weekly_report(
         message = texts.TASK_FAILED(lang)
     elif notice == "task-empty":
         message = texts.TASK_EMPTY(lang)
+    elif notice == "task-unknown-user":
+        message = texts.TASK_UNKNOWN_USER(lang)
     return render(
         request,
         "weekly.html",
@@ -123,6 +178,8 @@ async def weekly_report(
             "body": render_html_fragment(report, lang),
             "message": message,
             "due": next_week(period).end.isoformat(),
+            "as_of": as_of or "",
+            "users": await anyio.to_thread.run_sync(_assignees, services.engine, admin.account_id),
         },
         session=admin,
     )
@@ -144,9 +201,18 @@ async def create_meeting_task(request: Request, admin: AdminDep, form: FormDep) 
         )
     responsible_text = str(form.get("responsible", "")).strip()
     responsible = int(responsible_text) if responsible_text.isdigit() else None
+    services = services_of(request)
+    if responsible is not None:
+        known = {
+            user.user_id
+            for user in await anyio.to_thread.run_sync(_assignees, services.engine, admin.account_id)
+        }
+        if responsible not in known:
+            return RedirectResponse(
+                with_lang("/reports/weekly", request, week=back, notice="task-unknown-user"), status_code=303
+            )
     due = datetime.combine(next_week(period).end, day_time(18, 0), tzinfo=UTC)
     body = meeting_task_body(text=text, due_ts=int(due.timestamp()), responsible_user_id=responsible)
-    services = services_of(request)
     try:
         api = services.connector.api_for(admin.account_id)
         created = await api.create_tasks([body])
@@ -158,6 +224,14 @@ async def create_meeting_task(request: Request, admin: AdminDep, form: FormDep) 
         with_lang("/reports/weekly", request, week=back, notice="task-created", task=created[0]),
         status_code=303,
     )
+
+
+def _assignees(engine: Engine, account_id: int) -> list[AmoUser]:
+    """The account's active amoCRM users, by name: whom a meeting task can be given to."""
+    with session_scope(engine) as session:
+        return [
+            user for user in user_store.list_users(session=session, account_id=account_id) if user.is_active
+        ]
 
 
 def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> int:
@@ -182,12 +256,26 @@ def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> 
     return computed
 
 
+async def _refresh_names(services: Any) -> None:
+    """Each active account's user names, re-read when older than the setting (the report names people)."""
+    with session_scope(services.engine) as session:
+        account_ids = [a.id for a in account_store.list_active_accounts(session=session)]
+    for account_id in account_ids:
+        await refresh_users(
+            engine=services.engine,
+            connector=services.connector,
+            account_id=account_id,
+            max_age=services.settings.users_refresh_seconds,
+        )
+
+
 async def run_report_warmer(
     services: Any, stop: asyncio.Event, *, cache: WeeklyReportCache, interval_seconds: float = 300.0
 ) -> None:
     """Background task of the web app: keeps last week's reports computed (see `warm_last_week`)."""
     while not stop.is_set():
         try:
+            await _refresh_names(services)
             await anyio.to_thread.run_sync(
                 partial(warm_last_week, services.engine, cache, today=datetime.now(UTC).date())
             )

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from integration.storage import inbox as inbox_store
 from integration.storage.inbox import InboxItem, InboxStatus
 from integration.storage.leads import LeadSnapshot
-from integration.storage.rulesets import active_ruleset
+from integration.storage.rulesets import active_ruleset, active_version, missing_roles
 from rules import BacktestLead, BacktestReport, RuleSet, backtest
 
 # The preview must answer while the admin waits; the CLI backtest covers every stored lead.
@@ -99,18 +99,33 @@ def lead_names(*, session: Session, account_id: int, lead_ids: list[int]) -> dic
     return {int(lead_id): name for lead_id, name in rows}
 
 
-def queue_reclassification(*, session: Session, account_id: int, now: float | None = None) -> int:
+def unmapped_running_version(*, session: Session, account_id: int) -> int | None:
+    """The running version (0: default pack) when it reads a role the account's mapping leaves without a field.
+
+    Its verdicts say «поле не сопоставлено»: they were never verdicts, so a won or lost lead keeps none of them.
+    """
+    if not missing_roles(session=session, account_id=account_id):
+        return None
+    return active_version(session=session, account_id=account_id)
+
+
+def queue_reclassification(
+    *, session: Session, account_id: int, now: float | None = None, unmapped_version: int | None = None
+) -> int:
     """Queue every open lead of the account for the worker, which classifies it with the rules now running.
 
-    Closed leads keep the classification they were closed with (their bonus base is frozen per period).
+    Closed leads keep the classification they were closed with (their bonus base is frozen per period), except
+    those classified by `unmapped_version` (see `unmapped_running_version`): those get their first real verdict.
     """
+    is_open = func.coalesce(col(LeadSnapshot.status_id), 0).not_in([WON_STATUS, LOST_STATUS])
+    wanted = (
+        is_open
+        if unmapped_version is None
+        else or_(is_open, col(LeadSnapshot.rule_version) == unmapped_version)
+    )
     lead_ids = session.exec(
         select(col(LeadSnapshot.lead_id))
-        .where(
-            col(LeadSnapshot.account_id) == account_id,
-            col(LeadSnapshot.is_deleted).is_(False),
-            func.coalesce(col(LeadSnapshot.status_id), 0).not_in([WON_STATUS, LOST_STATUS]),
-        )
+        .where(col(LeadSnapshot.account_id) == account_id, col(LeadSnapshot.is_deleted).is_(False), wanted)
         .order_by(col(LeadSnapshot.lead_id))
     ).all()
     inbox_store.enqueue_lead_updates(

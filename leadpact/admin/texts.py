@@ -175,9 +175,6 @@ WEEK = Text(ru="Неделя", en="Week")
 SHOW = Text(ru="Показать", en="Show")
 NEW_TASK = Text(ru="Новая задача к следующей встрече", en="A new task for the next meeting")
 TASK_TEXT = Text(ru="Что сделать", en="What to do")
-RESPONSIBLE_ID = Text(
-    ru="ID ответственного в amoCRM (необязательно)", en="amoCRM user id of the owner (optional)"
-)
 CREATE_TASK = Text(ru="Создать задачу в amoCRM", en="Create the task in amoCRM")
 TASK_CREATED = Text(ru="Задача #{task} создана в amoCRM.", en="Task #{task} was created in amoCRM.")
 TASK_FAILED = Text(
@@ -185,6 +182,13 @@ TASK_FAILED = Text(
     en="amoCRM did not accept the task: check the owner and the connection.",
 )
 TASK_EMPTY = Text(ru="Напишите, что сделать.", en="Write what is to be done.")
+TASK_UNKNOWN_USER = Text(
+    ru="Такого пользователя нет в аккаунте amoCRM — выберите ответственного из списка.",
+    en="No such user in the amoCRM account — pick the responsible person from the list.",
+)
+ASSIGNEE = Text(ru="Ответственный", en="Responsible")
+ASSIGNEE_DEFAULT = Text(ru="— пользователь интеграции —", en="— the integration's user —")
+AS_OF = Text(ru="Данные на", en="As of")
 
 # Field mapping
 NAV_MAPPING = Text(ru="Поля", en="Fields")

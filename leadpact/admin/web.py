@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,7 +20,10 @@ from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from integration.crypto import load_secret_key
+from integration.db import session_scope
 from integration.i18n import Language, Text, choose_language
+from integration.storage import accounts as account_store
+from integration.storage import users as user_store
 from leadpact.admin import texts
 from leadpact.admin.session import (
     SESSION_COOKIE,
@@ -29,6 +34,7 @@ from leadpact.admin.session import (
     session_key,
 )
 from sync.reports.render import TEMPLATES as REPORT_TEMPLATES
+from sync.stats.report import person_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -121,6 +127,41 @@ def words(lang: Language) -> dict[str, str]:
     return {name: value(lang) for name, value in vars(texts).items() if isinstance(value, Text)}
 
 
+ACTOR_PREFIX = "amo-user-"
+
+
+def actor_name(actor: str | None, names: Mapping[int, str], lang: Language) -> str:
+    """Who did something, for people to read: an amoCRM user recorded as `amo-user-<id>` by name (the id
+    stays in storage, stable when a person is renamed); anything else (a CLI --by) as written."""
+    if not actor:
+        return ""
+    user_id = actor.removeprefix(ACTOR_PREFIX)
+    if actor.startswith(ACTOR_PREFIX) and user_id.isdigit():
+        return person_name(int(user_id), names, lang)
+    return actor
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The header's "who is signed in": the account by its subdomain, the admin by name."""
+
+    account: str
+    user: str
+    names: Mapping[int, str]
+
+
+def signed_in(request: Request, session: AdminSession, lang: Language) -> SignedIn:
+    """Reads the account and the cached user names (no amoCRM call: `refresh_users` keeps them fresh)."""
+    with session_scope(services_of(request).engine) as db:
+        account = account_store.get_account(session=db, account_id=session.account_id)
+        names = user_store.user_names(session=db, account_id=session.account_id)
+    return SignedIn(
+        account=account.subdomain if account is not None else str(session.account_id),
+        user=person_name(session.user_id, names, lang),
+        names=names,
+    )
+
+
 def render(
     request: Request,
     template: str,
@@ -130,6 +171,7 @@ def render(
     session: AdminSession | None,
 ) -> HTMLResponse:
     lang = language(request)
+    who = signed_in(request, session, lang) if session is not None else None
     page = (
         environment(request)
         .get_template(template)
@@ -140,6 +182,8 @@ def render(
                 "admin": session,
                 "csrf": csrf_token(session, admin_key(request)) if session is not None else "",
                 "path": request.url.path,
+                "who": who,
+                "actor": partial(actor_name, names=who.names if who else {}, lang=lang),
                 **values,
             }
         )

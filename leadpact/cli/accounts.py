@@ -114,7 +114,7 @@ def _reports(settings: Settings, accounts: list[Account], session: Session) -> l
             account,
             rows.get(account.id),
             lang=settings.language,
-            reconcile_interval_seconds=settings.reconcile_interval_seconds,
+            polling_interval_seconds=settings.polling_interval_seconds,
         )
         for account in accounts
     ]

@@ -15,11 +15,14 @@ from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import accounts as account_store
+from integration.users import refresh_users
 from sync.reports.figures import load_weekly_report, try_fetch_meeting_tasks
 from sync.reports.model import MeetingTask
 from sync.reports.render import render_html, render_markdown
 from sync.reports.weeks import last_full_week, parse_week
-from sync.stats.periods import Period, StatsInputError
+from sync.stats.metrics import WonBasis
+from sync.stats.periods import Period, StatsInputError, parse_as_of
+from sync.stats.service import rules_context
 
 app = typer.Typer(help="Отчёты / reports", no_args_is_help=True)
 
@@ -43,6 +46,19 @@ class ReportFormat(StrEnum):
     md = "md"
 
 
+class WonBasisChoice(StrEnum):
+    close_date = "close_date"
+    cohort = "cohort"
+
+
+def _as_of(settings: Settings, account_id: int, text: str | None) -> int | None:
+    if text is None:
+        return None
+    with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+        tz = rules_context(session=session, account_id=account_id).timezone
+    return parse_as_of(text, tz)
+
+
 class ReportLanguage(StrEnum):
     ru = "ru"
     en = "en"
@@ -63,7 +79,14 @@ def _account(settings: Settings, requested: int | None, lang: Language) -> int:
 
 
 async def _tasks(settings: Settings, account_id: int) -> list[MeetingTask] | None:
+    """The meeting tasks from amoCRM, after refreshing the account's user names if they are stale."""
     async with build_services(settings, migrate=False) as services:
+        await refresh_users(
+            engine=services.engine,
+            connector=services.connector,
+            account_id=account_id,
+            max_age=settings.users_refresh_seconds,
+        )
         return await try_fetch_meeting_tasks(services.connector, account_id)
 
 
@@ -76,6 +99,7 @@ def build_report_text(
     lang: Language,
     with_tasks: bool,
     as_of: int | None = None,
+    won_basis: WonBasis = "close_date",
 ) -> str:
     """The report of one account and week, rendered (the same figures as `leadpact stats show`)."""
     tasks = asyncio.run(_tasks(settings, account_id)) if with_tasks else None
@@ -86,6 +110,7 @@ def build_report_text(
             week=week,
             as_of=int(time.time()) if as_of is None else as_of,
             tasks=tasks,
+            won_basis=won_basis,
         )
     return render_html(report, lang) if output_format == "html" else render_markdown(report, lang)
 
@@ -100,14 +125,27 @@ def weekly_command(
     lang: ReportLanguage | None = typer.Option(None, help="ru | en"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Файл / write to this file"),
     tasks: bool = typer.Option(True, help="Читать задачи встречи из amoCRM / read meeting tasks from amoCRM"),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="цифры на конец дня 2026-11-20 (по умолчанию — сейчас) / figures as they stood at the end of that day",
+    ),
+    won_basis: WonBasisChoice | None = typer.Option(
+        None, "--won-basis", help="close_date | cohort (по умолчанию — настройка STATS_WON_BASIS)"
+    ),
 ) -> None:
     settings = Settings()
     language: Language = "en" if (lang.value if lang else settings.language) == "en" else "ru"
+    account_id = _account(settings, account, language)
     try:
-        period = parse_week(week) if week else last_full_week(datetime.now(UTC).date())
+        moment = _as_of(settings, account_id, as_of)
+    except StatsInputError as error:
+        raise typer.BadParameter(error.message(language), param_hint="--as-of") from None
+    try:
+        today = (datetime.now(UTC) if moment is None else datetime.fromtimestamp(moment, UTC)).date()
+        period = parse_week(week) if week else last_full_week(today)
     except StatsInputError as error:
         raise typer.BadParameter(error.message(language), param_hint="--week") from None
-    account_id = _account(settings, account, language)
     text = build_report_text(
         settings,
         account_id=account_id,
@@ -115,6 +153,8 @@ def weekly_command(
         output_format=output_format.value,
         lang=language,
         with_tasks=tasks,
+        as_of=moment,
+        won_basis="cohort" if (won_basis or settings.stats_won_basis) == "cohort" else "close_date",
     )
     if output is None:
         typer.echo(text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,13 +26,25 @@ from integration.db import open_engine, session_scope
 from integration.i18n import Language, Text
 from integration.settings import Settings
 from integration.storage import stats as storage
+from integration.storage import users as user_store
 from integration.storage.accounts import list_accounts
 from integration.storage.leads import LeadSnapshot
-from sync.stats.metrics import FieldCompleteness, PeriodFigures, weekly_plan
-from sync.stats.periods import Period, StatsInputError
+from sync.stats.metrics import FieldCompleteness, PeriodFigures, WonBasis, weekly_plan
+from sync.stats.periods import Period, StatsInputError, parse_as_of
 from sync.stats.plans import PLAN_FIGURES, import_spend, known_channels, parse_spend_csv, set_plan
 from sync.stats.queries import load_plans
-from sync.stats.report import EMPTY, figures_as_dict, label
+from sync.stats.report import (
+    EMPTY,
+    HISTORY_MISSING,
+    NOT_MAPPED,
+    TOO_FEW,
+    UNKNOWN,
+    WON_BASIS,
+    channel_title,
+    figures_as_dict,
+    label,
+    person_name,
+)
 from sync.stats.service import StatsOptions, figures_for, rules_context
 
 app = typer.Typer(help="Статистика воронки / funnel statistics.", no_args_is_help=True)
@@ -74,6 +86,14 @@ BACKFILL_DONE = Text(
     ru="Загружено лидов: {leads}, смен статусов: {events}.",
     en="Leads loaded: {leads}, status changes: {events}.",
 )
+BACKFILL_NO_EVENTS_API = Text(
+    ru="Внимание: amoCRM не отдал список событий (GET /api/v4/events ответил 404 или 403 — нет прав или "
+    "тариф без событий). История смен этапов не загружена: конверсия по этапам и взвешенная воронка будут "
+    "показаны как «неизвестно».",
+    en="Warning: amoCRM refused its events list (GET /api/v4/events answered 404 or 403 — no rights, or a "
+    "plan without events). Stage history was not loaded: stage conversion and the weighted pipeline will be "
+    "shown as unknown.",
+)
 BACKFILL_RESUMED = Text(
     ru="Продолжаю с места остановки ({when}).",
     en="Resuming where the last run stopped ({when}).",
@@ -90,6 +110,22 @@ T = TypeVar("T")
 AccountOption = Annotated[int | None, typer.Option("--account", help="amoCRM account id")]
 PeriodOption = Annotated[
     str | None, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07 (default: this month)")
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="считать на дату (конец дня в часовом поясе правил) / figures as they stood at the end of "
+        "2026-01-31 (or at 2026-01-31T18:00)",
+    ),
+]
+WonBasisOption = Annotated[
+    str | None,
+    typer.Option(
+        "--won-basis",
+        help="close_date | cohort: сделки по дате закрытия или по когорте лидов / deals by close date or by "
+        "lead cohort (default: the STATS_WON_BASIS setting)",
+    ),
 ]
 
 
@@ -123,10 +159,40 @@ def _resolve_account(session: Session, given: int | None, lang: Language) -> int
     raise StatsInputError(NO_ACCOUNT, known=", ".join(map(str, accounts)) or "—")
 
 
-def _period(text: str | None, tz: Any) -> Period:
+def _period(text: str | None, tz: Any, as_of: int | None = None) -> Period:
+    """The period asked for; by default the month containing `as_of` (now when not given)."""
     if text:
         return Period.parse(text)
-    return Period.containing(datetime.now(tz))
+    moment = datetime.now(tz) if as_of is None else datetime.fromtimestamp(as_of, tz)
+    return Period.containing(moment)
+
+
+def won_basis_of(value: str | None, settings: Settings) -> WonBasis:
+    chosen = value or settings.stats_won_basis
+    if chosen not in ("close_date", "cohort"):
+        raise typer.BadParameter("close_date | cohort", param_hint="--won-basis")
+    return "cohort" if chosen == "cohort" else "close_date"
+
+
+async def _refresh_names(settings: Settings, engine: Engine, account_id: int) -> None:
+    from integration.bootstrap import build_services
+    from integration.users import refresh_users
+
+    async with build_services(settings, engine=engine, migrate=False) as services:
+        await refresh_users(
+            engine=engine,
+            connector=services.connector,
+            account_id=account_id,
+            max_age=settings.users_refresh_seconds,
+        )
+
+
+def people_names(settings: Settings, engine: Engine, account_id: int) -> dict[int, str]:
+    """The account's user names from the cache, re-read from amoCRM first when the cache is older than
+    `users_refresh_seconds` (amoCRM unreachable: the cached names, possibly none, are used)."""
+    asyncio.run(_refresh_names(settings, engine, account_id))
+    with session_scope(engine) as session:
+        return user_store.user_names(session=session, account_id=account_id)
 
 
 # --- formatting ---------------------------------------------------------------------------------------------
@@ -146,18 +212,29 @@ def _money(value: Any) -> str:
     return EMPTY if value is None else f"{float(value):,.2f}".replace(",", " ")
 
 
-def _channel(name: str | None, lang: Language) -> str:
-    return name if name is not None else label("no_channel", lang)
-
-
 def render_figures(
-    figures: PeriodFigures, *, lang: Language, stage_names: dict[int, str], console: Console
+    figures: PeriodFigures,
+    *,
+    lang: Language,
+    stage_names: dict[int, str],
+    console: Console,
+    names: Mapping[int, str] | None = None,
+    channel_titles: Mapping[str, Text] | None = None,
 ) -> None:
     """Prints the figures as rich tables (the same numbers the catalog in amoCRM holds)."""
+    people = names or {}
+    titles = channel_titles or {}
+
+    def _channel(name: str | None, lang: Language) -> str:
+        return channel_title(name, titles, lang)
+
     as_of = datetime.fromtimestamp(figures.as_of, UTC).strftime("%Y-%m-%d %H:%M UTC")
     console.print(
-        f"[bold]{label('period', lang)} {figures.period.label}[/bold] · {label('as_of', lang)} {as_of}"
+        f"[bold]{label('period', lang)} {figures.period.label}[/bold] · {label('as_of', lang)} {as_of} · "
+        f"{WON_BASIS[figures.won_basis](lang)}"
     )
+    if figures.history_missing is not None:
+        console.print(f"[yellow]{HISTORY_MISSING[figures.history_missing](lang)}[/yellow]")
 
     run = Table(title=label("run_rate", lang))
     for key in ("plan", "actual", "planned_to_date", "pace", "forecast", "forecast_vs_plan"):
@@ -199,6 +276,8 @@ def render_figures(
     for name in sorted({*costs, *quality}, key=lambda c: (c is None, c or "")):
         row, cost = quality.get(name), costs.get(name)
         verdict = "" if row is None or row.meets_norm is None else (" ✓" if row.meets_norm else " ✗")
+        if row is not None and row.too_few:
+            verdict = f" ({TOO_FEW(lang, n=row.classified, min=row.min_sample)})"
         mark = " *" if row is not None and row.experimental else ""
         channels.add_row(
             _channel(name, lang) + mark,
@@ -220,7 +299,8 @@ def render_figures(
             f"[bold]{title}[/bold]",
             _num(row.leads),
             _num(row.qualified),
-            _pct(row.qualified_pct),
+            _pct(row.qualified_pct)
+            + (f" ({TOO_FEW(lang, n=row.classified, min=row.min_sample)})" if row.too_few else ""),
             _pct(row.norm),
             "",
             "",
@@ -243,20 +323,24 @@ def render_figures(
             stage_names.get(step.from_status, str(step.from_status)),
             target,
             f"{step.reached_from} → {step.reached_to}",
-            _pct(step.conversion),
+            _pct(step.conversion) if figures.history_missing is None else UNKNOWN(lang),
         )
     console.print(funnel)
 
     coverage = figures.coverage
+    weighted = UNKNOWN(lang) if coverage.weighted_value is None else _num(coverage.weighted_value)
+    covered = UNKNOWN(lang) if coverage.weighted_value is None else _pct(coverage.coverage)
     console.print(
-        f"{label('coverage', lang)}: [bold]{_pct(coverage.coverage)}[/bold] — {label('open_deals', lang)}: "
+        f"{label('coverage', lang)}: [bold]{covered}[/bold] — {label('open_deals', lang)}: "
         f"{coverage.open_deals}, {label('open_value', lang)}: {_num(coverage.open_value)}, "
-        f"{label('weighted_value', lang)}: {_num(coverage.weighted_value)}, "
+        f"{label('weighted_value', lang)}: {weighted}, "
         f"{label('unrated_value', lang)}: {_num(coverage.unrated_value)}, "
         f"{label('remaining_plan', lang)}: {_num(coverage.remaining_plan)}"
     )
 
-    managers = Table(title=label("managers", lang))
+    managers = Table(
+        title=f"{label('managers', lang)} · {label('min_sample', lang)}: {figures.managers.min_sample}"
+    )
     for key in ("manager", "leads", "won", "conversion"):
         managers.add_column(label(key, lang), justify="left" if key == "manager" else "right")
     managers.add_column("")
@@ -268,25 +352,41 @@ def render_figures(
         elif ranking.worst is not None and manager.manager_id == ranking.worst.manager_id:
             note = label("worst", lang)
         elif not manager.ranked and manager.manager_id is not None:
-            note = label("not_ranked", lang)
+            note = TOO_FEW(lang, n=manager.leads, min=ranking.min_sample)
         managers.add_row(
-            str(manager.manager_id) if manager.manager_id is not None else label("no_manager", lang),
+            person_name(manager.manager_id, people, lang),
             _num(manager.leads),
             _num(manager.won),
             _pct(manager.conversion),
             note,
         )
     console.print(managers)
+    total = () if figures.completeness_total is None else (figures.completeness_total,)
     _render_completeness(
-        figures.completeness_by_channel, label("channel", lang), label("no_channel", lang), lang, console
+        figures.completeness_by_channel,
+        total,
+        label("channel", lang),
+        lambda key: _channel(None if key is None else str(key), lang),
+        lang,
+        console,
     )
     _render_completeness(
-        figures.completeness_by_manager, label("manager", lang), label("no_manager", lang), lang, console
+        figures.completeness_by_manager,
+        total,
+        label("manager", lang),
+        lambda key: person_name(key if isinstance(key, int) else None, people, lang),
+        lang,
+        console,
     )
 
 
 def _render_completeness(
-    rows: tuple[FieldCompleteness, ...], title: str, nobody: str, lang: Language, console: Console
+    rows: tuple[FieldCompleteness, ...],
+    total: tuple[FieldCompleteness, ...],
+    title: str,
+    name_of: Callable[[str | int | None], str],
+    lang: Language,
+    console: Console,
 ) -> None:
     if not rows:
         return
@@ -295,9 +395,21 @@ def _render_completeness(
     for code, _ in rows[0].by_field:
         table.add_column(code, justify="right")
     table.add_column(label("overall", lang), justify="right")
+
+    def share_of(row: FieldCompleteness, share: float | None) -> str:
+        # With leads to count, an empty share means the account's mapping gives the role no field.
+        return NOT_MAPPED(lang) if share is None and row.leads > 0 else _pct(share)
+
     for row in rows:
-        name = str(row.key) if row.key is not None else nobody
-        table.add_row(name, *(_pct(share) for _, share in row.by_field), _pct(row.overall))
+        table.add_row(
+            name_of(row.key), *(share_of(row, share) for _, share in row.by_field), _pct(row.overall)
+        )
+    for row in total:
+        table.add_row(
+            f"[bold]{label('all_channels', lang)}[/bold]",
+            *(share_of(row, share) for _, share in row.by_field),
+            _pct(row.overall),
+        )
     console.print(table)
 
 
@@ -310,29 +422,65 @@ def show(
     account: AccountOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     min_sample: Annotated[int, typer.Option(help="leads a manager needs to be ranked")] = 10,
+    as_of: AsOfOption = None,
+    won_basis: WonBasisOption = None,
+    names_from_amocrm: Annotated[
+        bool, typer.Option("--names/--no-names", help="refresh user names from amoCRM when stale")
+    ] = True,
 ) -> None:
     """Показать цифры воронки / print the funnel figures."""
-    with _context() as (settings, engine, console), session_scope(engine) as session:
+    with _context() as (settings, engine, console):
         lang = settings.language
-        account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
-        tz = rules_context(session=session, account_id=account_id).timezone
-        chosen = _guarded(console, lang, lambda: _period(period, tz))
-        figures = figures_for(
-            session=session,
-            account_id=account_id,
-            period=chosen,
-            as_of=int(time.time()),
-            options=StatsOptions(min_manager_sample=min_sample),
+        basis = won_basis_of(won_basis, settings)
+        with session_scope(engine) as session:
+            account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+        names = (
+            people_names(settings, engine, account_id)
+            if names_from_amocrm
+            else _cached_names(engine, account_id)
         )
-        frozen = storage.get_bonus_snapshot(
-            session=session, account_id=account_id, period_start=chosen.start, period_end=chosen.end
-        )
-        stage_names = {
-            stage.status_id: stage.name or str(stage.status_id)
-            for stage in storage.list_pipeline_stages(session=session, account_id=account_id)
-        }
+        with session_scope(engine) as session:
+            rules = rules_context(session=session, account_id=account_id)
+            moment = _guarded(console, lang, lambda: parse_as_of(as_of, rules.timezone))
+            chosen = _guarded(console, lang, lambda: _period(period, rules.timezone, moment))
+            figures = figures_for(
+                session=session,
+                account_id=account_id,
+                period=chosen,
+                as_of=int(time.time()) if moment is None else moment,
+                options=StatsOptions(min_manager_sample=min_sample, won_basis=basis),
+            )
+            frozen = storage.get_bonus_snapshot(
+                session=session, account_id=account_id, period_start=chosen.start, period_end=chosen.end
+            )
+            stage_names = {
+                stage.status_id: stage.name or str(stage.status_id)
+                for stage in storage.list_pipeline_stages(session=session, account_id=account_id)
+            }
+        _print_figures(figures, frozen, as_json, lang, stage_names, console, names, rules.channel_titles)
+
+
+def _cached_names(engine: Engine, account_id: int) -> dict[int, str]:
+    with session_scope(engine) as session:
+        return user_store.user_names(session=session, account_id=account_id)
+
+
+def _print_figures(
+    figures: PeriodFigures,
+    frozen: Any,
+    as_json: bool,
+    lang: Language,
+    stage_names: dict[int, str],
+    console: Console,
+    names: Mapping[int, str],
+    channel_titles: Mapping[str, Text],
+) -> None:
     if as_json:
         data = figures_as_dict(figures)
+        data["manager_names"] = {str(key): value for key, value in names.items()}
+        data["channel_titles"] = {
+            key: {"ru": title.ru, "en": title.en} for key, title in channel_titles.items()
+        }
         data["frozen_bonus"] = (
             None
             if frozen is None
@@ -346,7 +494,14 @@ def show(
         )
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    render_figures(figures, lang=lang, stage_names=stage_names, console=console)
+    render_figures(
+        figures,
+        lang=lang,
+        stage_names=stage_names,
+        console=console,
+        names=names,
+        channel_titles=channel_titles,
+    )
     if frozen is not None:
         when = datetime.fromtimestamp(frozen.frozen_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         console.print(
@@ -546,18 +701,26 @@ def backfill(
     since: Annotated[str | None, typer.Option("--since", help="load leads updated since 2026-01-31")] = None,
     account: AccountOption = None,
     restart: Annotated[bool, typer.Option("--restart", help="ignore where the last run stopped")] = False,
+    as_of: AsOfOption = None,
 ) -> None:
     """Загрузить историю лидов из amoCRM (продолжает после сбоя) / load lead history (resumable)."""
     with _context() as (settings, engine, console):
         lang = settings.language
         with session_scope(engine) as session:
             account_id = _guarded(console, lang, lambda: _resolve_account(session, account, lang))
+            tz = rules_context(session=session, account_id=account_id).timezone
         since_ts = _guarded(console, lang, lambda: _since(since))
-        result = asyncio.run(_backfill(settings, engine, account_id, since_ts, restart, lang, console))
+        moment = _guarded(console, lang, lambda: parse_as_of(as_of, tz))
+        classify_at = None if moment is None else datetime.fromtimestamp(moment, UTC)
+        result = asyncio.run(
+            _backfill(settings, engine, account_id, since_ts, restart, lang, console, classify_at)
+        )
         if result.resumed_from is not None:
             when = datetime.fromtimestamp(result.resumed_from, UTC).strftime("%Y-%m-%d %H:%M UTC")
             console.print(BACKFILL_RESUMED(lang, when=when))
         console.print(BACKFILL_DONE(lang, leads=result.leads_done, events=result.events_done))
+        if not result.events_api:
+            console.print(f"[yellow]{BACKFILL_NO_EVENTS_API(lang)}[/yellow]")
 
 
 async def _backfill(
@@ -568,6 +731,7 @@ async def _backfill(
     restart: bool,
     lang: Language,
     console: Console,
+    as_of: datetime | None = None,
 ) -> Any:
     from integration.accounts import AccountNotConnected
     from integration.bootstrap import build_services
@@ -600,6 +764,7 @@ async def _backfill(
                 since=since,
                 restart=restart,
                 on_progress=report,
+                as_of=as_of,
             )
 
 

@@ -6,7 +6,7 @@ holding HTML is shown as text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from integration.i18n import Language, Text
@@ -120,8 +120,11 @@ def run_rate_chart(rate: RunRate, lang: Language) -> str:
     return _svg(f"run-rate-{rate.metric}", title, width, height, "".join(parts))
 
 
-def qualified_chart(rows: Sequence[ChannelQuality], lang: Language) -> str:
-    """A bar per channel: % qualified, green at or above the norm, red below; the norm as a dashed line."""
+def qualified_chart(
+    rows: Sequence[ChannelQuality], lang: Language, titles: Mapping[str, str] | None = None
+) -> str:
+    """A bar per channel (by its title): % qualified, green at or above the norm, red below, grey when too few
+    to judge; the norm as a dashed line."""
     width, height, left, top, bottom = 640, 240, 40, 28, 48
     title = QUALIFIED_TITLE(lang)
     shown = [row for row in rows if row.classified > 0]
@@ -139,7 +142,8 @@ def qualified_chart(rows: Sequence[ChannelQuality], lang: Language) -> str:
         colour = NEUTRAL if row.meets_norm is None else GOOD if row.meets_norm else BAD
         bar_h = plot_h * min(pct, 1.0)
         x = left + index * slot + slot * 0.15
-        label = (row.channel or "—") + (" *" if row.experimental else "")
+        name = (titles or {}).get(row.channel, row.channel) if row.channel is not None else "—"
+        label = name + (" *" if row.experimental else "")
         parts.append(
             f"<rect x='{x:.1f}' y='{top + plot_h - bar_h:.1f}' width='{slot * 0.7:.1f}' "
             f"height='{max(bar_h, 1.0):.1f}' fill='{colour}'>"
@@ -160,3 +164,83 @@ def qualified_chart(rows: Sequence[ChannelQuality], lang: Language) -> str:
             _text(left + plot_w, y - 4, LEGEND_NORM(lang, norm=percent(norm)), anchor="end", fill=BAD)
         )
     return _svg("qualified", title, width, height, "".join(parts))
+
+
+SPARKLINE_TITLE = Text(ru="{metric}: 9 недель", en="{metric}: 9 weeks")
+CUMULATIVE_TITLE = Text(ru="{metric}: нарастающим итогом по дням", en="{metric}: cumulative by day")
+
+
+def sparkline(metric_name: str, values: Sequence[float | None], lang: Language, *, good: bool | None) -> str:
+    """A small line of the weeks' values, oldest first; the last point (this week) marked. Unknown weeks
+    break the line rather than drop to 0."""
+    width, height, pad = 150, 36, 4
+    title = SPARKLINE_TITLE(lang, metric=metric_name)
+    known = [value for value in values if value is not None]
+    if not known:
+        return _svg("sparkline", title, width, height, _text(4, 22, "—", fill=MUTED))
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+
+    def xy(index: int, value: float) -> tuple[float, float]:
+        return pad + index * step, pad + (height - 2 * pad) * (1 - (value - low) / span)
+
+    segments: list[list[str]] = [[]]
+    for index, value in enumerate(values):
+        if value is None:
+            segments.append([])
+            continue
+        x, y = xy(index, value)
+        segments[-1].append(f"{x:.1f},{y:.1f}")
+    parts = [
+        f"<polyline fill='none' stroke='{NEUTRAL}' stroke-width='1.5' points='{' '.join(points)}'/>"
+        for points in segments
+        if len(points) > 1
+    ]
+    if values[-1] is not None:
+        x, y = xy(len(values) - 1, values[-1])
+        colour = MUTED if good is None else GOOD if good else BAD
+        parts.append(f"<circle class='current' cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colour}'/>")
+    return _svg("sparkline", title, width, height, "".join(parts))
+
+
+def cumulative_chart(
+    metric: str, actual: Sequence[float], plan: float | None, total_days: int, lang: Language
+) -> str:
+    """The week day by day: the actual cumulative line (one point per day gone by) against the plan's line
+    rising evenly from 0 to the week's plan."""
+    width, height, left, right, top, bottom = 320, 200, 48, 12, 28, 30
+    title = CUMULATIVE_TITLE(lang, metric=METRIC_NAMES[metric](lang))
+    highest = max([*actual, plan or 0.0, 1.0])
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def point(day: float, value: float) -> str:
+        return f"{left + plot_w * day / total_days:.1f},{top + plot_h * (1 - value / highest):.1f}"
+
+    parts = [
+        _text(8, 16, title),
+        f"<line x1='{left}' y1='{top + plot_h}' x2='{left + plot_w}' y2='{top + plot_h}' stroke='{MUTED}'/>",
+        f"<line x1='{left}' y1='{top}' x2='{left}' y2='{top + plot_h}' stroke='{MUTED}'/>",
+        _text(left - 4, top + 4, amount(highest), anchor="end", fill=MUTED),
+        _text(left - 4, top + plot_h, "0", anchor="end", fill=MUTED),
+        _text(left + plot_w, height - 10, DAY_AXIS(lang, day=total_days), anchor="end", fill=MUTED),
+    ]
+    legend: list[tuple[str, str]] = []
+    behind = False
+    if plan is not None:
+        parts.append(
+            f"<polyline class='plan' fill='none' stroke='{MUTED}' stroke-width='2' stroke-dasharray='6,4' "
+            f"points='{point(0, 0)} {point(total_days, plan)}'/>"
+        )
+        legend.append((f"{LEGEND_PLAN(lang)} {amount(plan)}", MUTED))
+        if actual:
+            behind = actual[-1] < plan * len(actual) / total_days * 0.9
+    colour = BAD if behind else GOOD
+    points = [point(0, 0), *(point(day, value) for day, value in enumerate(actual, start=1))]
+    parts.append(
+        f"<polyline class='actual' fill='none' stroke='{colour}' stroke-width='3' points='{' '.join(points)}'/>"
+    )
+    legend.insert(0, (f"{LEGEND_ACTUAL(lang)} {amount(actual[-1] if actual else 0)}", colour))
+    for index, (label, fill) in enumerate(legend):
+        parts.append(_text(left + 8, top + 14 + index * 14, label, fill=fill))
+    return _svg(f"run-rate-{metric}", title, width, height, "".join(parts))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func
@@ -15,13 +17,24 @@ from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
 from integration.storage import promos as promo_store
 from integration.storage import stats as stats_store
+from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
 from sync.promos.disputes import summarise_disputes
-from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, with_meeting_tasks
+from sync.reports.model import (
+    MEETING_TAG,
+    MeetingTask,
+    ReportNames,
+    WeeklyReport,
+    build_weekly_report,
+    with_meeting_tasks,
+)
 from sync.reports.weeks import next_week, week_label
+from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period
+from sync.stats.queries import bucket_counts, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
+from sync.stats.trends import Trends, build_trends, trend_bounds, trend_periods
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +52,20 @@ def stage_names(*, session: Session, account_id: int) -> dict[int, str]:
     }
 
 
+def pipeline_names(*, session: Session, account_id: int) -> dict[int, str]:
+    return {
+        stage.pipeline_id: stage.pipeline_name
+        for stage in stats_store.list_pipeline_stages(session=session, account_id=account_id)
+        if stage.pipeline_name
+    }
+
+
 # The report does not show field completeness, so it does not ask the stats engine for it (the slowest part).
 REPORT_OPTIONS = StatsOptions(completeness_fields=())
+
+
+def report_options(won_basis: WonBasis = "close_date") -> StatsOptions:
+    return replace(REPORT_OPTIONS, won_basis=won_basis)
 
 
 def load_weekly_report(
@@ -50,12 +75,24 @@ def load_weekly_report(
     week: Period,
     as_of: int,
     tasks: Sequence[MeetingTask] | None,
+    won_basis: WonBasis = "close_date",
 ) -> WeeklyReport:
-    """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable)."""
+    """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable).
+
+    People are named from the account's cached amoCRM users (see `integration.users.refresh_users`)."""
     figures = figures_for(
-        session=session, account_id=account_id, period=week, as_of=as_of, options=REPORT_OPTIONS
+        session=session,
+        account_id=account_id,
+        period=week,
+        as_of=as_of,
+        options=report_options(won_basis),
     )
     rules = rules_context(session=session, account_id=account_id)
+    names = ReportNames(
+        people=user_store.user_names(session=session, account_id=account_id),
+        channels=rules.channel_titles,
+        pipelines=pipeline_names(session=session, account_id=account_id),
+    )
     start, end = week.bounds(rules.timezone)
     disputes = promo_store.list_disputes(session=session, account_id=account_id, since=start, until=end)
     report = build_weekly_report(
@@ -68,8 +105,31 @@ def load_weekly_report(
         next_week_due=next_week(week).end,
         week_bounds=(start, end),
         disputes=summarise_disputes(disputes),
+        names=names,
     )
-    return with_meeting_tasks(report, tasks)
+    trends = week_trends(
+        session=session, account_id=account_id, week=week, as_of=as_of, tz=rules.timezone, won_basis=won_basis
+    )
+    return with_meeting_tasks(replace(report, trends=trends), tasks)
+
+
+def week_trends(
+    *, session: Session, account_id: int, week: Period, as_of: int, tz: tzinfo, won_basis: WonBasis
+) -> Trends:
+    """`week` next to the eight weeks before it, and day by day up to `as_of` — one pass over the leads."""
+    weeks, days = trend_periods(week)
+    connection = session.connection()
+    counts = bucket_counts(connection, account_id=account_id, bounds=trend_bounds(weeks, days, tz))
+    return build_trends(
+        week,
+        weeks,
+        days,
+        counts,
+        as_of_day=datetime.fromtimestamp(as_of, tz).date(),
+        won_basis=won_basis,
+        spend=load_spend(connection, account_id=account_id),
+        plans=load_plans(connection, account_id=account_id),
+    )
 
 
 def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]:
@@ -107,6 +167,8 @@ def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]
         tuple(spend),
         stages,
         active_version(session=session, account_id=account_id),
+        # Renamed people: the names the report shows change with the cached user list.
+        user_store.refreshed_at(session=session, account_id=account_id),
     )
 
 

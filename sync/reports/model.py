@@ -9,7 +9,7 @@ exactly what `leadpact stats show` shows for the same week.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -23,6 +23,8 @@ from sync.stats.metrics import (
     StageConversion,
 )
 from sync.stats.periods import Period
+from sync.stats.report import channel_title, person_name
+from sync.stats.trends import Trends
 
 # A run rate within ±10 % of the plan is "on plan": a week is too short for finer verdicts.
 RUN_RATE_TOLERANCE = 0.10
@@ -58,6 +60,9 @@ class Finding:
     text: Text
 
 
+TaskStatus = Literal["done", "open", "overdue"]
+
+
 @dataclass(frozen=True, slots=True)
 class MeetingTask:
     """A task set at a meeting (an amoCRM task whose text carries the meeting tag)."""
@@ -67,6 +72,31 @@ class MeetingTask:
     responsible_user_id: int | None
     complete_till: int | None
     is_completed: bool
+
+    def status(self, as_of: int) -> TaskStatus:
+        """done, open (not yet due) or overdue (past its deadline at `as_of` and not done)."""
+        if self.is_completed:
+            return "done"
+        if self.complete_till is not None and self.complete_till < as_of:
+            return "overdue"
+        return "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportNames:
+    """How the report names things: people (amoCRM users), channels (the rule file's titles), pipelines."""
+
+    people: Mapping[int, str] = field(default_factory=dict)
+    channels: Mapping[str, Text] = field(default_factory=dict)
+    pipelines: Mapping[int, str] = field(default_factory=dict)
+
+    def person(self, user_id: int | None) -> Text:
+        return Text(ru=person_name(user_id, self.people, "ru"), en=person_name(user_id, self.people, "en"))
+
+    def channel(self, channel: str | None) -> Text:
+        return Text(
+            ru=channel_title(channel, self.channels, "ru"), en=channel_title(channel, self.channels, "en")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +116,12 @@ class WeeklyReport:
     week_bounds: tuple[int, int] = (0, 0)
     # Classifications sales reps flagged as wrong during the week, by channel and level (largest first).
     disputes: tuple[DisputeGroup, ...] = ()
+    names: ReportNames = field(default_factory=ReportNames)
+    # Meeting tasks due in the week after the reported one (None: amoCRM could not be read).
+    next_week_tasks: tuple[MeetingTask, ...] | None = None
+    next_week_bounds: tuple[int, int] = (0, 0)
+    # The week next to the eight before it, and day by day (None: not computed).
+    trends: Trends | None = None
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:
@@ -255,9 +291,10 @@ def worst_manager(figures: PeriodFigures) -> tuple[ManagerConversion, ManagerCon
 
 
 def explain(
-    figures: PeriodFigures, stage_names: Mapping[int, str]
+    figures: PeriodFigures, stage_names: Mapping[int, str], names: ReportNames | None = None
 ) -> tuple[tuple[Finding, ...], tuple[Text, ...]]:
     """What is off plan or norm, what explains it (channels, stages, managers), and hypotheses to discuss."""
+    named = names or ReportNames()
     findings: list[Finding] = []
     hypotheses: list[Text] = []
     off_plan = run_rate_findings(figures.run_rates)
@@ -279,7 +316,11 @@ def explain(
         )
     below = {rate.metric for rate, direction in off_plan if direction == "below"}
     coverage = figures.coverage
-    if coverage.coverage is not None and coverage.coverage < 1 - RUN_RATE_TOLERANCE:
+    if (
+        coverage.coverage is not None
+        and coverage.weighted_value is not None
+        and coverage.coverage < 1 - RUN_RATE_TOLERANCE
+    ):
         findings.append(
             Finding(
                 kind="coverage",
@@ -301,7 +342,7 @@ def explain(
                     subject=row.channel,
                     text=_filled(
                         CHANNEL_BELOW_NORM,
-                        channel=row.channel,
+                        channel=named.channel(row.channel),
                         pct=percent(row.qualified_pct),
                         norm=percent(row.norm),
                         qualified=row.qualified,
@@ -309,7 +350,7 @@ def explain(
                     ),
                 )
             )
-            hypotheses.append(_filled(HYPOTHESIS_CHANNEL, channel=row.channel))
+            hypotheses.append(_filled(HYPOTHESIS_CHANNEL, channel=named.channel(row.channel)))
     experimental = figures.quality_experimental
     if experimental.meets_norm is False:
         findings.append(
@@ -357,7 +398,7 @@ def explain(
                 subject=str(worst.manager_id),
                 text=_filled(
                     WORST_MANAGER,
-                    manager=worst.manager_id,
+                    manager=named.person(worst.manager_id),
                     worst=percent(worst.conversion),
                     best=percent(best.conversion),
                     won=worst.won,
@@ -365,7 +406,7 @@ def explain(
                 ),
             )
         )
-        hypotheses.append(_filled(HYPOTHESIS_MANAGER, manager=worst.manager_id))
+        hypotheses.append(_filled(HYPOTHESIS_MANAGER, manager=named.person(worst.manager_id)))
     return tuple(findings), tuple(hypotheses)
 
 
@@ -396,9 +437,12 @@ def build_weekly_report(
     next_week_due: date,
     week_bounds: tuple[int, int] | None = None,
     disputes: Sequence[DisputeGroup] = (),
+    names: ReportNames | None = None,
 ) -> WeeklyReport:
     """The report of one week from that week's figures (as `leadpact stats show` computes them)."""
-    findings, hypotheses = explain(figures, stage_names)
+    named = names or ReportNames()
+    findings, hypotheses = explain(figures, stage_names, named)
+    bounds = week_bounds or figures.period.bounds()
     return WeeklyReport(
         account_id=account_id,
         week=figures.period,
@@ -410,13 +454,21 @@ def build_weekly_report(
         hypotheses=tuple(dict.fromkeys(hypotheses)),
         last_week_tasks=last_week_tasks,
         next_week_due=next_week_due,
-        week_bounds=week_bounds or figures.period.bounds(),
+        week_bounds=bounds,
         disputes=tuple(disputes),
+        names=named,
+        next_week_bounds=(bounds[1], bounds[1] + (bounds[1] - bounds[0])),
     )
 
 
 def with_meeting_tasks(report: WeeklyReport, tasks: Sequence[MeetingTask] | None) -> WeeklyReport:
     """The same report with the meeting tasks due in its week (None: amoCRM could not be read)."""
     start, end = report.week_bounds
-    due = None if tasks is None else meeting_tasks_due(tasks, start=start, end=end)
-    return replace(report, last_week_tasks=due)
+    next_start, next_end = report.next_week_bounds
+    if tasks is None:
+        return replace(report, last_week_tasks=None, next_week_tasks=None)
+    return replace(
+        report,
+        last_week_tasks=meeting_tasks_due(tasks, start=start, end=end),
+        next_week_tasks=meeting_tasks_due(tasks, start=next_start, end=next_end),
+    )

@@ -14,6 +14,7 @@ from integration.amocrm import AccountApi, NotFound, ValidationFailed
 from integration.db import session_scope
 from integration.i18n import Language, Text
 from integration.storage import accounts as account_store
+from integration.users import refresh_users
 from sync.reports.figures import load_weekly_report, try_fetch_meeting_tasks
 from sync.reports.render import render_markdown
 from sync.stats.periods import Period
@@ -38,10 +39,21 @@ async def post_weekly_report(
     """
     moment = int(time.time()) if now is None else now
     api: AccountApi = services.connector.api_for(account_id)
+    await refresh_users(
+        engine=services.engine,
+        connector=services.connector,
+        account_id=account_id,
+        max_age=services.settings.users_refresh_seconds,
+    )
     tasks = await try_fetch_meeting_tasks(services.connector, account_id)
     with session_scope(services.engine) as session:
         report = load_weekly_report(
-            session=session, account_id=account_id, week=week, as_of=moment, tasks=tasks
+            session=session,
+            account_id=account_id,
+            week=week,
+            as_of=moment,
+            tasks=tasks,
+            won_basis=services.settings.stats_won_basis,
         )
         account = account_store.get_account(session=session, account_id=account_id)
         lang: Language = "en" if account is not None and account.language == "en" else "ru"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,34 +12,123 @@ from markupsafe import Markup
 
 from integration.i18n import Language, Text
 from sync.reports import texts as t
-from sync.reports.charts import funnel_chart, qualified_chart, run_rate_chart
+from sync.reports.charts import cumulative_chart, funnel_chart, qualified_chart, run_rate_chart, sparkline
 from sync.reports.model import (
     MEETING_TAG,
     METRIC_NAMES,
     WON_STAGE,
     MeetingTask,
+    ReportNames,
     WeeklyReport,
     amount,
     percent,
 )
 from sync.stats.metrics import ChannelQuality
+from sync.stats.report import HISTORY_MISSING, WON_BASIS
+from sync.stats.trends import Delta
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _verdict(row: ChannelQuality, lang: Language) -> str:
+    if row.too_few:
+        return t.TOO_FEW_VERDICT(lang, n=row.classified)
     if row.meets_norm is None:
         return t.NO_NORM(lang)
     return t.IN_NORM(lang) if row.meets_norm else t.BELOW_NORM(lang)
 
 
-def _channel_name(row: ChannelQuality, lang: Language) -> str:
+def _channel_name(row: ChannelQuality, names: ReportNames, lang: Language) -> str:
     if row.scope == "total":
         return t.TOTAL(lang)
     if row.scope == "experimental":
         return t.EXPERIMENTAL_TOGETHER(lang)
-    name = row.channel if row.channel is not None else t.NO_CHANNEL(lang)
+    name = names.channel(row.channel)(lang) if row.channel is not None else t.NO_CHANNEL(lang)
     return name + (" *" if row.experimental else "")
+
+
+def _money(value: Decimal | None, lang: Language) -> str:
+    return t.UNKNOWN(lang) if value is None else amount(float(value))
+
+
+def _quality_row(row: ChannelQuality, names: ReportNames, lang: Language) -> dict[str, Any]:
+    return {
+        "name": _channel_name(row, names, lang),
+        "leads": row.leads,
+        "classified": row.classified,
+        "qualified": row.qualified,
+        "pct": percent(row.qualified_pct),
+        "norm": percent(row.norm),
+        "verdict": _verdict(row, lang),
+        "ok": row.meets_norm,
+    }
+
+
+def _manager_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    ranking = report.figures.managers
+    rows = []
+    for manager in ranking.managers:
+        if manager.manager_id is None:
+            continue
+        if ranking.best is not None and manager.manager_id == ranking.best.manager_id:
+            note, ok = t.BEST(lang), True
+        elif ranking.worst is not None and manager.manager_id == ranking.worst.manager_id:
+            note, ok = t.WORST(lang), False
+        elif not manager.ranked:
+            note, ok = t.TOO_FEW_VERDICT(lang, n=manager.leads), None
+        else:
+            note, ok = "", None
+        rows.append(
+            {
+                "name": report.names.person(manager.manager_id)(lang),
+                "leads": manager.leads,
+                "won": manager.won,
+                "conversion": percent(manager.conversion),
+                "note": note,
+                "ok": ok,
+            }
+        )
+    # Best first, worst last, the others by conversion: the meeting reads the extremes.
+    order = {t.BEST(lang): 0, t.WORST(lang): 2}
+    return sorted(
+        rows, key=lambda row: (order.get(row["note"], 1), -float(row["won"]) / max(row["leads"], 1))
+    )
+
+
+def _cost_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": report.names.channel(cost.channel)(lang) if cost.channel else t.NO_CHANNEL(lang),
+            "spend": _money(cost.spend, lang),
+            "leads": cost.leads,
+            "per_lead": _money(cost.per_lead, lang),
+            "qualified": cost.qualified,
+            "per_qualified": _money(cost.per_qualified, lang),
+            "customers": cost.customers,
+            "per_customer": _money(cost.per_customer, lang),
+        }
+        for cost in report.figures.costs
+    ]
+
+
+def _task_rows(
+    tasks: tuple[MeetingTask, ...] | None, report: WeeklyReport, lang: Language
+) -> list[dict[str, Any]] | None:
+    if tasks is None:
+        return None
+    return [
+        {
+            "id": task.task_id,
+            "text": task.text.replace(MEETING_TAG, "").strip(),
+            "responsible": report.names.person(task.responsible_user_id)(lang)
+            if task.responsible_user_id
+            else "—",
+            "due": _when(task.complete_till),
+            "status": _task_status(task, report.figures.as_of, lang),
+            "state": task.status(report.figures.as_of),
+        }
+        for task in tasks
+    ]
 
 
 def _when(moment: int | None) -> str:
@@ -47,14 +137,78 @@ def _when(moment: int | None) -> str:
     return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%d")
 
 
-def _task_status(task: MeetingTask, lang: Language) -> str:
-    return t.DONE(lang) if task.is_completed else t.OPEN(lang)
+def _task_status(task: MeetingTask, as_of: int, lang: Language) -> str:
+    return {"done": t.DONE, "open": t.OPEN, "overdue": t.OVERDUE}[task.status(as_of)](lang)
+
+
+ARROWS = {"up": "▲", "down": "▼", "flat": "="}
+
+
+def _trend_value(metric: str, value: float | None, lang: Language) -> str:
+    if value is None:
+        return t.UNKNOWN(lang) if metric == "per_customer" else "—"
+    if metric in ("qualified_pct", "conversion"):
+        return percent(value)
+    return amount(value)
+
+
+def _change(delta: Delta, lang: Language) -> str:
+    if delta.direction is None or delta.change is None:
+        return "—"
+    if delta.direction == "flat":
+        return ARROWS["flat"]
+    if delta.metric in ("qualified_pct", "conversion"):
+        size = f"{abs(delta.change) * 100:.0f} pp" if lang == "en" else f"{abs(delta.change) * 100:.0f} п.п."
+    else:
+        size = amount(abs(delta.change))
+    sign = "+" if delta.change > 0 else "−"
+    return f"{ARROWS[delta.direction]} {sign}{size}"
+
+
+def _trend_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    trends = report.trends
+    if trends is None:
+        return []
+    rows = []
+    for delta in trends.deltas:
+        values = [week.value(delta.metric) for week in trends.weeks]
+        name = t.TREND_NAMES[delta.metric](lang)
+        rows.append(
+            {
+                "name": name,
+                "history": " · ".join(_trend_value(delta.metric, value, lang) for value in values[:-1]),
+                "last": _trend_value(delta.metric, delta.previous, lang),
+                "this": _trend_value(delta.metric, delta.current, lang),
+                "change": _change(delta, lang),
+                "good": delta.good,
+                "sparkline": Markup(sparkline(name, values, lang, good=delta.good)),  # noqa: S704
+            }
+        )
+    return rows
+
+
+def _cumulative_charts(report: WeeklyReport, lang: Language) -> list[Markup]:
+    trends = report.trends
+    if trends is None:
+        return []
+    charts = []
+    for metric in ("leads", "qualified", "revenue"):
+        actual = [float(getattr(day, metric)) for day in trends.days]
+        plan = getattr(trends.plan, metric)
+        chart = cumulative_chart(metric, actual, plan, report.week.days, lang)
+        charts.append(Markup(chart))  # noqa: S704 - escaped inside charts.py
+    return charts
 
 
 def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
     """Everything a template needs, already in the reader's language."""
     figures = report.figures
     coverage = figures.coverage
+    names = report.names
+    history_known = figures.history_missing is None
+    basis = WON_BASIS[figures.won_basis](lang)
+    weighted = t.UNKNOWN(lang) if coverage.weighted_value is None else amount(coverage.weighted_value)
+    covered = t.UNKNOWN(lang) if coverage.weighted_value is None else percent(coverage.coverage)
     return {
         "lang": lang,
         "report": report,
@@ -66,30 +220,15 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             version=report.rule_version,
             as_of=datetime.fromtimestamp(figures.as_of, tz=UTC).strftime("%Y-%m-%d %H:%M"),
         ),
+        "history_warning": None
+        if history_known or figures.history_missing is None
+        else HISTORY_MISSING[figures.history_missing](lang),
         "channel_rows": [
-            {
-                "name": _channel_name(row, lang),
-                "leads": row.leads,
-                "classified": row.classified,
-                "qualified": row.qualified,
-                "pct": percent(row.qualified_pct),
-                "norm": percent(row.norm),
-                "verdict": _verdict(row, lang),
-                "ok": row.meets_norm,
-            }
-            for row in (*figures.quality, figures.quality_total)
+            _quality_row(row, names, lang)
+            for row in (*figures.quality, figures.quality_total, figures.quality_experimental)
         ],
         "experimental_rows": [
-            {
-                "name": _channel_name(row, lang),
-                "leads": row.leads,
-                "classified": row.classified,
-                "qualified": row.qualified,
-                "pct": percent(row.qualified_pct),
-                "norm": percent(row.norm),
-                "verdict": _verdict(row, lang),
-                "ok": row.meets_norm,
-            }
+            _quality_row(row, names, lang)
             for row in (
                 (*report.experimental_channels, figures.quality_experimental)
                 if report.experimental_channels
@@ -112,17 +251,24 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             lang,
             deals=coverage.open_deals,
             value=amount(coverage.open_value),
-            weighted=amount(coverage.weighted_value),
-            coverage=percent(coverage.coverage),
+            weighted=weighted,
+            coverage=covered,
         ),
         "funnels": [
             {
-                "title": t.FUNNEL_PIPELINE(lang, pipeline=funnel.pipeline_id if funnel.pipeline_id else "—"),
+                "title": t.FUNNEL_PIPELINE(
+                    lang,
+                    pipeline=names.pipelines.get(funnel.pipeline_id) or funnel.pipeline_id
+                    if funnel.pipeline_id
+                    else "—",
+                ),
                 "steps": [
                     {
                         "name": step.name if step.status_id is not None else WON_STAGE(lang),
                         "reached": step.reached,
-                        "conversion": percent(step.conversion_to_next),
+                        "conversion": percent(step.conversion_to_next)
+                        if history_known or step.status_id is None
+                        else t.UNKNOWN(lang),
                     }
                     for step in funnel.steps
                 ],
@@ -130,12 +276,20 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             }
             for funnel in report.funnels
         ],
-        "run_rate_charts": [
+        "run_rate_charts": _cumulative_charts(report, lang)
+        or [
             Markup(run_rate_chart(rate, lang))  # noqa: S704 - escaped inside charts.py
             for rate in figures.run_rates
             if rate.metric in ("leads", "qualified", "revenue")
         ],
-        "qualified_chart": Markup(qualified_chart(figures.quality, lang)),  # noqa: S704
+        "trend_rows": _trend_rows(report, lang),
+        "qualified_chart": Markup(  # noqa: S704 - escaped inside charts.py
+            qualified_chart(
+                figures.quality,
+                lang,
+                {row.channel: names.channel(row.channel)(lang) for row in figures.quality if row.channel},
+            )
+        ),
         "disputes": [
             t.DISPUTE_LINE(
                 lang,
@@ -148,19 +302,15 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
         ],
         "findings": [finding.text(lang) for finding in report.findings],
         "hypotheses": [hypothesis(lang) for hypothesis in report.hypotheses],
-        "tasks": None
-        if report.last_week_tasks is None
-        else [
-            {
-                "id": task.task_id,
-                "text": task.text.replace(MEETING_TAG, "").strip(),
-                "responsible": task.responsible_user_id or "—",
-                "due": _when(task.complete_till),
-                "status": _task_status(task, lang),
-                "done": task.is_completed,
-            }
-            for task in report.last_week_tasks
-        ],
+        "manager_rows": _manager_rows(report, lang),
+        "manager_note": t.MIN_SAMPLE_NOTE(
+            lang, min=figures.managers.min_sample, basis=t.MANAGER_CONVERSION_BASIS(lang)
+        ),
+        "cost_rows": _cost_rows(report, lang),
+        "any_spend": any(cost.spend is not None for cost in figures.costs),
+        "basis_note": t.BASIS_NOTE(lang, basis=basis),
+        "tasks": _task_rows(report.last_week_tasks, report, lang),
+        "next_tasks": _task_rows(report.next_week_tasks, report, lang),
         "next_tasks_hint": t.NEXT_TASKS_HINT(lang, due=report.next_week_due, tag=MEETING_TAG),
         "t": {name: value(lang) for name, value in vars(t).items() if isinstance(value, Text)},
     }
@@ -206,7 +356,10 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
     """The report as Markdown: the same sections and figures as the page, tables instead of charts."""
     data = context(report, lang)
     words = data["t"]
-    lines = [f"# {data['title']}", "", data["subtitle"], "", f"## {words['S1']}", ""]
+    lines = [f"# {data['title']}", "", data["subtitle"], ""]
+    if data["history_warning"]:
+        lines += [f"> ⚠ {data['history_warning']}", ""]
+    lines += [f"## {words['S1']}", ""]
     quality_header = [
         words["CHANNEL"],
         words["LEADS"],
@@ -245,7 +398,22 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
             for row in data["run_rate_rows"]
         ],
     )
-    lines += ["", data["pipeline"]]
+    lines += ["", f"_{data['basis_note']}_", "", data["pipeline"]]
+    if data["trend_rows"]:
+        lines += ["", f"### {words['TRENDS']}", ""]
+        lines += _table(
+            [
+                words["TREND_METRIC"],
+                words["TREND_WEEKS"],
+                words["LAST_WEEK"],
+                words["THIS_WEEK"],
+                words["CHANGE"],
+            ],
+            [
+                [row["name"], row["history"], row["last"], row["this"], row["change"]]
+                for row in data["trend_rows"]
+            ],
+        )
     for funnel in data["funnels"]:
         lines += ["", f"**{funnel['title']}**", ""]
         lines += _table(
@@ -253,22 +421,80 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
             [[step["name"], step["reached"], step["conversion"]] for step in funnel["steps"]],
         )
     lines += ["", f"## {words['S4']}", ""]
+    if data["manager_rows"]:
+        lines += _table(
+            [
+                words["MANAGER"],
+                words["LEADS"],
+                words["WON"],
+                words["MANAGER_CONVERSION"],
+                words["MANAGER_NOTE"],
+            ],
+            [
+                [row["name"], row["leads"], row["won"], row["conversion"], row["note"]]
+                for row in data["manager_rows"]
+            ],
+        )
+    else:
+        lines.append(words["NO_MANAGERS"])
+    lines += ["", f"_{data['manager_note']}_", "", f"## {words['S5']}", ""]
+    if not data["any_spend"]:
+        lines.append(words["NO_SPEND"])
+    lines += _table(
+        [
+            words["CHANNEL"],
+            words["SPEND"],
+            words["LEADS"],
+            words["PER_LEAD"],
+            words["QUALIFIED"],
+            words["PER_QUALIFIED"],
+            words["CUSTOMERS"],
+            words["PER_CUSTOMER"],
+        ],
+        [
+            [
+                row["name"],
+                row["spend"],
+                row["leads"],
+                row["per_lead"],
+                row["qualified"],
+                row["per_qualified"],
+                row["customers"],
+                row["per_customer"],
+            ]
+            for row in data["cost_rows"]
+        ],
+    )
+    lines += ["", f"_{data['basis_note']}_", "", f"## {words['S6']}", ""]
     if data["findings"]:
         lines += [f"- {finding}" for finding in data["findings"]]
     else:
         lines.append(words["ALL_ON_PLAN"])
+    lines += ["", f"## {words['S7']}", ""]
     if data["hypotheses"]:
-        lines += ["", f"**{words['HYPOTHESES']}**", ""]
         lines += [f"{index}. {text}" for index, text in enumerate(data["hypotheses"], start=1)]
-    lines += ["", f"## {words['S5']}", ""]
+    else:
+        lines.append(words["NO_HYPOTHESES"])
+    task_header = [words["TASK"], words["RESPONSIBLE"], words["DUE"], words["STATUS"]]
+    lines += ["", f"## {words['S8']}", ""]
     if data["tasks"] is None:
         lines.append(words["TASKS_UNAVAILABLE"])
     elif not data["tasks"]:
         lines.append(words["NO_TASKS"])
     else:
         lines += _table(
-            [words["TASK"], words["RESPONSIBLE"], words["DUE"], words["STATUS"]],
+            task_header,
             [[row["text"], row["responsible"], row["due"], row["status"]] for row in data["tasks"]],
         )
-    lines += ["", f"## {words['S6']}", "", data["next_tasks_hint"], ""]
+    lines += ["", f"## {words['S9']}", ""]
+    if data["next_tasks"] is None:
+        lines.append(words["TASKS_UNAVAILABLE"])
+    elif not data["next_tasks"]:
+        lines.append(words["NO_NEXT_TASKS"])
+    else:
+        lines += _table(
+            task_header,
+            [[row["text"], row["responsible"], row["due"], row["status"]] for row in data["next_tasks"]],
+        )
+    lines += ["", data["next_tasks_hint"], ""]
     return "\n".join(lines)

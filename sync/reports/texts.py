@@ -11,12 +11,51 @@ SUBTITLE = Text(
     ru="Неделя {start} — {end}; правила v{version}; данные на {as_of} UTC.",
     en="Week {start} — {end}; rules v{version}; figures as of {as_of} UTC.",
 )
-S1 = Text(ru="1. % целевых лидов по каналам", en="1. % qualified leads per channel")
+S1 = Text(
+    ru="1. % целевых лидов: всего, по каналам, эксперименты",
+    en="1. % qualified: total, per channel, experimental",
+)
 S2 = Text(ru="2. Качество экспериментальных каналов", en="2. Quality of experimental channels")
 S3 = Text(ru="3. Темп и воронка против плана", en="3. Run rate and pipeline against plan")
-S4 = Text(ru="4. Что отклоняется от плана и почему", en="4. What is off plan, and why")
-S5 = Text(ru="5. Задачи прошлой недели", en="5. Last week's tasks")
-S6 = Text(ru="6. Задачи на следующую неделю", en="6. Next week's tasks")
+S4 = Text(ru="4. Конверсия менеджеров: лучший и худший", en="4. Manager conversion: best and worst")
+S5 = Text(
+    ru="5. Цена лида, целевого лида и клиента по каналам", en="5. Cost per lead, qualified lead and customer"
+)
+S6 = Text(ru="6. Что отклоняется от плана и почему", en="6. What is off plan, and why")
+S7 = Text(ru="7. Гипотезы", en="7. Hypotheses")
+S8 = Text(ru="8. Задачи прошлой недели", en="8. Last week's tasks")
+S9 = Text(ru="9. Задачи на следующую неделю", en="9. Next week's tasks")
+
+MANAGER = Text(ru="Менеджер", en="Manager")
+WON = Text(ru="Выиграно", en="Won")
+MANAGER_NOTE = Text(ru="Оценка", en="Verdict")
+MANAGER_CONVERSION = Text(ru="Конверсия", en="Conversion")
+BEST = Text(ru="лучший", en="best")
+WORST = Text(ru="худший", en="worst")
+MIN_SAMPLE_NOTE = Text(
+    ru="Лучшим или худшим называется менеджер с не менее чем {min} лидами за неделю; {basis}.",
+    en="Only a manager with at least {min} leads in the week is named best or worst; {basis}.",
+)
+MANAGER_CONVERSION_BASIS = Text(
+    ru="конверсия — доля лидов недели, выигранных к дате отчёта",
+    en="conversion is the share of the week's leads won by the report's date",
+)
+NO_MANAGERS = Text(
+    ru="Лидов с ответственным на этой неделе нет.", en="No lead with a responsible user this week."
+)
+SPEND = Text(ru="Расход", en="Spend")
+PER_LEAD = Text(ru="Цена лида", en="Per lead")
+PER_QUALIFIED = Text(ru="Цена целевого", en="Per qualified")
+CUSTOMERS = Text(ru="Клиенты", en="Customers")
+PER_CUSTOMER = Text(ru="Цена клиента", en="Per customer")
+NO_SPEND = Text(
+    ru="Расходы за эту неделю не загружены (leadpact spend import) — цены неизвестны.",
+    en="No spend is loaded for this week (leadpact spend import) — costs are unknown.",
+)
+BASIS_NOTE = Text(ru="Клиенты и выручка: {basis}.", en="Customers and revenue: {basis}.")
+NO_HYPOTHESES = Text(ru="Гипотез к обсуждению нет.", en="No hypotheses to discuss.")
+OVERDUE = Text(ru="просрочена", en="overdue")
+NO_NEXT_TASKS = Text(ru="Задач на следующую неделю пока нет.", en="No tasks are set for next week yet.")
 
 CHANNEL = Text(ru="Канал", en="Channel")
 LEADS = Text(ru="Лиды", en="Leads")
@@ -59,6 +98,9 @@ STAGE = Text(ru="Этап", en="Stage")
 REACHED = Text(ru="Дошли", en="Reached")
 CONVERSION = Text(ru="Дальше", en="Went on")
 
+TOO_FEW_VERDICT = Text(ru="мало данных для вывода (n={n})", en="too few to judge (n={n})")
+UNKNOWN = Text(ru="неизвестно", en="unknown")
+
 ALL_ON_PLAN = Text(
     ru="Все показатели в пределах плана и норм — отдельного разбора не нужно.",
     en="Every figure is within plan and norms — nothing to dig into.",
@@ -80,4 +122,24 @@ TASKS_UNAVAILABLE = Text(
 NEXT_TASKS_HINT = Text(
     ru="Задачи ставятся в amoCRM со страницы отчёта (/reports/weekly) со сроком до {due} и меткой {tag}.",
     en="Tasks are created in amoCRM from the report page (/reports/weekly), due {due}, tagged {tag}.",
+)
+
+TRENDS = Text(ru="Неделя против 8 предыдущих", en="This week against the previous 8 weeks")
+TREND_METRIC = Text(ru="Показатель", en="Statistic")
+TREND_WEEKS = Text(ru="8 недель до этой (старые → новые)", en="8 weeks before (oldest → newest)")
+TREND_LINE = Text(ru="9 недель", en="9 weeks")
+LAST_WEEK = Text(ru="Прошлая неделя", en="Last week")
+THIS_WEEK = Text(ru="Эта неделя", en="This week")
+CHANGE = Text(ru="Изменение", en="Change")
+TREND_NAMES: dict[str, Text] = {
+    "leads": Text(ru="Лиды", en="Leads"),
+    "qualified_pct": Text(ru="% целевых", en="% qualified"),
+    "deals": Text(ru="Сделки", en="Deals"),
+    "revenue": Text(ru="Выручка", en="Revenue"),
+    "conversion": Text(ru="Конверсия лид → продажа", en="Lead → won"),
+    "per_customer": Text(ru="Цена клиента", en="Cost per customer"),
+}
+CUMULATIVE_NOTE = Text(
+    ru="Графики: нарастающий итог по дням недели против линии плана.",
+    en="Charts: the week's cumulative daily line against the plan's line.",
 )

@@ -20,7 +20,7 @@ from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
 from integration.amocrm import EVENTS_PAGE_LIMIT
-from integration.amocrm.errors import NotFound
+from integration.amocrm.errors import Forbidden, NotFound
 from integration.amocrm.models import Contact, Lead, Pipeline
 from integration.db import session_scope
 from integration.storage import leads as lead_store
@@ -132,13 +132,17 @@ def _store_events(engine: Engine, rows: list[dict[str, Any]]) -> None:
 
 
 async def _store_pipelines(api: BackfillApi, engine: Engine, account_id: int) -> None:
+    pipelines = await api.list_pipelines()
     stages = [
         (pipeline.id, status.id, status.sort if status.sort is not None else index, status.name)
-        for pipeline in await api.list_pipelines()
+        for pipeline in pipelines
         for index, status in enumerate(pipeline.statuses)
     ]
+    names = {pipeline.id: pipeline.name for pipeline in pipelines if pipeline.name}
     with session_scope(engine) as session:
-        storage.replace_pipeline_stages(session=session, account_id=account_id, stages=stages)
+        storage.replace_pipeline_stages(
+            session=session, account_id=account_id, stages=stages, pipeline_names=names
+        )
 
 
 async def backfill_account(
@@ -149,8 +153,12 @@ async def backfill_account(
     since: int | None,
     restart: bool = False,
     on_progress: Callable[[BackfillProgress], None] | None = None,
+    as_of: datetime | None = None,
 ) -> BackfillResult:
-    """Pulls leads updated since `since` (or since where the last run stopped) and their status history."""
+    """Pulls leads updated since `since` (or since where the last run stopped) and their status history.
+
+    Leads are classified as they stood at `as_of` (default: now) — time-dependent rules such as a decision
+    date within N days read that moment, not the wall clock."""
     with session_scope(engine) as session:
         previous = storage.get_checkpoint(session=session, account_id=account_id)
         version, ruleset = active_ruleset(session=session, account_id=account_id)
@@ -181,7 +189,7 @@ async def backfill_account(
         if not page:
             return
         contacts = await _contacts_of(api, page)
-        now = datetime.now(UTC)
+        now = as_of if as_of is not None else datetime.now(UTC)
         rows = []
         for lead in page:
             refs = ((lead.get("_embedded") or {}).get("contacts")) or []
@@ -214,6 +222,7 @@ async def backfill_account(
             await flush()
     await flush()
     checkpoint.finished_at = int(time.time())
+    checkpoint.events_api = events_api
     with session_scope(engine) as session:
         storage.save_checkpoint(session=session, checkpoint=checkpoint)
     return BackfillResult(
@@ -254,7 +263,9 @@ async def _backfill_events(
                 _store_events(engine, rows)
                 checkpoint.events_done += len(rows)
                 batch.clear()
-    except NotFound:
+    except (NotFound, Forbidden):
+        # The account's plan or the integration's rights give no events list: status history stays
+        # what webhooks and snapshots saw, and the figures built on it say so (see `history_known`).
         return False
     rows = status_event_rows(account_id, batch)
     _store_events(engine, rows)

@@ -8,8 +8,8 @@ inputs below, these functions turn them into figures. A figure whose denominator
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -21,6 +21,8 @@ LOST_STATUS = 143
 WON_RANK = 1_000_000
 
 Outcome = Literal["won", "lost", "open"]
+HistoryMissing = Literal["no_events_api", "no_history"]
+WonBasis = Literal["close_date", "cohort"]
 _CENT = Decimal("0.01")
 
 
@@ -130,7 +132,10 @@ class ChannelQuality:
     qualified_pct: float | None  # qualified / classified
     experimental: bool
     norm: float | None
-    meets_norm: bool | None
+    meets_norm: bool | None  # None: no norm, nothing classified, or too few leads to judge
+    # Fewer classified leads than the minimum sample: the share is shown, but no verdict is drawn from it.
+    too_few: bool = False
+    min_sample: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +175,9 @@ class StageWinRate:
 class PipelineCoverage:
     open_deals: int
     open_value: int
-    weighted_value: float  # open value × the historical win rate of each deal's stage
+    # open value × the historical win rate of each deal's stage; None when unknown (no status history, or no
+    # open deal stands in a stage with a win rate) — never 0 for "unknown"
+    weighted_value: float | None
     unrated_value: int  # open value in stages without any closed history (no win rate to weigh it by)
     deals_without_price: int
     remaining_plan: float | None  # revenue plan minus revenue so far (not below 0)
@@ -245,6 +252,13 @@ class PeriodFigures:
     completeness_by_channel: tuple[FieldCompleteness, ...] = field(default=())
     completeness_by_manager: tuple[FieldCompleteness, ...] = field(default=())
     channels: tuple[ChannelCounts, ...] = field(default=())
+    # Why stage figures (stage conversion, win rates, weighted pipeline) are unknown: "no_events_api" (amoCRM's
+    # events list refused on backfill), "no_history" (no status change stored at all); None: history known.
+    history_missing: HistoryMissing | None = None
+    completeness_total: FieldCompleteness | None = None
+    # "close_date": won, revenue and cost per customer count deals closed in the period; "cohort": deals won
+    # (by now) among the leads created in the period.
+    won_basis: WonBasis = "close_date"
 
 
 # --- plans and spend ----------------------------------------------------------------------------------------
@@ -306,8 +320,10 @@ def _quality(
     *,
     experimental: bool,
     norm: float | None,
+    min_sample: int = 0,
 ) -> ChannelQuality:
     pct = ratio(counts.qualified, counts.classified)
+    too_few = pct is not None and counts.classified < min_sample
     return ChannelQuality(
         scope=scope,
         channel=counts.channel,
@@ -317,27 +333,41 @@ def _quality(
         qualified_pct=pct,
         experimental=experimental,
         norm=norm,
-        meets_norm=None if pct is None or norm is None else pct >= norm,
+        meets_norm=None if pct is None or norm is None or too_few else pct >= norm,
+        too_few=too_few,
+        min_sample=min_sample,
     )
 
 
 def channel_quality(
-    counts: Sequence[ChannelCounts], *, experimental_channels: set[str], qualified_norm: float | None
+    counts: Sequence[ChannelCounts],
+    *,
+    experimental_channels: set[str],
+    qualified_norm: float | None,
+    min_sample: int = 0,
 ) -> tuple[ChannelQuality, ChannelQuality, tuple[ChannelQuality, ...]]:
-    """(total, experimental channels together, per channel) % qualified against the norm from the rules."""
+    """(total, experimental channels together, per channel) % qualified against the norm from the rules; a
+    row with fewer than `min_sample` classified leads gets no verdict ("too few to judge")."""
     per_channel = tuple(
         _quality(
             "channel",
             row,
             experimental=row.channel in experimental_channels,
             norm=qualified_norm,
+            min_sample=min_sample,
         )
         for row in sorted(counts, key=lambda row: (row.channel is None, row.channel or ""))
     )
-    total = _quality("total", sum_counts(counts), experimental=False, norm=qualified_norm)
+    total = _quality(
+        "total", sum_counts(counts), experimental=False, norm=qualified_norm, min_sample=min_sample
+    )
     experimental_rows = [row for row in counts if row.channel in experimental_channels]
     experimental = _quality(
-        "experimental", sum_counts(experimental_rows), experimental=True, norm=qualified_norm
+        "experimental",
+        sum_counts(experimental_rows),
+        experimental=True,
+        norm=qualified_norm,
+        min_sample=min_sample,
     )
     return total, experimental, per_channel
 
@@ -488,17 +518,26 @@ def pipeline_coverage(
     *,
     revenue_plan: float | None,
     revenue_so_far: float,
+    history_known: bool = True,
 ) -> PipelineCoverage:
-    """Open deals weighted by their stage's win rate, against what is left of the revenue plan."""
-    rate_by_status = {rate.status_id: rate.win_rate for rate in win_rates}
-    weighted = 0.0
+    """Open deals weighted by their stage's win rate, against what is left of the revenue plan.
+
+    Without status history the win rates are guesses, so the weighted value is unknown (None), as it is when
+    no open deal stands in a stage that has a win rate."""
+    rate_by_status = {rate.status_id: rate.win_rate for rate in win_rates} if history_known else {}
+    weighted_sum = 0.0
+    rated = 0
     unrated = 0
     for deals in open_deals:
         rate = rate_by_status.get(deals.status_id) if deals.status_id is not None else None
         if rate is None:
             unrated += deals.value
         else:
-            weighted += deals.value * rate
+            rated += deals.deals
+            weighted_sum += deals.value * rate
+    weighted = weighted_sum if rated or not open_deals else None
+    if not history_known and open_deals:
+        weighted = None
     remaining = None if revenue_plan is None else max(revenue_plan - revenue_so_far, 0.0)
     return PipelineCoverage(
         open_deals=sum(deals.deals for deals in open_deals),
@@ -507,7 +546,7 @@ def pipeline_coverage(
         unrated_value=unrated,
         deals_without_price=sum(deals.without_price for deals in open_deals),
         remaining_plan=remaining,
-        coverage=ratio(weighted, remaining),
+        coverage=None if weighted is None else ratio(weighted, remaining),
         stages=tuple(win_rates),
     )
 
@@ -540,21 +579,40 @@ def manager_ranking(counts: Sequence[ManagerCounts], *, min_sample: int) -> Mana
 
 
 def field_completeness(
-    counts: Sequence[CompletenessCounts], fields: Sequence[str]
+    counts: Sequence[CompletenessCounts], fields: Sequence[str], unmapped: Collection[str] = ()
 ) -> tuple[FieldCompleteness, ...]:
-    """Share of leads with each qualification field filled, per channel or manager."""
+    """Share of leads with each qualification field filled, per channel or manager. A field the account's
+    mapping leaves without an amoCRM field (`unmapped`) is unknown and stays out of the overall share."""
+    counted = [code for code in fields if code not in unmapped]
     result = []
     for row in sorted(counts, key=lambda row: (row.key is None, str(row.key or ""))):
-        filled_total = sum(row.filled.get(code, 0) for code in fields)
+        filled_total = sum(row.filled.get(code, 0) for code in counted)
         result.append(
             FieldCompleteness(
                 key=row.key,
                 leads=row.leads,
-                by_field=tuple((code, ratio(row.filled.get(code, 0), row.leads)) for code in fields),
-                overall=ratio(filled_total, row.leads * len(fields)),
+                by_field=tuple(
+                    (code, None if code in unmapped else ratio(row.filled.get(code, 0), row.leads))
+                    for code in fields
+                ),
+                overall=ratio(filled_total, row.leads * len(counted)),
             )
         )
     return tuple(result)
+
+
+def completeness_overall(
+    counts: Sequence[CompletenessCounts], fields: Sequence[str], unmapped: Collection[str] = ()
+) -> FieldCompleteness | None:
+    """Completeness over all of the period's leads (the per-channel counts summed); None without fields."""
+    if not fields or not counts:
+        return None
+    filled: dict[str, int] = defaultdict(int)
+    for row in counts:
+        for code in fields:
+            filled[code] += row.filled.get(code, 0)
+    total = CompletenessCounts(key=None, leads=sum(row.leads for row in counts), filled=filled)
+    return field_completeness([total], fields, unmapped)[0]
 
 
 # --- everything for one period ------------------------------------------------------------------------------
@@ -576,6 +634,8 @@ class StatsInputs:
     spend: tuple[SpendEntry, ...] = ()
     completeness_by_channel: tuple[CompletenessCounts, ...] = ()
     completeness_by_manager: tuple[CompletenessCounts, ...] = ()
+    history_missing: HistoryMissing | None = None
+    won_basis: WonBasis = "close_date"
 
 
 RunRateMetric = Literal["leads", "qualified", "deals", "revenue"]
@@ -597,14 +657,24 @@ def compute_period_figures(
     qualified_norm: float | None,
     min_manager_sample: int,
     completeness_fields: Sequence[str],
+    min_quality_sample: int = 0,
+    unmapped_fields: Collection[str] = (),
 ) -> PeriodFigures:
     """Every metric of docs/metrics.md for one account and period."""
     period = inputs.period
     plan = plan_for(period, inputs.plans)
     totals = sum_counts(inputs.channels)
     quality_total, quality_experimental, quality = channel_quality(
-        inputs.channels, experimental_channels=experimental_channels, qualified_norm=qualified_norm
+        inputs.channels,
+        experimental_channels=experimental_channels,
+        qualified_norm=qualified_norm,
+        min_sample=min_quality_sample,
     )
+    history_known = inputs.history_missing is None
+    conversions = stage_conversions(inputs.reach, inputs.stage_order)
+    if not history_known:
+        # Without status history a lead "reached" only its current stage: the shares would be made up.
+        conversions = tuple(replace(row, conversion=None) for row in conversions)
     elapsed = elapsed_days(period, as_of=inputs.as_of, period_start=inputs.period_start_ts)
     run_rates = tuple(
         run_rate(metric, actual=actual, plan=getattr(plan, metric), elapsed=elapsed, total_days=period.days)
@@ -623,11 +693,24 @@ def compute_period_figures(
         bonus=bonus_base(plan=plan, arrived=totals.leads, qualified=totals.qualified),
         run_rates=run_rates,
         coverage=pipeline_coverage(
-            inputs.open_deals, win_rates, revenue_plan=plan.revenue, revenue_so_far=totals.revenue
+            inputs.open_deals,
+            win_rates,
+            revenue_plan=plan.revenue,
+            revenue_so_far=totals.revenue,
+            history_known=history_known,
         ),
-        conversions=stage_conversions(inputs.reach, inputs.stage_order),
+        conversions=conversions,
         managers=manager_ranking(inputs.managers, min_sample=min_manager_sample),
-        completeness_by_channel=field_completeness(inputs.completeness_by_channel, completeness_fields),
-        completeness_by_manager=field_completeness(inputs.completeness_by_manager, completeness_fields),
+        completeness_by_channel=field_completeness(
+            inputs.completeness_by_channel, completeness_fields, unmapped_fields
+        ),
+        completeness_by_manager=field_completeness(
+            inputs.completeness_by_manager, completeness_fields, unmapped_fields
+        ),
         channels=tuple(sorted(inputs.channels, key=lambda row: (row.channel is None, row.channel or ""))),
+        history_missing=inputs.history_missing,
+        completeness_total=completeness_overall(
+            inputs.completeness_by_channel, completeness_fields, unmapped_fields
+        ),
+        won_basis=inputs.won_basis,
     )

@@ -113,3 +113,27 @@ def first_overlap(period: Period, others: Iterable[Period]) -> Period | None:
         if other != period and other.overlaps(period):
             return other
     return None
+
+
+BAD_AS_OF = Text(
+    ru="Дата «на» — «{value}»: нужна дата 2026-01-31 или момент 2026-01-31T18:00.",
+    en="As of “{value}”: expected a date like 2026-01-31 or a moment like 2026-01-31T18:00.",
+)
+
+
+def parse_as_of(value: str | None, tz: Any) -> int | None:
+    """`--as-of`: a date means the end of that day in the rules' time zone; a date-time is taken as given
+    (in the rules' time zone unless it names its own)."""
+    if value is None:
+        return None
+    try:
+        if "T" in value or " " in value.strip():
+            moment = datetime.fromisoformat(value.strip())
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+            return int(moment.timestamp())
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise StatsInputError(BAD_AS_OF, value=value) from None
+    end_of_day = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(days=1)
+    return int(end_of_day.timestamp()) - 1

@@ -22,14 +22,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
-from integration.storage.leads import LeadSnapshot
-from integration.storage.stats import StatsPipelineStage, StatsPlan, StatsSpend
+from integration.storage.leads import LeadSnapshot, LeadStatusEvent
+from integration.storage.stats import StatsBackfillCheckpoint, StatsPipelineStage, StatsPlan, StatsSpend
 from sync.stats.metrics import (
     LOST_STATUS,
     WON_RANK,
     WON_STATUS,
     ChannelCounts,
     CompletenessCounts,
+    HistoryMissing,
     ManagerCounts,
     OpenDeals,
     Outcome,
@@ -38,16 +39,43 @@ from sync.stats.metrics import (
     SpendEntry,
     StageReach,
     StatsInputs,
+    WonBasis,
 )
 from sync.stats.periods import Period
+from sync.stats.trends import BucketCounts
 
-# The demo account's qualification fields (BANT) by amoCRM field code.
+# The demo account's qualification fields (BANT) by amoCRM field code (the benchmark's data uses them).
 BANT_FIELD_CODES: tuple[str, ...] = ("BUDGET", "DECISION_MAKER", "NEED", "DECISION_DATE")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef:
+    """An amoCRM lead field counted for completeness, as a rule file names it: by id, code or name.
+
+    `key` is what the figures are keyed by (the rule file's alias for the field)."""
+
+    key: str
+    code: str | None = None
+    name: str | None = None
+    field_id: int | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """False for a role the account's field mapping leaves without a field: nothing to count."""
+        return self.code is not None or self.name is not None or self.field_id is not None
+
+
+def field_refs(fields: Sequence[FieldRef | str]) -> tuple[FieldRef, ...]:
+    """Plain strings are field codes keyed by themselves."""
+    return tuple(item if isinstance(item, FieldRef) else FieldRef(key=item, code=item) for item in fields)
+
 
 leads: Table = SQLModel.metadata.tables[LeadSnapshot.__tablename__]
 stages_table: Table = SQLModel.metadata.tables[StatsPipelineStage.__tablename__]
 plans_table: Table = SQLModel.metadata.tables[StatsPlan.__tablename__]
 spend_table: Table = SQLModel.metadata.tables[StatsSpend.__tablename__]
+events_table: Table = SQLModel.metadata.tables[LeadStatusEvent.__tablename__]
+checkpoints_table: Table = SQLModel.metadata.tables[StatsBackfillCheckpoint.__tablename__]
 
 
 def _int(value: Any) -> int:
@@ -85,15 +113,67 @@ def _rank_case(column: str, stage_order: Mapping[int, Sequence[int]], params: _P
     return f"CASE {column} {whens} END"
 
 
-def _filled_mask(field_codes: Sequence[str], params: _Params) -> str:
-    """SQLite: a bit per qualification field the lead has filled (bit i ↔ field_codes[i])."""
-    if not field_codes:
+# SQLite's lower() folds ASCII only, and amoCRM field names are mostly Cyrillic: Python's casefold is
+# registered on the connection under this name (`_register_casefold`). PostgreSQL's lower() follows the
+# database's locale.
+CASEFOLD_SQLITE = "leadpact_casefold"
+
+
+def _register_casefold(connection: Connection) -> None:
+    raw = connection.connection.driver_connection
+    create_function = getattr(raw, "create_function", None)
+    if create_function is not None:
+        create_function(
+            CASEFOLD_SQLITE,
+            1,
+            lambda value: value.casefold() if isinstance(value, str) else value,
+            deterministic=True,
+        )
+
+
+def _field_match(
+    ref: FieldRef,
+    params: _Params,
+    *,
+    code: str,
+    name: str,
+    field_id: str,
+    id_as_text: bool = False,
+    fold: str = CASEFOLD_SQLITE,
+) -> str:
+    """SQL: this custom-field entry is the field `ref` names (by id, code or name, as amoCRM lists them)."""
+    tests = []
+    if ref.field_id is not None:
+        bound = str(ref.field_id) if id_as_text else ref.field_id
+        tests.append(f"{field_id} = {params.bind(bound)}")
+    if ref.code is not None:
+        tests.append(f"{code} = {params.bind(ref.code)}")
+    if ref.name is not None:
+        # Rule files match field names regardless of case (the loader keeps them case-folded).
+        tests.append(f"{fold}({name}) = {params.bind(ref.name.casefold())}")
+    return " OR ".join(tests) or "1 = 0"
+
+
+def _filled_mask(fields: Sequence[FieldRef], params: _Params) -> str:
+    """SQLite: a bit per qualification field the lead has filled (bit i ↔ fields[i])."""
+    if not fields:
         return "0"
-    if len(field_codes) > 30:
+    if len(fields) > 30:
         raise ValueError("at most 30 qualification fields")
-    whens = " ".join(f"WHEN {params.bind(code)} THEN {1 << i}" for i, code in enumerate(field_codes))
+    whens = " ".join(
+        "WHEN "
+        + _field_match(
+            ref,
+            params,
+            code="json_extract(f.value, '$.field_code')",
+            name="json_extract(f.value, '$.field_name')",
+            field_id="json_extract(f.value, '$.field_id')",
+        )
+        + f" THEN {1 << i}"
+        for i, ref in enumerate(fields)
+    )
     return f"""COALESCE((
-        SELECT SUM(DISTINCT CASE json_extract(f.value, '$.field_code') {whens} ELSE 0 END)
+        SELECT SUM(DISTINCT CASE {whens} ELSE 0 END)
         FROM json_each(l.data, '$.custom_fields_values') AS f
         WHERE COALESCE(CAST(json_extract(f.value, '$.values[0].value') AS TEXT), '') <> ''), 0)"""
 
@@ -110,7 +190,12 @@ def _no_flatten(dialect: str) -> str:
 
 
 def cohort_facts(
-    connection: Connection, *, account_id: int, start: int, end: int, field_codes: Sequence[str] = ()
+    connection: Connection,
+    *,
+    account_id: int,
+    start: int,
+    end: int,
+    field_codes: Sequence[FieldRef | str] = (),
 ) -> tuple[
     dict[str | None, tuple[int, int, int]],
     tuple[ManagerCounts, ...],
@@ -120,11 +205,14 @@ def cohort_facts(
     """One pass over the leads created in [start, end): per channel (leads, classified, qualified), per manager
     (leads, won by now), and how many of them have each qualification field filled per channel and manager."""
     dialect = connection.dialect.name
+    fields = field_refs(field_codes)
     params = _Params(account_id=account_id, start=start, end=end)
     # SQLite sorts every row it groups, so the fields filled ride along as a bitmask in the same pass;
     # PostgreSQL hashes, and unnests the field lists faster in a query of their own.
     postgres = dialect == "postgresql"
-    mask = "0" if postgres else _filled_mask(field_codes, params)
+    if not postgres and fields:
+        _register_casefold(connection)
+    mask = "0" if postgres else _filled_mask(fields, params)
     sql = f"""
         SELECT channel, manager_id, qualified, won, mask, COUNT(*) AS leads FROM (
             SELECT l.channel AS channel,
@@ -152,12 +240,12 @@ def cohort_facts(
         manager_sums[0] += leads_
         manager_sums[1] += leads_ if row.won else 0
         mask_value = _int(row.mask)
-        for bit, code in enumerate(field_codes):
+        for bit, ref in enumerate(fields):
             if mask_value & (1 << bit):
-                filled_by_channel[row.channel][code] += leads_
-                filled_by_manager[row.manager_id][code] += leads_
-    if postgres and field_codes:
-        for channel, manager_id, code, filled in _postgres_filled(connection, params, field_codes):
+                filled_by_channel[row.channel][ref.key] += leads_
+                filled_by_manager[row.manager_id][ref.key] += leads_
+    if postgres and fields:
+        for channel, manager_id, code, filled in _postgres_filled(connection, params, fields):
             filled_by_channel[channel][code] += filled
             filled_by_manager[manager_id][code] += filled
     return (
@@ -167,38 +255,53 @@ def cohort_facts(
             CompletenessCounts(key=key, leads=sums[0], filled=dict(filled_by_channel.get(key, {})))
             for key, sums in channels.items()
         )
-        if field_codes
+        if fields
         else (),
         tuple(
             CompletenessCounts(key=key, leads=sums[0], filled=dict(filled_by_manager.get(key, {})))
             for key, sums in managers.items()
         )
-        if field_codes
+        if fields
         else (),
     )
 
 
 def _postgres_filled(
-    connection: Connection, params: _Params, field_codes: Sequence[str]
+    connection: Connection, params: _Params, fields: Sequence[FieldRef]
 ) -> Iterator[tuple[str | None, int | None, str, int]]:
-    """(channel, manager, field code, leads with it filled) for the cohort, on PostgreSQL (amoCRM lists a
+    """(channel, manager, field key, leads with it filled) for the cohort, on PostgreSQL (amoCRM lists a
     field once per lead, so counting list items counts leads)."""
-    codes = ", ".join(params.bind(code) for code in field_codes)
+    whens = " ".join(
+        "WHEN "
+        + _field_match(
+            ref,
+            params,
+            code="f ->> 'field_code'",
+            name="f ->> 'field_name'",
+            field_id="f ->> 'field_id'",
+            id_as_text=True,
+            fold="lower",
+        )
+        + f" THEN {index}"
+        for index, ref in enumerate(fields)
+    )
     sql = f"""
+        SELECT channel, manager_id, which, COUNT(*) AS filled FROM (
         SELECT l.channel AS channel,
                CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager_id,
-               f ->> 'field_code' AS code, COUNT(*) AS filled
+               CASE {whens} END AS which
         FROM lead_snapshots AS l
         CROSS JOIN LATERAL (SELECT (l.data -> 'custom_fields_values')::jsonb AS fields) AS d
         CROSS JOIN LATERAL jsonb_array_elements(
             CASE WHEN jsonb_typeof(d.fields) = 'array' THEN d.fields ELSE '[]'::jsonb END) AS f
         WHERE {_live_sql("postgresql")} AND l.created_at >= :start AND l.created_at < :end
-          AND f ->> 'field_code' IN ({codes})
           AND COALESCE(f -> 'values' -> 0 ->> 'value', '') <> ''
+        ) AS filled_fields
+        WHERE which IS NOT NULL
         GROUP BY 1, 2, 3
     """
     for row in connection.execute(text(sql), params.values):
-        yield row.channel, row.manager_id, str(row.code), _int(row.filled)
+        yield row.channel, row.manager_id, fields[int(row.which)].key, _int(row.filled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,19 +318,21 @@ def pipeline_facts(
     start: int,
     end: int,
     stage_order: Mapping[int, Sequence[int]],
+    won_basis: WonBasis = "close_date",
 ) -> PipelineFacts:
     """One pass over every live lead (any creation date) joined to its status history.
 
     Gives the wins closed in [start, end) per channel, how far each lead ever got in its pipeline (the
     furthest stage among its status events and its current status — so backward moves keep the furthest
     stage), grouped with its outcome and whether it belongs to the period's cohort, and the open deals per
-    current status.
+    current status. With `won_basis="cohort"` the deals are the period's leads won by now, whenever closed.
     """
     dialect = connection.dialect.name
     params = _Params(account_id=account_id, start=start, end=end)
     current_rank = _rank_case("l.status_id", stage_order, params)
     event_rank = _rank_case("e.status_id", stage_order, params)
     won = params.bind(WON_STATUS)
+    deal_time = "created_at" if won_basis == "cohort" else "closed_at"
     if dialect == "postgresql":
         history_join = f"""LEFT JOIN (
             SELECT e.lead_id, MAX({event_rank}) AS top FROM lead_status_events AS e
@@ -249,7 +354,7 @@ def pipeline_facts(
         SELECT l.channel AS channel, l.pipeline_id AS pipeline_id, l.status_id AS status_id, l.price AS price,
                {current_rank} AS current_rank, {history} AS history,
                CASE WHEN l.created_at >= :start AND l.created_at < :end THEN 1 ELSE 0 END AS in_period,
-               CASE WHEN l.status_id = {won} AND l.closed_at >= :start AND l.closed_at < :end
+               CASE WHEN l.status_id = {won} AND l.{deal_time} >= :start AND l.{deal_time} < :end
                     THEN 1 ELSE 0 END AS deal
         FROM lead_snapshots AS l {history_join}
         WHERE {_live_sql(dialect)}
@@ -392,8 +497,9 @@ def load_stats_inputs(
     period: Period,
     as_of: int,
     tz: tzinfo = UTC,
-    field_codes: Sequence[str] = BANT_FIELD_CODES,
+    field_codes: Sequence[FieldRef | str] = BANT_FIELD_CODES,
     stage_order: Mapping[int, Sequence[int]] | None = None,
+    won_basis: WonBasis = "close_date",
 ) -> StatsInputs:
     """Everything the metrics of one account and period need, aggregated in the database."""
     start, end = period.bounds(tz)
@@ -404,7 +510,9 @@ def load_stats_inputs(
     cohort, managers, by_channel, by_manager = cohort_facts(
         connection, account_id=account_id, start=start, end=end, field_codes=field_codes
     )
-    facts = pipeline_facts(connection, account_id=account_id, start=start, end=end, stage_order=order)
+    facts = pipeline_facts(
+        connection, account_id=account_id, start=start, end=end, stage_order=order, won_basis=won_basis
+    )
     return StatsInputs(
         period=period,
         as_of=as_of,
@@ -418,7 +526,23 @@ def load_stats_inputs(
         spend=load_spend(connection, account_id=account_id),
         completeness_by_channel=by_channel,
         completeness_by_manager=by_manager,
+        history_missing=history_missing(connection, account_id=account_id),
+        won_basis=won_basis,
     )
+
+
+def history_missing(connection: Connection, *, account_id: int) -> HistoryMissing | None:
+    """Why the account's status history cannot be trusted, or None: the last backfill found no events list
+    (amoCRM answered 404/403), or no status change is stored at all. Two indexed look-ups."""
+    answered = connection.execute(
+        select(checkpoints_table.c.events_api).where(checkpoints_table.c.account_id == account_id)
+    ).scalar()
+    if answered is False:
+        return "no_events_api"
+    any_event = connection.execute(
+        select(events_table.c.lead_id).where(events_table.c.account_id == account_id).limit(1)
+    ).first()
+    return "no_history" if any_event is None else None
 
 
 def qualified_lead_ids(
@@ -448,3 +572,57 @@ def open_leads_by_channel(connection: Connection, *, account_id: int) -> Iterato
     )
     for row in connection.execute(statement):
         yield int(row.lead_id), str(row.channel)
+
+
+def _bucket_case(column: str, bounds: Sequence[int], params: _Params) -> str:
+    """SQL: the index i of the bucket [bounds[i], bounds[i+1]) `column` falls in, else NULL."""
+    whens = " ".join(
+        f"WHEN {column} < {params.bind(bound)} THEN {index}" for index, bound in enumerate(bounds[1:])
+    )
+    return f"CASE WHEN {column} IS NULL OR {column} < {params.bind(bounds[0])} THEN NULL {whens} END"
+
+
+def bucket_counts(connection: Connection, *, account_id: int, bounds: Sequence[int]) -> list[BucketCounts]:
+    """One pass over the account's live leads created or closed within [bounds[0], bounds[-1]), counted per
+    bucket [bounds[i], bounds[i+1]): the trends of the weekly report (eight past weeks, then this week's days)."""
+    if len(bounds) < 2:
+        return []
+    if len(bounds) > 255:
+        raise ValueError("at most 254 trend buckets")
+    params = _Params(account_id=account_id, first=bounds[0], last=bounds[-1], won=WON_STATUS)
+    created = _bucket_case("l.created_at", bounds, params)
+    closed = _bucket_case("CASE WHEN l.status_id = :won THEN l.closed_at END", bounds, params)
+    slots = 256
+    # SQLite sorts every row it groups: the buckets, qualified state and outcome travel packed in one integer.
+    shape = f"""((COALESCE({created}, -1) + 1) * {slots} + COALESCE({closed}, -1) + 1) * 8
+               + (CASE WHEN l.qualified IS NULL THEN 0 WHEN l.qualified THEN 2 ELSE 1 END) * 2
+               + (CASE WHEN l.status_id = :won THEN 1 ELSE 0 END)"""
+    sql = f"""
+        SELECT shape, COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value FROM (
+            SELECT {shape} AS shape, l.price AS price
+            FROM lead_snapshots AS l
+            WHERE {_live_sql(connection.dialect.name)}
+              AND ((l.created_at >= :first AND l.created_at < :last)
+                   OR (l.status_id = :won AND l.closed_at >= :first AND l.closed_at < :last))
+            {_no_flatten(connection.dialect.name)}
+        ) AS bucketed
+        GROUP BY shape
+    """
+    sums = [[0] * 7 for _ in bounds[1:]]
+    for row in connection.execute(text(sql), params.values):
+        count, value = _int(row.leads), _int(row.value)
+        buckets, flags = divmod(int(row.shape), 8)
+        created_plus, closed_plus = divmod(buckets, slots)
+        quality, won = divmod(flags, 2)
+        if created_plus:
+            bucket = sums[created_plus - 1]
+            bucket[0] += count
+            bucket[1] += count if quality else 0
+            bucket[2] += count if quality == 2 else 0
+            bucket[3] += count if won else 0
+            bucket[4] += value if won else 0
+        if closed_plus:
+            bucket = sums[closed_plus - 1]
+            bucket[5] += count
+            bucket[6] += value
+    return [BucketCounts(*values) for values in sums]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,51 @@ from sync.stats.metrics import PeriodFigures
 from sync.stats.periods import Period
 
 EMPTY = "—"
+
+UNKNOWN = Text(ru="неизвестно", en="unknown")
+NOT_MAPPED = Text(ru="поле не сопоставлено", en="field not mapped")
+TOO_FEW = Text(
+    ru="мало данных для вывода (n={n}, нужно ≥ {min})", en="too few to judge (n={n}, need ≥ {min})"
+)
+UNKNOWN_PERSON = Text(
+    ru="пользователь #{id} (имя не получено из amoCRM)", en="user #{id} (name not read from amoCRM)"
+)
+HISTORY_MISSING: dict[str, Text] = {
+    "no_events_api": Text(
+        ru="История смен этапов недоступна: amoCRM не отдал список событий при загрузке истории (404/403). "
+        "Конверсия по этапам и взвешенная воронка неизвестны.",
+        en="No stage history: amoCRM refused its events list during backfill (404/403). "
+        "Stage conversion and the weighted pipeline are unknown.",
+    ),
+    "no_history": Text(
+        ru="Истории смен этапов нет (ни одной смены статуса не сохранено; запустите leadpact backfill). "
+        "Конверсия по этапам и взвешенная воронка неизвестны.",
+        en="No stage history is stored (not one status change; run leadpact backfill). "
+        "Stage conversion and the weighted pipeline are unknown.",
+    ),
+}
+WON_BASIS: dict[str, Text] = {
+    "close_date": Text(ru="сделки — по дате закрытия", en="deals by close date"),
+    "cohort": Text(
+        ru="сделки — по когорте лидов (дате создания лида)", en="deals by lead cohort (lead creation date)"
+    ),
+}
+
+
+def person_name(user_id: int | None, names: Mapping[int, str], lang: Language) -> str:
+    """A person by name; a user amoCRM did not list (or not yet read) is marked as such."""
+    if user_id is None:
+        return LABELS["no_manager"](lang)
+    return names.get(user_id) or UNKNOWN_PERSON(lang, id=user_id)
+
+
+def channel_title(channel: str | None, titles: Mapping[str, Text], lang: Language) -> str:
+    """A channel by the title the rule file gives it (the key when the rules no longer know it)."""
+    if channel is None:
+        return LABELS["no_channel"](lang)
+    title = titles.get(channel)
+    return title(lang) if title is not None else channel
+
 
 LABELS: dict[str, Text] = {
     "leads": Text(ru="Лиды", en="Leads"),
@@ -47,6 +93,7 @@ LABELS: dict[str, Text] = {
     "best": Text(ru="лучший", en="best"),
     "worst": Text(ru="худший", en="worst"),
     "not_ranked": Text(ru="мало лидов", en="too few leads"),
+    "min_sample": Text(ru="минимум лидов для оценки", en="minimum sample"),
     "bonus": Text(ru="База бонуса маркетинга", en="Marketing bonus base"),
     "pct_of_plan": Text(ru="% плана", en="% of plan"),
     "coverage": Text(ru="Покрытие плана воронкой", en="Pipeline coverage"),

@@ -188,7 +188,7 @@ class TestAdminInChromium:
                 )
                 week = week_label(busiest.most_common(1)[0][0])
                 page.goto(f"{base_url}/reports/weekly?lang=en&week={week}")
-                charts = page.locator("svg.chart")
+                charts = page.locator("svg.chart:not([data-chart='sparkline'])")
                 charts.first.wait_for()
                 assert charts.count() >= 3
                 for index in range(charts.count()):
@@ -196,6 +196,11 @@ class TestAdminInChromium:
                     box = chart.bounding_box()
                     assert box is not None and box["width"] > 100 and box["height"] > 40
                     assert chart.locator("rect, polyline").count() > 0
+                sparklines = page.locator("svg[data-chart='sparkline']")
+                assert sparklines.count() == 6
+                for index in range(sparklines.count()):
+                    box = sparklines.nth(index).bounding_box()
+                    assert box is not None and box["width"] > 100 and box["height"] > 20
                 assert page.locator("svg[data-chart='funnel']").count() >= 1
                 assert page.locator("svg[data-chart='qualified']").count() == 1
                 assert page.locator("svg[data-chart='run-rate-leads'] polyline.plan").count() == 1

@@ -21,7 +21,7 @@ from integration.settings import Settings
 from integration.storage.install_health import InstallHealth, WebhookState, record_rules_mapping
 from integration.storage.leads import LeadSnapshot
 from leadpact.cli.accounts import app as accounts_cli
-from leadpact.scheduler import JOBS, PROVISIONING_STEPS, run_jobs_once
+from leadpact.scheduler import JOBS, PROVISIONING_STEPS, poll_refused_accounts, run_jobs_once, run_polling
 from tests.live import Live, live_installation, own_services
 from webhooks.reconcile import run_reconciler
 from webhooks.worker import run_worker
@@ -65,7 +65,7 @@ def cli(live: Live, *args: str, lang: str = "ru") -> Any:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATA_DIR": str(live.settings.data_dir),
         "LEADPACT_LANGUAGE": lang,
-        "RECONCILE_INTERVAL_SECONDS": str(live.settings.reconcile_interval_seconds),
+        "POLLING_INTERVAL_SECONDS": str(live.settings.polling_interval_seconds),
     }
     return CliRunner().invoke(accounts_cli, list(args), env=env)
 
@@ -148,20 +148,23 @@ class TestProvisioningRetried:
         async with own_services(live) as services:
             (outcome,) = await provision_due_accounts(services, steps)
         assert outcome.error is None and len(seen) == 1 and seen[0] > 0
-        assert "no field mapped for: budget" in admin_overview(live, account_id, "en")
-        assert "не сопоставлены поля для: budget" in admin_overview(live, account_id, "ru")
+        assert "no field mapped for: Budget" in admin_overview(live, account_id, "en")
+        assert "не сопоставлены поля для: Бюджет" in admin_overview(live, account_id, "ru")
 
 
 class TestPollingMode:
     @pytest.fixture
     def polling(self, settings: Settings) -> Iterator[Live]:
         overrides = {
-            "reconcile_interval_seconds": POLL_SECONDS,
+            "polling_interval_seconds": POLL_SECONDS,
+            # The general reconciliation (the safety net for lost webhooks) runs once at start, then not again
+            # during the test: the polling alone must bring the edits.
+            "reconcile_interval_seconds": 3600,
             "worker_poll_seconds": 0.05,
             "reconcile_first_run_lookback_seconds": 3600,
         }
         with live_installation(
-            settings, background=(run_worker, run_reconciler), overrides=overrides
+            settings, background=(run_worker, run_reconciler, run_polling), overrides=overrides
         ) as live:
             yield live
 
@@ -201,6 +204,23 @@ class TestPollingMode:
         with session_scope(live.services.engine) as session:
             snapshot = session.exec(select(LeadSnapshot).where(LeadSnapshot.lead_id == lead_id)).one()
         assert (snapshot.level, snapshot.qualified) == ("hot", True)
+
+    async def test_a_polling_round_with_nothing_changed_costs_one_call(self, settings: Settings) -> None:
+        """By default accounts without webhooks are polled every 60 s (said so on /admin); a round that finds
+        nothing new makes one call to amoCRM, and accounts with webhooks are not polled."""
+        assert Settings.model_fields["polling_interval_seconds"].default == 60
+        with live_installation(settings, overrides={"reconcile_first_run_lookback_seconds": 3600}) as live:
+            small = live.create_account("small", plan="base")
+            other = live.create_account("other")
+            live.install("small")
+            live.install("other")
+            assert "changes arrive within 60 s" in admin_overview(live, small, "en")
+            async with own_services(live) as services:
+                assert await poll_refused_accounts(services) == 1  # the first round reads the watermark in
+                live.sandbox("POST", "/_sandbox/stats/reset")
+                assert await poll_refused_accounts(services) == 1
+            assert live.stats(small)["requests_total"] == 1
+            assert live.stats(other)["requests_total"] == 0
 
 
 # What the worker needs after a round found the lead: claim, read the lead, classify, write back.

@@ -47,8 +47,8 @@ class TestReportWording:
         health = InstallHealth(
             account_id=7, webhook_state=WebhookState.REFUSED, webhook_checked_at=1_700_000_000
         )
-        en = install_report(ACCOUNT, health, lang="en", reconcile_interval_seconds=59.5)
-        ru = install_report(ACCOUNT, health, lang="ru", reconcile_interval_seconds=59.5)
+        en = install_report(ACCOUNT, health, lang="en", polling_interval_seconds=59.5)
+        ru = install_report(ACCOUNT, health, lang="ru", polling_interval_seconds=59.5)
         assert en.polling and en.line("webhook").text == (
             "webhooks unavailable on this plan: changes arrive within 60 s"
         )
@@ -68,19 +68,20 @@ class TestReportWording:
             last_error_detail="ServerError: GET /api/v4/leads/custom_fields → HTTP 503",
             last_error_at=1_700_000_000,
         )
-        ru = install_report(ACCOUNT, health, lang="ru", reconcile_interval_seconds=60)
+        ru = install_report(ACCOUNT, health, lang="ru", polling_interval_seconds=60)
         assert ru.last_error is not None and not ru.healthy
         assert "шаг «поля»" in ru.last_error and "ошибкой сервера (5xx)" in ru.last_error
         assert "HTTP 503" in ru.last_error
         assert ru.line("provisioning").text.startswith("не удалась (2 раз)")
 
     def test_unmapped_roles_are_named_with_their_words_and_reauth_is_flagged(self) -> None:
-        """Missing rule fields are listed by role name; an account needing re-auth is not healthy."""
+        """Missing rule fields are listed by the words people use for the roles, never the rule file's keys; an
+        account needing re-auth is not healthy."""
         health = InstallHealth(
             account_id=7, rules_state="fields_missing", rules_missing_roles=["budget", "need"]
         )
         account = Account(**{**ACCOUNT.model_dump(), "status": AccountStatus.NEEDS_REAUTH})
         names = {"budget": Text(ru="Бюджет", en="Budget")}
-        report = install_report(account, health, lang="en", reconcile_interval_seconds=60, role_names=names)
-        assert report.line("rules").text == "no field mapped for: Budget, need"
+        report = install_report(account, health, lang="en", polling_interval_seconds=60, role_names=names)
+        assert report.line("rules").text == "no field mapped for: Budget, Need"
         assert report.line("tokens").ok is False and not report.healthy

@@ -3,6 +3,7 @@ promos, plans, the inbox, and escaping of whatever people typed into amoCRM."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,11 +15,13 @@ from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import inbox as inbox_store
 from integration.storage import rulesets as ruleset_store
+from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot
 from leadpact.admin.session import SESSION_COOKIE
 from rules import default_rules_text
 from tests.integration.admin.support import (
     ACCOUNT_ID,
+    ADMIN_USER,
     MANAGER_USER,
     OTHER_ACCOUNT_ID,
     SECOND_ADMIN,
@@ -119,7 +122,7 @@ class TestSignIn:
         assert SESSION_COOKIE in cookie and "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
         page = client.get("/admin")
         assert page.status_code == 200
-        assert str(ACCOUNT_ID) in page.text
+        assert "acme" in page.text
 
     def test_a_user_who_is_not_an_admin_gets_403(self, client: httpx.Client) -> None:
         """A manager's valid token is refused with 403 and no session is created."""
@@ -231,7 +234,18 @@ class TestRuleEditor:
     def test_sign_off_by_both_departments_then_activation_requeues_open_leads(
         self, signed_in: httpx.Client, configured: Settings, server: str, engine: Engine
     ) -> None:
-        """Marketing and sales sign off (two admins), the version runs and open leads are queued for the worker."""
+        """Marketing and sales sign off (two admins), the version runs and open leads are queued for the worker;
+        the history names the author and both approvers by their amoCRM names, not by ids."""
+        with session_scope(engine) as session:
+            user_store.replace_users(
+                session=session,
+                account_id=ACCOUNT_ID,
+                users=[
+                    {"id": ADMIN_USER, "name": "Елена Новикова"},
+                    {"id": SECOND_ADMIN, "name": "Иван Петров"},
+                ],
+                now=int(time.time()),
+            )
         _add_lead(engine, 1, "open lead")
         _add_lead(engine, 2, "won lead", status_id=142)
         _add_lead(engine, 3, "other account's lead", account_id=OTHER_ACCOUNT_ID)
@@ -259,6 +273,9 @@ class TestRuleEditor:
         assert [(item.account_id, [event["lead_id"] for event in item.events]) for item in items] == [
             (ACCOUNT_ID, [1])
         ]
+        history = signed_in.get("/admin/rules/history?lang=en").text
+        assert "Елена Новикова (marketing)" in history and "Иван Петров (sales)" in history
+        assert "amo-user-" not in history and f"{ADMIN_USER}" not in history.split("<main>")[1]
 
     def test_emergency_activation_with_one_sign_off_is_marked(self, signed_in: httpx.Client) -> None:
         """An admin may activate with a single sign-off only explicitly, and the history shows it as an emergency."""

@@ -7,7 +7,9 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import promos as promo_store
+from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot
 from leadpact.cli.report import app as report_cli
 from sync.reports.weeks import parse_week
@@ -66,12 +69,14 @@ class TestReportPage:
             assert cells in page.text, row.channel
 
     def test_the_page_draws_its_charts_inline(self, client: httpx.Client) -> None:
-        """The funnel, run-rate and %-qualified charts are SVG inside the page, each with shapes drawn."""
+        """The funnel, run-rate and %-qualified charts and a sparkline per statistic are SVG inside the page,
+        each with shapes drawn (a sparkline at least marks this week's point)."""
         page = client.get("/reports/weekly", params={"week": WEEK})
         charts = re.findall(r"<svg [^>]*data-chart='([^']+)'.*?</svg>", page.text, flags=re.S)
-        assert {"funnel", "qualified", "run-rate-leads"} <= set(charts)
+        assert {"funnel", "qualified", "run-rate-leads", "sparkline"} <= set(charts)
+        assert charts.count("sparkline") == 6
         for svg in re.findall(r"<svg .*?</svg>", page.text, flags=re.S):
-            assert "<rect" in svg or "<polyline" in svg
+            assert "<rect" in svg or "<polyline" in svg or "<circle class='current'" in svg
 
     def test_markdown_holds_the_same_totals(self, client: httpx.Client, engine: Engine) -> None:
         """?format=md gives the report as Markdown with the week's total leads and qualified."""
@@ -107,6 +112,11 @@ class TestReportPage:
         """?week=soon answers 422 with what a week looks like."""
         page = client.get("/reports/weekly", params={"week": "soon", "lang": "en"})
         assert page.status_code == 422 and "2026-W47" in page.text
+
+    def test_a_malformed_as_of_is_refused_with_the_expected_form(self, client: httpx.Client) -> None:
+        """?as_of=yesterday answers 422 naming the date format, instead of silently using today."""
+        page = client.get("/reports/weekly", params={"week": WEEK, "as_of": "yesterday", "lang": "en"})
+        assert page.status_code == 422 and "2026-01-31" in page.text and "yesterday" in page.text
 
     def test_another_accounts_admin_sees_only_their_own_figures(
         self, configured: Settings, dataset: Dataset
@@ -195,11 +205,24 @@ class TestCommandLine:
 
 class TestSameAsStatsShow:
     def test_the_report_matches_leadpact_stats_show_for_the_week(
-        self, client: httpx.Client, configured: Settings
+        self, client: httpx.Client, configured: Settings, engine: Engine
     ) -> None:
-        """Every channel row and run-rate actual of the report equals `leadpact stats show --json` for that week."""
+        """As of the same day, every channel row (by its rule-file title), run-rate actual, manager row (by name)
+        and cost of the report equals `leadpact stats show --as-of --json` for that week."""
         from leadpact.cli.stats import app as stats_cli
 
+        with session_scope(engine) as session:
+            user_store.replace_users(
+                session=session,
+                account_id=ACCOUNT,
+                users=[
+                    {"id": 1, "name": "Анна Смирнова"},
+                    {"id": 2, "name": "Иван Петров"},
+                    {"id": 3, "name": "Мария Козлова"},
+                    {"id": 4, "name": "Дмитрий Волков"},
+                ],
+                now=int(time.time()),
+            )
         env = {
             "DATABASE_URL": configured.database_url,
             "SECRET_KEY": "test-secret-key-not-for-production",
@@ -208,22 +231,96 @@ class TestSameAsStatsShow:
         week = parse_week(WEEK)
         shown = CliRunner().invoke(
             stats_cli,
-            ["show", "--period", f"{week.start}..{week.end}", "--account", str(ACCOUNT), "--json"],
+            [
+                "show",
+                "--period",
+                f"{week.start}..{week.end}",
+                "--account",
+                str(ACCOUNT),
+                "--as-of",
+                "2026-11-10",
+                "--json",
+                "--no-names",
+            ],
             env=env,
         )
         assert shown.exit_code == 0, shown.output
         stats = json.loads(shown.output)
-        report = client.get("/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en"}).text
+        report = client.get(
+            "/reports/weekly", params={"week": WEEK, "format": "md", "lang": "en", "as_of": "2026-11-10"}
+        ).text
+        assert stats["as_of"] == int(datetime(2026, 11, 11, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()) - 1
         assert stats["quality"], "the week has leads"
         for row in stats["quality"]:
-            name = (row["channel"] or "(no channel)") + (" *" if row["experimental"] else "")
+            title = stats["channel_titles"].get(row["channel"], {}).get("en", row["channel"])
+            name = (title or "(no channel)") + (" *" if row["experimental"] else "")
             pct = "—" if row["qualified_pct"] is None else f"{row['qualified_pct']:.0%}"
             assert f"| {name} | {row['leads']} | {row['classified']} | {row['qualified']} | {pct} |" in report
         names = {"leads": "Leads", "qualified": "Qualified leads", "deals": "Deals", "revenue": "Revenue"}
-        rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in report.splitlines()}
+        run_rate_table = report.split("## 3.")[1].split("###")[0]
+        rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in run_rate_table.splitlines()}
         for rate in stats["run_rates"]:
             cells = rows[names[rate["metric"]]]
+            planned = rate["planned_to_date"]
+            assert cells[2] == ("—" if planned is None else f"{planned:,.0f}".replace(",", "\u202f"))
             assert cells[3] == f"{rate['actual']:,.0f}".replace(",", "\u202f"), rate["metric"]
+        managers = [m for m in stats["managers"]["managers"] if m["manager_id"] is not None]
+        assert managers
+        for manager in managers:
+            person = stats["manager_names"][str(manager["manager_id"])]
+            conversion = "—" if manager["conversion"] is None else f"{manager['conversion']:.0%}"
+            assert f"| {person} | {manager['leads']} | {manager['won']} | {conversion} |" in report
+        for cost in stats["costs"]:
+            title = stats["channel_titles"].get(cost["channel"], {}).get("en", cost["channel"])
+            per_lead = (
+                "unknown"
+                if cost["per_lead"] is None
+                else f"{float(cost['per_lead']):,.0f}".replace(",", "\u202f")
+            )
+            assert f"| {title} | " in report and f" | {cost['leads']} | {per_lead} | " in report
+        assert "user #" not in report and "amo-user" not in report
+
+
+class TestTrends:
+    @pytest.mark.parametrize("basis", ["close_date", "cohort"])
+    def test_every_weeks_point_equals_the_stats_of_that_week(
+        self, engine: Engine, dataset: Dataset, basis: str
+    ) -> None:
+        """The report's nine trend points (one pass over the leads) equal `figures_for` of each of those weeks:
+        leads, % qualified, deals and revenue, on both the close-date and the cohort basis."""
+        from integration.storage.rulesets import active_ruleset
+        from sync.reports.figures import week_trends
+        from sync.stats.service import StatsOptions
+
+        week = parse_week("2026-W47")
+        with session_scope(engine) as session:
+            tz = active_ruleset(session=session, account_id=ACCOUNT)[1].timezone
+            trends = week_trends(
+                session=session,
+                account_id=ACCOUNT,
+                week=week,
+                as_of=AS_OF,
+                tz=tz,
+                won_basis=basis,  # type: ignore[arg-type]
+            )
+            checked = 0
+            for point in trends.weeks:
+                figures = figures_for(
+                    session=session,
+                    account_id=ACCOUNT,
+                    period=point.week,
+                    as_of=AS_OF,
+                    options=StatsOptions(completeness_fields=(), won_basis=basis),  # type: ignore[arg-type]
+                )
+                expected = (
+                    figures.totals.leads,
+                    figures.quality_total.qualified_pct,
+                    figures.totals.deals,
+                    figures.totals.revenue,
+                )
+                assert (point.leads, point.qualified_pct, point.deals, point.revenue) == expected, point.week
+                checked += figures.totals.leads + figures.totals.deals
+        assert checked > 0, "the dataset has leads and deals in these weeks"
 
 
 class TestFreshness:

@@ -54,14 +54,68 @@ class TestSignInWithAmoCrmToken:
                 follow_redirects=True,
             )
             assert signed.status_code == 200
-            assert f"{account_id}" in signed.text
+            assert "Аккаунт acme, пользователь Администратор" in signed.text
+
+
+class TestPeopleByName:
+    def test_users_are_read_once_per_refresh_period_and_named_everywhere(
+        self, live: Live, account_id: int
+    ) -> None:
+        """Signing in twice and opening the admin pages and the report reads amoCRM's user list once; the
+        header names the account and the admin, and the task form offers the account's users by name."""
+        live.sandbox("POST", f"/_sandbox/accounts/{account_id}/seed", json={"leads": 0})
+        with (
+            admin_server(live.settings) as base_url,
+            httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as browser,
+        ):
+            for _ in range(2):
+                token = sandbox_token(live, account_id, is_admin=True)
+                signed = browser.get("/admin/login", params={"token": token, "lang": "en"})
+                assert "Account acme, user Администратор" in signed.text
+                assert f"{account_id}" not in signed.text.split("<main>")[0]
+                browser.get("/admin", params={"lang": "en"})
+            page = browser.get("/reports/weekly", params={"week": week_label(WEEK), "lang": "en"})
+            history = browser.get("/admin/rules/history", params={"lang": "en"})
+        assert history.status_code == 200
+        picker = re.search(r'<select name="responsible" id="responsible">(.*?)</select>', page.text, re.S)
+        assert picker is not None
+        offered = re.findall(r'<option value="(\d+)">([^<]+)</option>', picker.group(1))
+        names = {name for _, name in offered}
+        assert {"Анна Смирнова", "Иван Петров", "Мария Козлова", "Дмитрий Волков", "Елена Новикова"} <= names
+        reads = {
+            route: count for route, count in live.stats(account_id)["by_route"].items() if "users" in route
+        }
+        assert sum(reads.values()) == 1, reads
+
+    def test_a_task_is_given_to_a_user_picked_by_name(self, live: Live, account_id: int) -> None:
+        """The picked user becomes the task's responsible user in amoCRM; an id not in the account is refused."""
+        live.sandbox("POST", f"/_sandbox/accounts/{account_id}/seed", json={"leads": 0})
+        with (
+            admin_server(live.settings) as base_url,
+            httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as browser,
+        ):
+            browser.get("/admin/login", params={"token": sandbox_token(live, account_id, is_admin=True)})
+            page = browser.get("/reports/weekly", params={"week": week_label(WEEK), "lang": "en"})
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            anna = re.search(r'<option value="(\d+)">Анна Смирнова</option>', page.text)
+            assert csrf is not None and anna is not None
+            form = {"csrf_token": csrf.group(1), "week": week_label(WEEK), "text": "Call the lost deals"}
+            created = browser.post(
+                "/reports/weekly/tasks?lang=en", data={**form, "responsible": anna.group(1)}
+            )
+            assert "was created in amoCRM" in created.text
+            refused = browser.post("/reports/weekly/tasks?lang=en", data={**form, "responsible": "99999999"})
+            assert "No such user in the amoCRM account" in refused.text
+        tasks = live.state(account_id)["tasks"]
+        assert [task["responsible_user_id"] for task in tasks] == [int(anna.group(1))]
 
 
 class TestMeetingTasks:
     def test_a_task_set_on_the_report_page_shows_in_next_weeks_report(
         self, live: Live, account_id: int
     ) -> None:
-        """A task created from week 47's page lands in amoCRM tagged, and week 48's report lists it as open."""
+        """A task created from week 47's page lands in amoCRM tagged, is listed under week 47's next-week tasks,
+        and week 48's report reads its status back: open before its deadline, overdue after it."""
         with (
             admin_server(live.settings) as base_url,
             httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as browser,
@@ -78,11 +132,19 @@ class TestMeetingTasks:
             assert "was created in amoCRM" in created.text
             tasks = live.state(account_id)["tasks"]
             assert [task["text"] for task in tasks] == [f"Review <vk> landing {MEETING_TAG}"]
-            following = browser.get(
-                "/reports/weekly", params={"week": week_label(next_week(WEEK)), "lang": "en"}
+            week_after = week_label(next_week(WEEK))
+            # Due on Sunday 29 November at 18:00 UTC: open as of the 28th, overdue as of today.
+            before_due = browser.get(
+                "/reports/weekly", params={"week": week_after, "lang": "en", "as_of": "2026-11-28"}
             )
+            assert "<td>Review &lt;vk&gt; landing</td>" in before_due.text
+            assert '<td class="muted">open</td>' in before_due.text
+            following = browser.get("/reports/weekly", params={"week": week_after, "lang": "en"})
             assert "<td>Review &lt;vk&gt; landing</td>" in following.text
-            assert "open" in following.text
+            assert '<td class="bad">overdue</td>' in following.text
+            this_week = browser.get("/reports/weekly", params={"week": week_label(WEEK), "lang": "en"})
+            next_section = this_week.text.split('<section id="next-week-tasks">')[1]
+            assert "<td>Review &lt;vk&gt; landing</td>" in next_section
 
 
 class TestPostingToAmoCrm:

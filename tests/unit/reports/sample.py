@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 
 from sync.stats.metrics import (
     ChannelCounts,
+    HistoryMissing,
     ManagerCounts,
     OpenDeals,
     PeriodFigures,
     PlanEntry,
     PlanFigures,
+    SpendEntry,
     StageReach,
     StatsInputs,
     compute_period_figures,
@@ -33,6 +35,9 @@ def week_figures(
     experimental: frozenset[str] = frozenset({"tiktok"}),
     managers: tuple[ManagerCounts, ...] = (),
     reach: tuple[StageReach, ...] | None = None,
+    spend: tuple[SpendEntry, ...] = (),
+    history_missing: HistoryMissing | None = None,
+    min_quality_sample: int = 0,
 ) -> PeriodFigures:
     """The figures of 2026-W47 as `leadpact stats show` computes them, from the given counts."""
     if channels is None:
@@ -58,6 +63,8 @@ def week_figures(
         open_deals=(OpenDeals(PIPELINE, 20, deals=20, value=400_000, without_price=2),),
         stage_order={PIPELINE: list(STAGES)},
         plans=(PlanEntry(WEEK, plan),) if plan is not None else (),
+        spend=spend,
+        history_missing=history_missing,
     )
     return compute_period_figures(
         inputs,
@@ -65,4 +72,5 @@ def week_figures(
         qualified_norm=norm,
         min_manager_sample=10,
         completeness_fields=(),
+        min_quality_sample=min_quality_sample,
     )

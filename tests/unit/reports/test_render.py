@@ -10,7 +10,14 @@ import pytest
 from integration.i18n import Language
 from sync.promos.disputes import DisputeGroup
 from sync.reports.charts import funnel_chart, qualified_chart, run_rate_chart
-from sync.reports.model import MEETING_TAG, MeetingTask, WeeklyReport, build_weekly_report, funnels_of
+from sync.reports.model import (
+    MEETING_TAG,
+    MeetingTask,
+    ReportNames,
+    WeeklyReport,
+    build_weekly_report,
+    funnels_of,
+)
 from sync.reports.render import render_html, render_markdown
 from sync.reports.weeks import next_week
 from sync.stats.metrics import ChannelCounts, PlanFigures
@@ -32,6 +39,7 @@ def report(
         stage_names=STAGE_NAMES,
         last_week_tasks=tasks,
         next_week_due=next_week(WEEK).end,
+        names=ReportNames(people={5: "Анна Смирнова"}),
     )
 
 
@@ -45,14 +53,14 @@ def svgs(html: str) -> list[ET.Element]:
 
 class TestMarkdown:
     def test_every_agenda_item_is_a_section_in_order(self) -> None:
-        """The six agenda items appear as headings, in the meeting's order, in both languages."""
+        """The nine agenda items appear as headings, in the meeting's order, in both languages."""
         for lang, first, last in (
-            ("en", "## 1. % qualified", "## 6. Next week"),
-            ("ru", "## 1. % целевых", "## 6. Задачи на следующую"),
+            ("en", "## 1. % qualified", "## 9. Next week"),
+            ("ru", "## 1. % целевых", "## 9. Задачи на следующую"),
         ):
             text = render_markdown(report(), lang)  # type: ignore[arg-type]
             headings = [line for line in text.splitlines() if line.startswith("## ")]
-            assert len(headings) == 6
+            assert len(headings) == 9
             assert headings[0].startswith(first) and headings[-1].startswith(last)
 
     def test_channel_rows_show_the_stats_figures(self) -> None:
@@ -67,10 +75,10 @@ class TestMarkdown:
         assert "| Leads | 140 | 140 | 100 | 71% | 100 |" in text
 
     def test_last_weeks_tasks_show_their_status(self) -> None:
-        """Tagged tasks are listed without the tag, done or open."""
+        """Tagged tasks are listed without the tag, with the responsible person's name, done or open."""
         tasks = (MeetingTask(9, f"Fix the vk landing {MEETING_TAG}", 5, WEEK_START + 3600, True),)
         text = render_markdown(report(tasks=tasks), "en")
-        assert "| Fix the vk landing | 5 | 2026-11-16 | done |" in text
+        assert "| Fix the vk landing | Анна Смирнова | 2026-11-16 | done |" in text
 
     def test_unreadable_tasks_are_said_to_be_unavailable(self) -> None:
         """When amoCRM could not be read the tasks section says so instead of claiming there were none."""

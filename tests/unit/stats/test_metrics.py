@@ -263,12 +263,13 @@ class TestPipelineCoverage:
         assert (coverage.open_deals, coverage.open_value, coverage.deals_without_price) == (5, 3000, 1)
 
     def test_deals_in_stages_without_history_are_reported_unweighted(self) -> None:
-        """A stage no closed lead ever reached has no win rate; its value is shown apart."""
+        """A stage no closed lead ever reached has no win rate: its value is shown apart and, with no rated
+        deal at all, the weighted value is unknown rather than 0."""
         rates = stage_win_rates([reach(0, "lost", 1, in_period=False)], STAGES)
         coverage = pipeline_coverage(
             [OpenDeals(7, 30, 1, 500, 0)], rates, revenue_plan=None, revenue_so_far=0
         )
-        assert coverage.unrated_value == 500 and coverage.weighted_value == 0
+        assert coverage.unrated_value == 500 and coverage.weighted_value is None and coverage.coverage is None
         assert coverage.remaining_plan is None and coverage.coverage is None
 
     def test_a_met_revenue_plan_leaves_nothing_to_cover(self) -> None:
@@ -360,3 +361,28 @@ class TestPeriodFigures:
         assert vk_cost.per_lead == Decimal("20.00") and vk_cost.per_customer is None
         assert figures.coverage.remaining_plan == pytest.approx(7000)
         assert figures.managers.best is not None and figures.managers.best.manager_id == 1
+
+
+class TestCompletenessFollowsTheFieldMapping:
+    def test_a_role_field_counts_the_mapped_field_and_an_unmapped_role_is_unknown(self) -> None:
+        """Compiled with the account's mapping, `budget` is counted over the mapped field (id 777); roles the
+        mapping leaves out are unknown — not 0 % — and stay out of the overall share."""
+        from rules import default_rules_text, load_ruleset
+        from rules.model import CatalogField
+        from sync.stats.metrics import CompletenessCounts, field_completeness
+        from sync.stats.service import qualification_fields
+
+        ruleset = load_ruleset(
+            default_rules_text(),
+            mapping={"budget": CatalogField(id=777, name="Бюджет сделки", type="numeric")},
+        )
+        refs = {ref.key: ref for ref in qualification_fields(ruleset)}
+        assert refs["budget"].field_id == 777 and refs["budget"].mapped
+        assert not refs["decision_maker"].mapped and not refs["need"].mapped
+        unmapped = {key for key, ref in refs.items() if not ref.mapped}
+        rows = field_completeness(
+            [CompletenessCounts(key="vk", leads=4, filled={"budget": 3})], list(refs), unmapped
+        )
+        shares = dict(rows[0].by_field)
+        assert shares["budget"] == 0.75 and shares["need"] is None and shares["decision_maker"] is None
+        assert rows[0].overall == 0.75

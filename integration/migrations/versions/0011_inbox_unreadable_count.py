@@ -4,15 +4,15 @@ A delivery is salvaged rather than failed whole (issue 13): a bad value fails on
 cannot be read fails alone. `unreadable_count` keeps how many parts were lost per delivery, so the inbox page
 can say "delivered, N fields unreadable" without reading every stored event.
 
-Revision ID: 0010_inbox_unreadable
-Revises: 0009_field_mapping
+Revision ID: 0011_inbox_unreadable
+Revises: 0010_users_cache
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_inbox_unreadable"
-down_revision = "0009_field_mapping"
+revision = "0011_inbox_unreadable"
+down_revision = "0010_users_cache"
 branch_labels = None
 depends_on = None
 
