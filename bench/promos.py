@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from rules.promo import Promo, lead_facts
-from sync.promos.matching import candidate_promos, compile_promos, match_promos
+# Run as a script, this file's folder comes first on sys.path and bench/rules.py would hide the `rules` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from rules.promo import Promo, lead_facts  # noqa: E402
+from sync.promos.matching import candidate_promos, compile_promos, match_promos  # noqa: E402
 
 CHANNELS = ("ads", "seo", "social", "email", "partners", "direct", "referral", "events")
 LEVELS = ("hot", "warm", "cold", "unknown")
