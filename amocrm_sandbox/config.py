@@ -35,10 +35,18 @@ class SandboxConfig:
     # [assumed] the receiver must answer fast; failed deliveries are retried, then counted as failures.
     webhook_timeout: float = 2.0
     webhook_retries: int = 3
-    # Pause before retry n is n × this; real amoCRM waits far longer, tests want it short.
-    webhook_retry_delay: float = 0.05
-    # [assumed] "over 100 failures within 2 h" disables a hook; counted per hook here, without the window.
+    # [assumed] retries come after 2, 10 and 30 s; times this factor (tests shrink it, 0 retries at once).
+    webhook_retry_scale: float = 1.0
+    # [assumed] "over 100 failures within 2 h" disables a hook; counted per hook here as failed deliveries in
+    # a row (a success starts the count again), without the window.
     webhook_disable_after_failures: int = 100
+    # [assumed, the stricter model] several senders per destination, so bodies arrive out of order, each body
+    # holding up to this many events queued for it, and up to this much random delay before each send.
+    webhook_senders: int = 3
+    webhook_max_events_per_body: int = 5
+    # Whether events of different writes waiting for the same destination share a body (off: one body per write).
+    webhook_coalesce: bool = True
+    webhook_sender_jitter: float = 0.05
     seed_demo: bool = False
     demo_leads: int = 0
     # The shape of the seeded demo account: "demo" (LeadPact's coded fields) or "realistic" (fields people

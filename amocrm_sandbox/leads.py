@@ -182,13 +182,18 @@ def update_leads(
                 at=now,
             )
         updated.append({"id": lead["id"], "updated_at": lead["updated_at"], "request_id": request_id})
-        events.extend(_lead_change_events(before, lead))
+        events.extend(_lead_change_events(before, lead, same_status_named="status_id" in item))
     return updated, events
 
 
-def _lead_change_events(before: Record, lead: Record) -> list[WebhookEvent]:
+def _lead_change_events(
+    before: Record, lead: Record, *, same_status_named: bool = False
+) -> list[WebhookEvent]:
     events = []
-    if lead["status_id"] != before["status_id"] or lead["pipeline_id"] != before["pipeline_id"]:
+    moved = lead["status_id"] != before["status_id"] or lead["pipeline_id"] != before["pipeline_id"]
+    # [seen] amoCRM sends status events whose old and new status are equal; [assumed] a write naming the
+    # lead's current status is where they come from.
+    if moved or same_status_named:
         events.append(
             snapshot(
                 "leads",

@@ -188,6 +188,8 @@ class AccountStats:
     responses_429: int = 0
     webhooks_sent: int = 0
     webhooks_failed: int = 0
+    webhooks_dropped: int = 0  # lost on purpose (`webhook_drop_rate`)
+    webhook_retries: int = 0
     # Consecutive 429s, for the [assumed] block after repeated abuse.
     consecutive_429s: int = 0
     blocked: bool = False
@@ -199,6 +201,8 @@ class AccountStats:
             "responses_429": self.responses_429,
             "webhooks_sent": self.webhooks_sent,
             "webhooks_failed": self.webhooks_failed,
+            "webhooks_dropped": self.webhooks_dropped,
+            "webhook_retries": self.webhook_retries,
         }
 
 
@@ -237,6 +241,8 @@ class World:
             total.responses_429 += item.responses_429
             total.webhooks_sent += item.webhooks_sent
             total.webhooks_failed += item.webhooks_failed
+            total.webhooks_dropped += item.webhooks_dropped
+            total.webhook_retries += item.webhook_retries
             for route, count in item.by_route.items():
                 total.by_route[route] = total.by_route.get(route, 0) + count
         return total

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -111,7 +112,15 @@ async def _bare_healthz() -> dict[str, str]:
 
 
 def _serve(
-    kind: str, port: int, database_url: str, data_dir: str, worker: bool, sandbox_url: str, gc_freeze: bool
+    kind: str,
+    port: int,
+    database_url: str,
+    data_dir: str,
+    worker: bool,
+    sandbox_url: str,
+    gc_freeze: bool,
+    reconcile: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     import logging
 
@@ -122,11 +131,14 @@ def _serve(
         app = _bare_app()
     else:
         from leadpact.app import create_app
+        from webhooks.reconcile import run_reconciler
         from webhooks.worker import run_worker
 
-        app = create_app(
-            _settings(database_url, data_dir, sandbox_url, port), background=(run_worker,) if worker else ()
-        )
+        background: list[Any] = [run_worker] if worker else []
+        if reconcile:
+            background.append(run_reconciler)
+        settings = _settings(database_url, data_dir, sandbox_url, port).model_copy(update=overrides or {})
+        app = create_app(settings, background=tuple(background))
     if gc_freeze:
         # What a long-running server does after start-up: keep the import-time heap out of every full GC pass.
         gc.freeze()
@@ -171,13 +183,17 @@ def server_process(
     worker: bool = False,
     sandbox_url: str = "",
     gc_freeze: bool = False,
+    reconcile: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> Iterator[tuple[str, int, int]]:
     from integration.servers import free_port
 
     port = free_port()
     context = multiprocessing.get_context("spawn")
     process = context.Process(
-        target=_serve, args=(kind, port, database_url, data_dir, worker, sandbox_url, gc_freeze), daemon=True
+        target=_serve,
+        args=(kind, port, database_url, data_dir, worker, sandbox_url, gc_freeze, reconcile, overrides),
+        daemon=True,
     )
     process.start()
     url = f"http://127.0.0.1:{port}"
@@ -407,13 +423,13 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _leadpact_calls(app_url: str) -> int:
+    return _metric_total(app_url, "leadpact_amocrm_requests_total")
+
+
+def _metric_total(app_url: str, name: str) -> int:
+    """The sum of a counter over all its labels, from LeadPact's /metrics."""
     metrics = httpx.get(f"{app_url}/metrics").text
-    return int(
-        sum(
-            float(m)
-            for m in re.findall(r"^leadpact_amocrm_requests_total\{[^}]*\} ([0-9.e+]+)$", metrics, re.M)
-        )
-    )
+    return int(sum(float(m) for m in re.findall(rf"^{name}(?:\{{[^}}]*\}})? ([0-9.e+]+)$", metrics, re.M)))
 
 
 async def _drive_people(
@@ -541,6 +557,333 @@ def bench_end_to_end(database_url: str, workdir: Path) -> EndToEnd:
         return asyncio.run(_drive_people(database_url, workdir, sandbox_url, app_url, port))
 
 
+# --- part 3: people at human pace -------------------------------------------------------------------------
+
+# What a person does to one lead, and how often (of 400 edits).
+HUMAN_EDITS: tuple[tuple[str, float], ...] = (
+    ("field", 0.30),
+    ("status", 0.20),
+    ("same_status", 0.10),
+    ("tag", 0.20),
+    ("utm", 0.20),
+)
+PERSON_TAGS = ("vip", "звонок", "перезвонить", "ответ получен", "сайт")
+UTM_SOURCES = ("google", "yandex", "vk", "email", "referral", "tiktok", "gogle", "yandx")
+UTM_MEDIUMS = ("cpc", "email", "referral", "organic", "")
+NEEDS = ("Нужна CRM для отдела продаж", "Интеграция с телефонией", "")
+
+
+@dataclass
+class HumanRun:
+    actions: int
+    creations: int
+    events_delivered: int
+    seconds: float
+    leadpact_calls: int
+    leads_read: int
+    patches: int
+    rate_limited: int
+    latencies: list[float]
+    leads: int
+    wrong: list[int]
+    unsettled: int
+    person_tags_lost: int
+    idle_calls_per_round: float
+    reconcile_interval: float
+    window: float
+
+    @property
+    def calls_per_1000_actions(self) -> float:
+        return self.leadpact_calls * 1000 / max(1, self.actions)
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+class _Tracker:
+    """Watches the sandbox (its control API: not counted as anyone's calls) and times, per lead, how long it
+    takes from a person's edit until LeadPact's channel and level tags in amoCRM match what the rules say."""
+
+    def __init__(self, sandbox: httpx.AsyncClient, account_id: int) -> None:
+        from rules import default_ruleset
+
+        self._sandbox = sandbox
+        self._account_id = account_id
+        self._ruleset = default_ruleset()
+        self.last_edit: dict[int, float] = {}
+        self.pending_since: dict[int, float] = {}
+        self.latencies: list[float] = []
+        self.wrong: list[int] = []
+        self.leads: list[dict[str, Any]] = []
+
+    def edited(self, lead_id: int) -> None:
+        self.last_edit[lead_id] = time.monotonic()
+
+    async def poll(self) -> None:
+        from rules import classify_lead
+
+        answer = await self._sandbox.get("/_sandbox/state", params={"account_id": self._account_id})
+        now = time.monotonic()
+        self.leads = answer.json()["leads"]
+        wrong: list[int] = []
+        moment = datetime.now(UTC)
+        for lead in self.leads:
+            lead_id = int(lead["id"])
+            expected = classify_lead(self._ruleset, lead, now=moment)
+            tags = {t["name"] for t in lead["_embedded"]["tags"]}
+            ours = {t for t in tags if t.startswith(("channel:", "level:"))}
+            if ours == {f"channel:{expected.channel}", f"level:{expected.level}"}:
+                since = self.pending_since.pop(lead_id, None)
+                if since is not None:
+                    self.latencies.append(now - since)
+            else:
+                wrong.append(lead_id)
+                self.pending_since.setdefault(lead_id, self.last_edit.get(lead_id, now))
+        self.wrong = wrong
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.poll()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
+
+
+def _human_lead(rng: random.Random, index: int) -> dict[str, Any]:
+    fields: list[dict[str, Any]] = [
+        {"field_code": "UTM_SOURCE", "values": [{"value": rng.choice(UTM_SOURCES)}]},
+        {"field_code": "UTM_MEDIUM", "values": [{"value": rng.choice(UTM_MEDIUMS) or "cpc"}]},
+    ]
+    if rng.random() < 0.4:
+        fields.append({"field_code": "BUDGET", "values": [{"value": str(rng.choice([50_000, 150_000]))}]})
+    if rng.random() < 0.3:
+        fields.append({"field_code": "NEED", "values": [{"value": NEEDS[0]}]})
+    return {
+        "name": f"Заявка с сайта #{index}",
+        "price": rng.choice([0, 20_000, 90_000]),
+        "custom_fields_values": fields,
+    }
+
+
+def _human_edit(
+    rng: random.Random, kind: str, lead: dict[str, Any], statuses: list[int]
+) -> tuple[dict[str, Any], str | None]:
+    """One person's edit of `lead` (its current state) as a PATCH entry, and the tag it adds (if any)."""
+    lead_id = int(lead["id"])
+    if kind == "field":
+        choice = rng.choice(["BUDGET", "NEED", "DECISION_DATE", "DECISION_MAKER", "price", "name"])
+        if choice == "price":
+            return {"id": lead_id, "price": rng.choice([10_000, 90_000, 500_000])}, None
+        if choice == "name":
+            return {"id": lead_id, "name": f"{lead['name']} (уточнено)"[:200]}, None
+        value: Any = {
+            "BUDGET": str(rng.choice([30_000, 120_000, 400_000])),
+            "NEED": rng.choice(NEEDS) or "Автоматизация",
+            "DECISION_DATE": int(time.time()) + rng.choice([10, 60, 400]) * 86400,
+            "DECISION_MAKER": rng.random() < 0.7,
+        }[choice]
+        return {
+            "id": lead_id,
+            "custom_fields_values": [{"field_code": choice, "values": [{"value": value}]}],
+        }, None
+    if kind == "status":
+        others = [status for status in statuses if status != lead["status_id"]]
+        return {"id": lead_id, "status_id": rng.choice(others)}, None
+    if kind == "same_status":
+        return {"id": lead_id, "status_id": lead["status_id"]}, None
+    if kind == "tag":
+        tag = rng.choice(PERSON_TAGS)
+        return {"id": lead_id, "tags_to_add": [{"name": tag}]}, tag
+    code = rng.choice(["UTM_SOURCE", "UTM_MEDIUM"])
+    value = rng.choice(UTM_SOURCES[:6] if code == "UTM_SOURCE" else UTM_MEDIUMS[:4])
+    return {"id": lead_id, "custom_fields_values": [{"field_code": code, "values": [{"value": value}]}]}, None
+
+
+async def _drive_humans(
+    database_url: str, workdir: Path, sandbox_url: str, app_url: str, port: int, args: argparse.Namespace
+) -> HumanRun:
+    from pydantic import SecretStr
+
+    from integration.bootstrap import build_services
+    from integration.install import install_with_long_lived_token
+    from webhooks.reconcile import reconcile_account
+
+    rng = random.Random(args.seed)
+    settings = _settings(database_url, str(workdir / "data"), sandbox_url, port).model_copy(
+        update={"rate_limit_per_second": 40.0}
+    )
+    async with (
+        httpx.AsyncClient(base_url=sandbox_url, timeout=60) as sandbox,
+        build_services(settings, migrate=False) as people,
+    ):
+        created = (await sandbox.post("/_sandbox/accounts", json={"subdomain": "acme"})).json()
+        # The demo lead fields (BUDGET, NEED, UTM_* …) and managers, no leads.
+        await sandbox.post(f"/_sandbox/accounts/{created['id']}/seed", json={"leads": 0, "seed": args.seed})
+        token = (await sandbox.post("/_sandbox/tokens/long-lived", json={"account_id": created["id"]})).json()
+        installed = await install_with_long_lived_token(
+            people, host=token["host"], token=SecretStr(token["access_token"])
+        )
+        account_id = installed.account_id
+        api = people.connector.api_for(account_id)
+        pipelines = await api.list_pipelines()
+        statuses = [s.id for s in pipelines[0].statuses if s.id not in (142, 143)] if pipelines else []
+        if args.drop_rate:
+            await sandbox.post("/_sandbox/faults", json={"webhook_drop_rate": args.drop_rate})
+        calls_before = _leadpact_calls(app_url)
+        read_before = _metric_total(app_url, "leadpact_leads_read_total")
+        patched_before = _patch_calls(sandbox_url, sandbox, account_id)
+        limited_before = _metric_total(app_url, "leadpact_amocrm_rate_limited_total")
+        _deliveries, events_before = inbox_counts(database_url)
+        tracker = _Tracker(sandbox, account_id)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(tracker.run(stop))
+        interval = 1 / args.rate
+        started = next_at = time.monotonic()
+        person_tags: dict[int, set[str]] = {}
+        lead_ids: list[int] = []
+        kinds = [kind for kind, _ in HUMAN_EDITS]
+        weights = [weight for _, weight in HUMAN_EDITS]
+        actions = 0
+        for index in range(args.creations + args.edits):
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            if index < args.creations:
+                (lead_id,) = await api.create_leads([_human_lead(rng, index)])
+                lead_ids.append(lead_id)
+            else:
+                lead_id = rng.choice(lead_ids)
+                current = next((lead for lead in tracker.leads if lead["id"] == lead_id), None)
+                if current is None:
+                    current = (await api.get_lead(lead_id)).model_dump(mode="json", by_alias=True)
+                kind = rng.choices(kinds, weights)[0]
+                if kind in ("status", "same_status") and not statuses:
+                    kind = "tag"
+                change, tag = _human_edit(rng, kind, current, statuses)
+                await api.update_leads([change])
+                if tag:
+                    person_tags.setdefault(lead_id, set()).add(tag)
+            tracker.edited(lead_id)
+            actions += 1
+        # Settle: every delivery applied and every lead right (reconciliation heals dropped deliveries).
+        deadline = time.monotonic() + args.settle_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            if pending_count(database_url) == 0 and not tracker.wrong and not tracker.pending_since:
+                break
+        seconds = time.monotonic() - started
+        stop.set()
+        await watcher
+        await tracker.poll()
+        calls = _leadpact_calls(app_url) - calls_before
+        leads_read = _metric_total(app_url, "leadpact_leads_read_total") - read_before
+        patches = _patch_calls(sandbox_url, sandbox, account_id) - patched_before
+        limited = _metric_total(app_url, "leadpact_amocrm_rate_limited_total") - limited_before
+        _deliveries, events_after = inbox_counts(database_url)
+        lost = sum(
+            1
+            for lead in tracker.leads
+            for tag in person_tags.get(int(lead["id"]), ())
+            if tag not in {t["name"] for t in lead["_embedded"]["tags"]}
+        )
+        # An idle account: reconciliation rounds with nothing changed, counted by the people's own client.
+        await reconcile_account(people, account_id)
+        idle_before = _requests_of(people, account_id)
+        rounds = 3
+        for _ in range(rounds):
+            await reconcile_account(people, account_id)
+        idle_per_round = (_requests_of(people, account_id) - idle_before) / rounds
+        return HumanRun(
+            actions=actions,
+            creations=args.creations,
+            events_delivered=events_after - events_before,
+            seconds=seconds,
+            leadpact_calls=calls,
+            leads_read=leads_read,
+            patches=patches,
+            rate_limited=limited,
+            latencies=tracker.latencies,
+            leads=len(tracker.leads),
+            wrong=tracker.wrong,
+            unsettled=len(tracker.pending_since),
+            person_tags_lost=lost,
+            idle_calls_per_round=idle_per_round,
+            reconcile_interval=args.reconcile_interval,
+            window=args.window,
+        )
+
+
+def _requests_of(services: Any, account_id: int) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "leadpact_amocrm_requests_total", {"account_id": str(account_id)}
+    )
+    return float(value or 0.0)
+
+
+def _patch_calls(sandbox_url: str, sandbox: httpx.AsyncClient, account_id: int) -> int:
+    """PATCH /api/v4/leads calls the sandbox served to anyone (people's edits included; used as a difference)."""
+    stats = httpx.get(f"{sandbox_url}/_sandbox/stats", params={"account_id": account_id}).json()
+    return int(sum(count for route, count in stats["by_route"].items() if route.startswith("PATCH")))
+
+
+def bench_human(database_url: str, workdir: Path, args: argparse.Namespace) -> HumanRun:
+    from amocrm_sandbox import SandboxConfig, create_sandbox_app
+    from integration.servers import serve_in_thread
+
+    # amoCRM's delivery: several senders, ≤ 5 events a body, retries after 2/10/30 s (the sandbox's defaults).
+    # The per-account limit is raised so the people simulated here do not eat LeadPact's 7/s.
+    sandbox_app = create_sandbox_app(SandboxConfig(rate_limit_per_second=60.0))
+    overrides = {
+        "writeback_latency_seconds": args.window,
+        "reconcile_interval_seconds": args.reconcile_interval,
+    }
+    with (
+        serve_in_thread(sandbox_app) as sandbox_url,
+        server_process(
+            "receiver",
+            database_url,
+            str(workdir / "data"),
+            worker=True,
+            sandbox_url=sandbox_url,
+            reconcile=True,
+            overrides=overrides,
+        ) as (app_url, port, _pid),
+    ):
+        return asyncio.run(_drive_humans(database_url, workdir, sandbox_url, app_url, port, args))
+
+
+def report_human(run: HumanRun, backend: str) -> None:
+    load = os.getloadavg()
+    people_patches = run.actions - run.creations
+    our_patches = run.patches - people_patches
+    print(
+        f"# Human pace — {backend}: {run.creations} leads created one at a time, then {run.actions - run.creations} "
+        f"single edits, at {run.actions / max(1e-9, run.seconds):.1f} actions/s over {run.seconds:.0f} s "
+        f"(write-back latency {run.window:g} s, reconciliation every {run.reconcile_interval:g} s); load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print(
+        f"amoCRM calls by LeadPact: {run.leadpact_calls} = {run.calls_per_1000_actions:.1f} per 1000 people's "
+        f"actions ({run.events_delivered} webhook events delivered, echoes included: "
+        f"{run.leadpact_calls * 1000 / max(1, run.events_delivered):.1f} per 1000); PATCH /leads by LeadPact "
+        f"{our_patches}, leads read {run.leads_read}, 429s {run.rate_limited}"
+    )
+    print(
+        f"edit → LeadPact's tags in amoCRM: p50 {run.percentile(0.5):.2f} s, p95 {run.percentile(0.95):.2f} s, "
+        f"max {max(run.latencies, default=float('nan')):.2f} s over {len(run.latencies)} edits that needed a write"
+    )
+    print(
+        f"end state: {run.leads - len(run.wrong)}/{run.leads} leads classified as the rules say"
+        f"{f' (wrong: {run.wrong[:10]})' if run.wrong else ''}; person-set tags lost: {run.person_tags_lost}"
+    )
+    print(
+        f"idle account: {run.idle_calls_per_round:.1f} call per reconciliation round = "
+        f"{run.idle_calls_per_round * 3600 / run.reconcile_interval + 1:.0f} calls per hour "
+        f"(+1: the hourly subscription check)"
+    )
+
+
 # --- report -----------------------------------------------------------------------------------------------
 
 
@@ -559,10 +902,31 @@ def main() -> None:
         default=1,
         help="run the ack part N times (fresh database each) and keep each side's best",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("bulk", "human"),
+        default="bulk",
+        help="bulk: receiver ack + people as bulk API writes (50-lead creates, 25-30-lead PATCHes); human: "
+        "people one lead at a time at --rate actions/s, with amoCRM's concurrent, coalescing delivery",
+    )
+    parser.add_argument("--rate", type=float, default=5.0, help="human: people's actions per second")
+    parser.add_argument("--creations", type=int, default=200, help="human: leads created one at a time")
+    parser.add_argument("--edits", type=int, default=400, help="human: single edits after the creations")
+    parser.add_argument("--window", type=float, default=3.0, help="human: LeadPact's write-back latency (s)")
+    parser.add_argument(
+        "--reconcile-interval", type=float, default=45.0, help="human: LeadPact's reconciliation interval (s)"
+    )
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="human: share of deliveries lost")
+    parser.add_argument("--settle-timeout", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
     with tempfile.TemporaryDirectory(prefix="leadpact-bench-") as tmp:
         workdir = Path(tmp)
+        if args.scenario == "human":
+            with fresh_database(args.database_url, workdir) as url:
+                report_human(bench_human(url, workdir, args), backend)
+            return
         with fresh_database(args.database_url, workdir) as url:
             ack = bench_ack(url, workdir, args.requests, args.concurrency, args.gc_freeze)
         for _ in range(args.repeat - 1):

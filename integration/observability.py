@@ -58,6 +58,17 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.webhook_parts_unreadable = Counter(
+            "leadpact_webhook_parts_unreadable",
+            "Parts of stored deliveries that could not be read (a field's value, or a whole entity); the rest "
+            "of each delivery was applied and the leads concerned are read again",
+            registry=r,
+        )
+        self.webhook_keys_ignored = Counter(
+            "leadpact_webhook_keys_ignored",
+            "Keys of stored deliveries skipped: nested too deeply, clashing with a group, or not name=value",
+            registry=r,
+        )
         self.inbox_depth = Gauge(
             "leadpact_inbox_depth",
             "Inbox deliveries by status (pending, failed, dead)",
@@ -76,6 +87,13 @@ class Metrics:
             "leadpact_events_failed", "Lead events whose processing failed (will be retried)", ["account_id"],
             registry=r,
         )  # fmt: skip
+        self.leads_read = Counter(
+            "leadpact_leads_read",
+            "Leads the worker read from amoCRM (a body that was not complete, or a part unreadable); complete "
+            "webhook bodies are classified without reading",
+            ["account_id"],
+            registry=r,
+        )
         self.leads_evaluated = Counter(
             "leadpact_leads_evaluated", "Leads classified after coalescing events", ["account_id"], registry=r
         )

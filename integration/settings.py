@@ -55,7 +55,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_max_attempts: int = Field(default=8, gt=0)
-    reconcile_interval_seconds: float = Field(default=180.0, gt=0)
+    # Write-back latency: an account's webhooks gather until the oldest is this old (or 250 leads are due), then
+    # one PATCH writes every changed lead. Longer saves calls; shorter shows LeadPact's fields sooner.
+    writeback_latency_seconds: float = Field(default=3.0, ge=0)
+    # Every this often each account's leads changed since the last round are checked (one call when nothing
+    # changed): a lost webhook heals within this.
+    reconcile_interval_seconds: float = Field(default=45.0, gt=0)
     # Accounts whose plan refuses the webhooks API have no other feed: they are polled this often (a round with
     # nothing changed costs one call), and the overview says changes arrive within this many seconds.
     polling_interval_seconds: float = Field(default=60.0, gt=0)

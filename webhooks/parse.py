@@ -6,6 +6,13 @@ string. Real payloads are irregular (see ../shared/docs/amocrm.md): hooks with o
 without a `[value]` key, a field with no `values` at all, status events whose old and new status are equal.
 This module turns such a body into a `WebhookPayload` and ignores keys it does not know; anything it cannot
 make sense of raises `WebhookParseError` with a reason a person can read.
+
+Salvage, never drop: amoCRM answers our 200 by never sending the body again, so one bad part must not cost the
+rest. A value that cannot be read (a price of `0.5`, broken bytes, a zero or negative id) fails only its field:
+the event keeps everything else and names the part in `unreadable`, and the worker re-reads that lead. An entity
+that cannot be read at all fails alone (`UnreadableEvent`; with a readable lead id it becomes a re-read of that
+lead). Keys nested deeper than anything amoCRM sends us, keys that clash with a group, and pieces that are not
+`name=value` are skipped and counted in `keys_ignored`. Only a body with no readable event at all is refused.
 """
 
 from __future__ import annotations
@@ -13,17 +20,20 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 from typing import Any, Literal, TypeAlias, cast
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 __all__ = [
     "ContactEvent",
     "CustomFieldValue",
     "InboxEvents",
     "LeadEvent",
+    "ParsedEvent",
+    "UnreadableEvent",
     "WebhookCustomField",
     "WebhookEvent",
     "WebhookParseError",
@@ -95,6 +105,10 @@ class LeadEvent:
     tags: tuple[str, ...] = ()
     note_type: int | None = None
     note_text: str | None = None
+    closed_at: int | None = None
+    # Parts of the lead this event could not read ("price", "custom_fields[123]", "event" for all of it): they
+    # count as unknown until the lead is read again.
+    unreadable: tuple[str, ...] = ()
 
     @property
     def occurred_at(self) -> int | None:
@@ -124,13 +138,25 @@ class ContactEvent:
     last_modified: int | None = None
     custom_fields: tuple[WebhookCustomField, ...] = ()
     linked_lead_ids: tuple[int, ...] = ()
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableEvent:
+    """An entity of the body that could not be read at all, not even its id: counted and shown, never applied."""
+
+    where: str
+    reason: str
 
 
 WebhookEvent: TypeAlias = LeadEvent | ContactEvent
+ParsedEvent: TypeAlias = LeadEvent | ContactEvent | UnreadableEvent
 
 _SCALARS: dict[type, tuple[str, ...]] = {
     kind: tuple(
-        f.name for f in dataclasses.fields(kind) if f.name not in ("custom_fields", "tags", "linked_lead_ids")
+        f.name
+        for f in dataclasses.fields(kind)
+        if f.name not in ("custom_fields", "tags", "linked_lead_ids", "unreadable")
     )
     for kind in (LeadEvent, ContactEvent)
 }
@@ -140,43 +166,72 @@ _SCALARS: dict[type, tuple[str, ...]] = {
 class WebhookPayload:
     account_id: int | None
     subdomain: str | None
-    events: tuple[WebhookEvent, ...]
+    events: tuple[ParsedEvent, ...]
+    # Keys skipped: nested too deeply, clashing with a group, or pieces without `=`.
+    keys_ignored: int = 0
+
+    @property
+    def unreadable_count(self) -> int:
+        """Parts that could not be read: fields of readable events, plus whole events."""
+        return sum(
+            1 if isinstance(event, UnreadableEvent) else len(event.unreadable) for event in self.events
+        )
 
     @property
     def claimed_account_ids(self) -> frozenset[int]:
         """Every account id the body names, in `account[id]` or on its entities."""
-        ids = {event.account_id for event in self.events if event.account_id is not None}
+        ids = {
+            event.account_id
+            for event in self.events
+            if not isinstance(event, UnreadableEvent) and event.account_id is not None
+        }
         if self.account_id is not None:
             ids.add(self.account_id)
         return frozenset(ids)
 
 
 def parse_webhook(body: bytes | str) -> WebhookPayload:
-    """Parse one webhook body; raises `WebhookParseError` when it is not a readable amoCRM webhook."""
-    tree = _nest(_decode_pairs(body))
+    """Parse one webhook body, salvaging what can be read; raises `WebhookParseError` only when nothing can."""
+    pairs, keys_ignored = _decode_pairs(body)
+    tree, clashes = _nest(pairs)
+    keys_ignored += clashes
     account = tree.get("account")
     account_id = subdomain = None
+    account_error = None
     if isinstance(account, dict):
-        account_id = _optional_int(account.get("id"), "account[id]")
+        try:
+            account_id = _optional_id(account.get("id"), "account[id]")
+        except WebhookParseError as exc:
+            keys_ignored += 1  # an account id we cannot read claims nothing
+            account_error = exc.reason
         subdomain = _optional_str(account.get("subdomain"))
-    events: list[WebhookEvent] = []
+    events: list[ParsedEvent] = []
     leads = tree.get("leads")
     if isinstance(leads, dict):
         for action, items in leads.items():
             if action in LEAD_ACTIONS:
-                for index, item in _items(items, f"leads[{action}]"):
-                    events.append(_lead_event(cast(LeadAction, action), item, f"leads[{action}][{index}]"))
+                _read_items(events, items, f"leads[{action}]", partial(_lead_event, cast(LeadAction, action)))
     for entity in ("contacts", "companies"):
         group = tree.get(entity)
         if isinstance(group, dict):
             for action, items in group.items():
                 if action in CONTACT_ACTIONS:
-                    for index, item in _items(items, f"{entity}[{action}]"):
-                        where = f"{entity}[{action}][{index}]"
-                        events.append(_contact_event(action, item, where, cast(Any, entity)))
-    if not events and account_id is None:
-        raise WebhookParseError("no amoCRM account or entities in the body")
-    return WebhookPayload(account_id=account_id, subdomain=subdomain, events=tuple(events))
+                    read = partial(_contact_event, action, entity=cast(Any, entity))
+                    _read_items(events, items, f"{entity}[{action}]", read)
+    readable = [event for event in events if not isinstance(event, UnreadableEvent)]
+    if not readable:
+        if events:
+            first = cast(UnreadableEvent, events[0])
+            raise WebhookParseError(first.reason)
+        if account_id is None:
+            if account_error is not None:
+                raise WebhookParseError(account_error)
+            if not pairs and keys_ignored:
+                raise WebhookParseError(_not_form_reason(body))
+            raise WebhookParseError("no amoCRM account or entities in the body")
+    return WebhookPayload(
+        account_id=account_id, subdomain=subdomain, events=tuple(events), keys_ignored=keys_ignored
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +240,18 @@ class InboxEvents:
 
     events: list[dict[str, Any]]
     claimed_account_ids: frozenset[int]
+    # Parts that could not be read (fields, or whole events) and keys skipped: counted, shown, never silent.
+    unreadable: int = 0
+    keys_ignored: int = 0
 
 
 def parse_webhook_for_inbox(body: bytes | str) -> InboxEvents:
     """`parse_webhook` straight to the inbox's event dicts (`event_to_dict`), for the receiver.
 
     Bodies laid out as amoCRM lays them out take a one-pass path that builds the dicts directly; anything
-    irregular goes through `parse_webhook`, so both read every body the same (a differential test holds them
-    to it) and only the time differs. Raises `WebhookParseError` like `parse_webhook`.
+    irregular (including anything to salvage) goes through `parse_webhook`, so both read every body the same
+    (a differential test holds them to it) and only the time differs. Raises `WebhookParseError` like
+    `parse_webhook`.
     """
     try:
         fast = _parse_regular(body)
@@ -201,14 +260,21 @@ def parse_webhook_for_inbox(body: bytes | str) -> InboxEvents:
     if fast is not None:
         return fast
     payload = parse_webhook(body)
-    return InboxEvents([event_to_dict(event) for event in payload.events], payload.claimed_account_ids)
+    return InboxEvents(
+        [event_to_dict(event) for event in payload.events],
+        payload.claimed_account_ids,
+        unreadable=payload.unreadable_count,
+        keys_ignored=payload.keys_ignored,
+    )
 
 
 # --- serialisation for the inbox (JSON) -------------------------------------------------------------------
 
 
-def event_to_dict(event: WebhookEvent) -> dict[str, Any]:
+def event_to_dict(event: ParsedEvent) -> dict[str, Any]:
     """The event as the inbox stores it: JSON-ready, empty parts left out (`event_from_dict` restores them)."""
+    if isinstance(event, UnreadableEvent):
+        return {"kind": "unreadable", "where": event.where, "reason": event.reason}
     data: dict[str, Any] = {"kind": "lead" if isinstance(event, LeadEvent) else "contact"}
     for name in _SCALARS[type(event)]:
         value = getattr(event, name)
@@ -221,6 +287,8 @@ def event_to_dict(event: WebhookEvent) -> dict[str, Any]:
             data["tags"] = list(event.tags)
     elif event.linked_lead_ids:
         data["linked_lead_ids"] = list(event.linked_lead_ids)
+    if event.unreadable:
+        data["unreadable"] = list(event.unreadable)
     return data
 
 
@@ -239,7 +307,9 @@ def _value_to_dict(value: str | None, enum_id: int | None) -> dict[str, Any]:
     return {"value": value} if enum_id is None else {"value": value, "enum_id": enum_id}
 
 
-def event_from_dict(data: Mapping[str, Any]) -> WebhookEvent:
+def event_from_dict(data: Mapping[str, Any]) -> ParsedEvent:
+    if data.get("kind") == "unreadable":
+        return UnreadableEvent(where=str(data.get("where", "")), reason=str(data.get("reason", "")))
     fields = {key: value for key, value in data.items() if key != "kind"}
     fields["custom_fields"] = tuple(
         WebhookCustomField(
@@ -250,6 +320,7 @@ def event_from_dict(data: Mapping[str, Any]) -> WebhookEvent:
         )
         for field in fields.get("custom_fields", ())
     )
+    fields["unreadable"] = tuple(fields.get("unreadable", ()))
     if data.get("kind") == "contact":
         fields["linked_lead_ids"] = tuple(fields.get("linked_lead_ids", ()))
         return ContactEvent(**fields)
@@ -259,14 +330,21 @@ def event_from_dict(data: Mapping[str, Any]) -> WebhookEvent:
 
 # --- the PHP nested-array form ----------------------------------------------------------------------------
 
+# Bytes that are not UTF-8 — sent raw or percent-encoded — make the value they are in unreadable: the same
+# outcome either way. Such a value is replaced by this marker (compared by identity) until an entity reads it.
+_BROKEN = "\udcff broken bytes \udcff"
+_SURROGATES = re.compile("[\udc80-\udcff]")
 
-def _decode_pairs(body: bytes | str) -> list[tuple[str, str]]:
-    """(field name as sent, decoded value) pairs; names are decoded and split once per distinct name (`_key_path`)."""
+
+def _decode_pairs(body: bytes | str) -> tuple[list[tuple[str, str]], int]:
+    """(field name as sent, decoded value) pairs and the count of pieces that are not `name=value`; names are
+    decoded and split once per distinct name (`_key_path`)."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise WebhookParseError(f"body is not UTF-8 text (byte {exc.start})") from None
+        except UnicodeDecodeError:
+            # Invalid raw bytes stand as lone surrogates; the values holding them become `_BROKEN` below.
+            text = body.decode("utf-8", "surrogateescape")
     else:
         text = body
     text = text.strip()
@@ -278,15 +356,36 @@ def _decode_pairs(body: bytes | str) -> list[tuple[str, str]]:
         raise WebhookParseError(f"more than {MAX_FIELDS} fields")
     pairs: list[tuple[str, str]] = []
     append = pairs.append
+    ignored = 0
     for piece in pieces:
         name, equals, value = piece.partition("=")
         if not equals:
-            shown = piece.replace("%5B", "[").replace("%5D", "]").replace("%5b", "[").replace("%5d", "]")
-            raise WebhookParseError(f"body is not form-encoded: bad field {shown[:40]!r}")
+            ignored += 1
+            continue
         if "%" in value or "+" in value:
             value = _unquote(value)
+            if "\ufffd" in value and _has_broken_escape(piece.partition("=")[2]):
+                value = _BROKEN
+        if not value.isascii() and _SURROGATES.search(value):
+            value = _BROKEN
         append((name, value))
-    return pairs
+    return pairs, ignored
+
+
+def _has_broken_escape(encoded: str) -> bool:
+    """Whether percent-decoding `encoded` met bytes that are not UTF-8 (not a U+FFFD sent on purpose)."""
+    try:
+        unquote_to_bytes(encoded.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _not_form_reason(body: bytes | str) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    piece = text.strip().split("&", 1)[0]
+    shown = piece.replace("%5B", "[").replace("%5D", "]").replace("%5b", "[").replace("%5d", "]")
+    return f"body is not form-encoded: bad field {shown[:40]!r}"
 
 
 def _unquote(text: str) -> str:
@@ -322,6 +421,7 @@ def _key_path(name: str) -> tuple[tuple[str, ...], str]:
 
 
 def _split_key(key: str) -> list[str]:
+    """The PHP path of a key; a path deeper than `MAX_KEY_DEPTH` is returned whole (the caller skips it)."""
     head, bracket, rest = key.partition("[")
     if not bracket:
         return [key]
@@ -329,28 +429,30 @@ def _split_key(key: str) -> list[str]:
         # The regular shape `a[b][c]`: a plain split, much cheaper than the regular expression below.
         parts = rest[:-1].split("][")
         if rest.count("[") == len(parts) - 1 and rest.count("]") == len(parts):
-            if len(parts) + 1 > MAX_KEY_DEPTH:
-                raise WebhookParseError(f"key nested too deeply: {key[:80]!r}")
             return [head, *parts]
     parts = _KEY_PART.findall("[" + rest)
     # PHP ignores anything after the last closing bracket; a key like `a[b` is taken literally.
     if not parts:
         return [key]
-    if len(parts) + 1 > MAX_KEY_DEPTH:
-        raise WebhookParseError(f"key nested too deeply: {key[:80]!r}")
     return [head, *parts]
 
 
-def _nest(pairs: list[tuple[str, str]]) -> dict[str, Nested]:
-    """The PHP nested array of (field name as sent, value) pairs."""
+def _nest(pairs: list[tuple[str, str]]) -> tuple[dict[str, Nested], int]:
+    """The PHP nested array of (field name as sent, value) pairs, and how many pairs were skipped: nested
+    deeper than `MAX_KEY_DEPTH` (nothing we read is), or a value where a group is (or the reverse: the first
+    one stays)."""
     root: dict[str, Nested] = {}
+    skipped = 0
     # Group path → its dict, so the many fields of one entity find it with one lookup. A group, once made,
-    # is never replaced (a value landing on it is an error), so what is found here stays current.
+    # is never replaced (a value landing on it is skipped), so what is found here stays current.
     groups_seen: dict[tuple[str, ...], dict[str, Nested]] = {(): root}
     paths = _KEY_PATHS
     for name, value in pairs:
         path = paths.get(name)
         groups, leaf = _key_path(name) if path is None else path
+        if len(groups) + 1 > MAX_KEY_DEPTH:
+            skipped += 1
+            continue
         node = groups_seen.get(groups)
         if node is None:
             node = root
@@ -362,16 +464,21 @@ def _nest(pairs: list[tuple[str, str]]) -> dict[str, Nested]:
                 if child is None:
                     child = node[part] = {}
                 elif child.__class__ is not dict:
-                    raise WebhookParseError(f"key {_unquote(name)[:80]!r} is both a value and a group")
+                    node = None
+                    break
                 node = child
+            if node is None:
+                skipped += 1
+                continue
             if "" not in groups:
                 groups_seen[groups] = node
         if not leaf:
             leaf = str(len(node))
         if node.get(leaf).__class__ is dict:
-            raise WebhookParseError(f"key {_unquote(name)[:80]!r} is both a value and a group")
+            skipped += 1
+            continue
         node[leaf] = value
-    return root
+    return root, skipped
 
 
 # "0", "1", …: a group whose keys are exactly these, in this order, is already sorted.
@@ -396,6 +503,27 @@ def _items(group: Nested, where: str) -> list[tuple[str, dict[str, Nested]]]:
     return items
 
 
+def _read_items(
+    events: list[ParsedEvent],
+    group: Nested,
+    where: str,
+    read: Callable[[dict[str, Nested], str], WebhookEvent],
+) -> None:
+    """Each entity of an action's group, in index order; one that cannot be read is recorded, never fatal."""
+    if not isinstance(group, dict):
+        events.append(UnreadableEvent(where, f"{where} should be a list of entities"))
+        return
+    for index, item in _in_order(group):
+        here = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            events.append(UnreadableEvent(here, f"{here} should be an entity, not a value"))
+            continue
+        try:
+            events.append(read(item, here))
+        except WebhookParseError as exc:
+            events.append(UnreadableEvent(here, exc.reason))
+
+
 def _index_order(index: str) -> tuple[int, int, str]:
     if index.isascii() and index.isdigit():
         return (0, int(index), "")
@@ -405,36 +533,71 @@ def _index_order(index: str) -> tuple[int, int, str]:
 # --- entities ---------------------------------------------------------------------------------------------
 
 
+class _Parts:
+    """Reads an entity's parts; a part that cannot be read is named in `unreadable` instead of failing all."""
+
+    __slots__ = ("item", "unreadable", "where")
+
+    def __init__(self, item: dict[str, Nested], where: str) -> None:
+        self.item = item
+        self.where = where
+        self.unreadable: list[str] = []
+
+    def number(self, key: str) -> int | None:
+        value = self.item.get(key)
+        if value.__class__ is str and value.isdigit() and value.isascii() and len(value) <= 18:
+            return int(value)
+        try:
+            return _optional_int(value, f"{self.where}[{key}]")
+        except WebhookParseError:
+            self.unreadable.append(key)
+            return None
+
+    def id(self, key: str) -> int | None:
+        try:
+            return _optional_id(self.item.get(key), f"{self.where}[{key}]")
+        except WebhookParseError:
+            self.unreadable.append(key)
+            return None
+
+    def text(self, key: str) -> str | None:
+        value = self.item.get(key)
+        if value is _BROKEN:
+            self.unreadable.append(key)
+            return None
+        return _optional_str(value)
+
+
 def _lead_event(action: LeadAction, item: dict[str, Nested], where: str) -> LeadEvent:
-    note_type = note_text = None
     if action == "note":
         note = item.get("note")
         if not isinstance(note, dict):
             raise WebhookParseError(f"{where} has no note")
-        lead_id = _required_int(note.get("element_id"), f"{where}[note][element_id]")
-        note_type = _optional_int(note.get("note_type"), f"{where}[note][note_type]")
-        note_text = _optional_str(note.get("text"))
-        account_id = _optional_int(note.get("account_id"), f"{where}[note][account_id]")
+        parts = _Parts(note, f"{where}[note]")
+        lead_id = _required_id(note.get("element_id"), f"{where}[note][element_id]")
         return LeadEvent(
             action=action,
             lead_id=lead_id,
-            account_id=account_id,
-            modified_user_id=_optional_int(note.get("modified_by"), f"{where}[note][modified_by]"),
-            note_type=note_type,
-            note_text=note_text,
+            account_id=parts.id("account_id"),
+            modified_user_id=parts.number("modified_by"),
+            note_type=parts.number("note_type"),
+            note_text=parts.text("text"),
+            unreadable=tuple(parts.unreadable),
         )
-
-    def number(key: str) -> int | None:
-        value = item.get(key)
-        if value.__class__ is str and value.isdigit() and value.isascii() and len(value) <= 18:
-            return int(value)
-        return _optional_int(value, f"{where}[{key}]")
-
+    lead_id = _required_id(item.get("id"), f"{where}[id]")
+    parts = _Parts(item, where)
+    number = parts.number
+    custom_fields = _custom_fields(item.get("custom_fields"), f"{where}[custom_fields]", parts.unreadable)
+    try:
+        tags = _tags(item.get("tags"), f"{where}[tags]")
+    except WebhookParseError:
+        parts.unreadable.append("tags")
+        tags = ()
     return LeadEvent(
         action=action,
-        lead_id=_required_int(item.get("id"), f"{where}[id]"),
-        account_id=number("account_id"),
-        name=_optional_str(item.get("name")),
+        lead_id=lead_id,
+        account_id=parts.id("account_id"),
+        name=parts.text("name"),
         status_id=number("status_id"),
         old_status_id=number("old_status_id"),
         pipeline_id=number("pipeline_id"),
@@ -446,74 +609,97 @@ def _lead_event(action: LeadAction, item: dict[str, Nested], where: str) -> Lead
         created_at=number("created_at") or number("date_create"),
         updated_at=number("updated_at"),
         last_modified=number("last_modified"),
-        custom_fields=_custom_fields(item.get("custom_fields"), f"{where}[custom_fields]"),
-        tags=_tags(item.get("tags"), f"{where}[tags]"),
+        custom_fields=custom_fields,
+        tags=tags,
+        closed_at=number("date_close") or number("closed_at"),
+        unreadable=tuple(parts.unreadable),
     )
 
 
 def _contact_event(
     action: str, item: dict[str, Nested], where: str, entity: Literal["contacts", "companies"]
 ) -> ContactEvent:
+    contact_id = _required_id(item.get("id"), f"{where}[id]")
+    parts = _Parts(item, where)
     linked = item.get("linked_leads_id")
     linked_ids: list[int] = []
     if isinstance(linked, dict):
         # amoCRM keys the linked leads by id (`linked_leads_id[123][ID]=123`); the keys are what we trust.
         for key in linked:
-            linked_ids.append(_required_int(key, f"{where}[linked_leads_id]"))
+            try:
+                linked_ids.append(_required_id(key, f"{where}[linked_leads_id]"))
+            except WebhookParseError:
+                parts.unreadable.append("linked_leads_id")
+    custom_fields = _custom_fields(item.get("custom_fields"), f"{where}[custom_fields]", parts.unreadable)
     return ContactEvent(
         action=action,
-        contact_id=_required_int(item.get("id"), f"{where}[id]"),
+        contact_id=contact_id,
         entity=entity,
-        account_id=_optional_int(item.get("account_id"), f"{where}[account_id]"),
-        name=_optional_str(item.get("name")),
-        responsible_user_id=_optional_int(item.get("responsible_user_id"), f"{where}[responsible_user_id]"),
-        updated_at=_optional_int(item.get("updated_at"), f"{where}[updated_at]"),
-        last_modified=_optional_int(item.get("last_modified"), f"{where}[last_modified]"),
-        custom_fields=_custom_fields(item.get("custom_fields"), f"{where}[custom_fields]"),
+        account_id=parts.id("account_id"),
+        name=parts.text("name"),
+        responsible_user_id=parts.number("responsible_user_id"),
+        updated_at=parts.number("updated_at"),
+        last_modified=parts.number("last_modified"),
+        custom_fields=custom_fields,
         linked_lead_ids=tuple(sorted(set(linked_ids))),
+        unreadable=tuple(parts.unreadable),
     )
 
 
-def _custom_fields(group: Nested | None, where: str) -> tuple[WebhookCustomField, ...]:
+def _custom_fields(group: Nested | None, where: str, unreadable: list[str]) -> tuple[WebhookCustomField, ...]:
+    """The readable fields; each field that cannot be read is left out and named in `unreadable`."""
     if group is None or group == "":
         return ()
+    if not isinstance(group, dict):
+        unreadable.append("custom_fields")
+        return ()
     fields: list[WebhookCustomField] = []
-    for index, item in _items(group, where):
-        values: list[CustomFieldValue] = []
-        raw_values = item.get("values")
-        if isinstance(raw_values, dict):
-            for value_index, raw in _items_or_values(raw_values):
-                if isinstance(raw, dict):
-                    enum = raw.get("enum", raw.get("enum_id"))
-                    if enum is None:
-                        enum_id = None
-                    else:
-                        enum_id = _optional_int(enum, f"{where}[{index}][values][{value_index}][enum]")
-                    values.append(CustomFieldValue(value=_optional_str(raw.get("value")), enum_id=enum_id))
-                else:
-                    # A date field arrives as `values[0]=1615845600`, without a `[value]` key.
-                    values.append(CustomFieldValue(value=raw))
-        elif isinstance(raw_values, str) and raw_values != "":
-            values.append(CustomFieldValue(value=raw_values))
-        field_id = item.get("id")
-        fields.append(
-            WebhookCustomField(
-                id=int(field_id)
-                if field_id.__class__ is str
-                and field_id.isdigit()
-                and field_id.isascii()
-                and len(field_id) <= 18
-                else _required_int(field_id, f"{where}[{index}][id]"),
-                name=_optional_str(item.get("name")),
-                code=_optional_str(item.get("code")),
-                values=tuple(values),
-            )
-        )
+    for index, item in _in_order(group):
+        if not isinstance(item, dict):
+            unreadable.append(f"custom_fields[#{index}]")
+            continue
+        try:
+            fields.append(_custom_field(item, f"{where}[{index}]"))
+        except WebhookParseError:
+            field_id = item.get("id")
+            known = field_id.__class__ is str and field_id.isdigit() and field_id.isascii()
+            unreadable.append(f"custom_fields[{field_id}]" if known else f"custom_fields[#{index}]")
     return tuple(fields)
 
 
-def _items_or_values(group: dict[str, Nested]) -> list[tuple[str, Nested]]:
-    return _in_order(group)
+def _custom_field(item: dict[str, Nested], where: str) -> WebhookCustomField:
+    values: list[CustomFieldValue] = []
+    raw_values = item.get("values")
+    if isinstance(raw_values, dict):
+        for value_index, raw in _in_order(raw_values):
+            if isinstance(raw, dict):
+                enum = raw.get("enum", raw.get("enum_id"))
+                enum_id = (
+                    None if enum is None else _optional_id(enum, f"{where}[values][{value_index}][enum]")
+                )
+                value = raw.get("value")
+                if value is _BROKEN:
+                    raise WebhookParseError(
+                        f"{where}[values][{value_index}][value] holds bytes that are not UTF-8"
+                    )
+                values.append(CustomFieldValue(value=_optional_str(value), enum_id=enum_id))
+            elif raw is _BROKEN:
+                raise WebhookParseError(f"{where}[values][{value_index}] holds bytes that are not UTF-8")
+            else:
+                # A date field arrives as `values[0]=1615845600`, without a `[value]` key.
+                values.append(CustomFieldValue(value=raw))
+    elif raw_values is _BROKEN:
+        raise WebhookParseError(f"{where}[values] holds bytes that are not UTF-8")
+    elif isinstance(raw_values, str) and raw_values != "":
+        values.append(CustomFieldValue(value=raw_values))
+    name = item.get("name")
+    code = item.get("code")
+    return WebhookCustomField(
+        id=_required_id(item.get("id"), f"{where}[id]"),
+        name=None if name is _BROKEN else _optional_str(name),
+        code=None if code is _BROKEN else _optional_str(code),
+        values=tuple(values),
+    )
 
 
 def _tags(group: Nested | None, where: str) -> tuple[str, ...]:
@@ -521,7 +707,10 @@ def _tags(group: Nested | None, where: str) -> tuple[str, ...]:
         return ()
     names: list[str] = []
     for _index, item in _items(group, where):
-        name = _optional_str(item.get("name"))
+        value = item.get("name")
+        if value is _BROKEN:
+            raise WebhookParseError(f"{where} holds bytes that are not UTF-8")
+        name = _optional_str(value)
         if name:
             names.append(name)
     return tuple(names)
@@ -538,14 +727,24 @@ def _optional_int(value: Nested | None, where: str) -> int | None:
         return None
     if isinstance(value, dict):
         raise WebhookParseError(f"{where} should be a number, not a group")
+    if value is _BROKEN:
+        raise WebhookParseError(f"{where} holds bytes that are not UTF-8")
     text = value.strip()
     if (text.isascii() and text.isdigit() and len(text) <= 18) or _WHOLE_NUMBER.fullmatch(text):
         return int(text)
     raise WebhookParseError(f"{where} should be a whole number, got {value[:40]!r}")
 
 
-def _required_int(value: Nested | None, where: str) -> int:
+def _optional_id(value: Nested | None, where: str) -> int | None:
+    """An amoCRM id: a whole number above zero (zero and negative ids are refused as unreadable)."""
     number = _optional_int(value, where)
+    if number is not None and number <= 0:
+        raise WebhookParseError(f"{where} should be an id above zero, got {number}")
+    return number
+
+
+def _required_id(value: Nested | None, where: str) -> int:
+    number = _optional_id(value, where)
     if number is None:
         raise WebhookParseError(f"{where} is missing")
     return number
@@ -673,6 +872,8 @@ class _EventProgram:
     numbers: tuple[tuple[str, int], ...]
     created_at: int
     date_create: int
+    date_close: int
+    closed_at: int
     fields: tuple[_FieldProgram, ...]
     tag_names: tuple[int, ...]
 
@@ -827,6 +1028,8 @@ def _event_program(entity_name: str, action: str, entity: _Entity) -> _EventProg
         ),
         created_at=scalars.get("created_at", _NO) if lead else _NO,
         date_create=scalars.get("date_create", _NO) if lead else _NO,
+        date_close=scalars.get("date_close", _NO) if lead else _NO,
+        closed_at=scalars.get("closed_at", _NO) if lead else _NO,
         fields=fields,
         # Contacts' tags are not read (as in `_contact_event`); a lead's tags without a name are skipped.
         tag_names=tuple(tag["name"] for _, tag in sorted(entity.tags.items()) if "name" in tag)
@@ -838,11 +1041,11 @@ def _event_program(entity_name: str, action: str, entity: _Entity) -> _EventProg
 def _run(program: _LayoutProgram, values: tuple[str, ...]) -> InboxEvents | None:
     """The layout's events from this body's values (still percent-encoded: only what is read gets decoded) —
     what `event_to_dict` gives for `parse_webhook`'s events."""
-    account_id = None if program.account_id == _NO else _number(values[program.account_id])
+    account_id = None if program.account_id == _NO else _id(values[program.account_id])
     claimed: set[int] = set() if account_id is None else {account_id}
     events: list[dict[str, Any]] = []
     for event_program in program.events:
-        entity_id = None if event_program.id == _NO else _number(values[event_program.id])
+        entity_id = None if event_program.id == _NO else _id(values[event_program.id])
         if entity_id is None:
             raise _Irregular
         event = dict(event_program.head)
@@ -864,6 +1067,12 @@ def _run(program: _LayoutProgram, values: tuple[str, ...]) -> InboxEvents | None
             ) or (None if event_program.date_create == _NO else _number(values[event_program.date_create]))
             if created_at is not None:
                 event["created_at"] = created_at
+        if event_program.date_close != _NO or event_program.closed_at != _NO:
+            closed_at = (
+                None if event_program.date_close == _NO else _number(values[event_program.date_close])
+            ) or (None if event_program.closed_at == _NO else _number(values[event_program.closed_at]))
+            if closed_at is not None:
+                event["closed_at"] = closed_at
         if event_program.fields:
             event["custom_fields"] = [_run_field(field, values) for field in event_program.fields]
         if event_program.tag_names:
@@ -872,6 +1081,8 @@ def _run(program: _LayoutProgram, values: tuple[str, ...]) -> InboxEvents | None
             if tags:
                 event["tags"] = tags
         if "account_id" in event:
+            if event["account_id"] <= 0:
+                raise _Irregular
             claimed.add(event["account_id"])
         events.append(event)
     if not events and account_id is None:
@@ -880,7 +1091,7 @@ def _run(program: _LayoutProgram, values: tuple[str, ...]) -> InboxEvents | None
 
 
 def _run_field(program: _FieldProgram, values: tuple[str, ...]) -> dict[str, Any]:
-    field_id = None if program.id == _NO else _number(values[program.id])
+    field_id = None if program.id == _NO else _id(values[program.id])
     if field_id is None:
         raise _Irregular
     field: dict[str, Any] = {"id": field_id}
@@ -894,14 +1105,27 @@ def _run_field(program: _FieldProgram, values: tuple[str, ...]) -> dict[str, Any
             if bare != _NO:
                 read.append({"value": _text(values[bare])})
             else:
-                enum_id = None if enum == _NO else _number(values[enum])
+                enum_id = None if enum == _NO else _id(values[enum])
                 read.append(_value_to_dict(None if value == _NO else _text(values[value]), enum_id))
         field["values"] = read
     return field
 
 
 def _text(value: str) -> str:
-    return _unquote(value) if "%" in value or "+" in value else value
+    if "%" not in value and "+" not in value:
+        return value
+    decoded = _unquote(value)
+    if "\ufffd" in decoded and _has_broken_escape(value):
+        raise _Irregular  # bytes that are not UTF-8: `parse_webhook` marks the part unreadable
+    return decoded
+
+
+def _id(value: str) -> int | None:
+    """`_optional_id` for the one-pass path: zero, negative or unreadable ids make the body irregular."""
+    number = _number(value)
+    if number is not None and number <= 0:
+        raise _Irregular
+    return number
 
 
 def _number(value: str) -> int | None:

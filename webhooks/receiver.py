@@ -2,7 +2,8 @@
 
 amoCRM's account webhooks carry no signature, so the unguessable key in the URL identifies the account. The
 answer tells amoCRM what to do next:
-- 200 — stored (an unreadable body is stored too, as a failed item, so amoCRM does not disable the hook);
+- 200 — stored: every readable event of it, with the parts that could not be read counted (salvaged); a body
+  with no readable event at all is stored too, as a failed item, so amoCRM does not disable the hook;
 - 404 unknown key, 403 a body naming another account, 413 too large — nothing stored;
 - 503 when the database cannot take it — amoCRM retries, and we never say 200 for an event we did not store.
 """
@@ -57,6 +58,13 @@ class ReceiverContext:
     def settings(self) -> Settings:
         return cast(Settings, self.services.settings)
 
+    def count_salvage(self, unreadable: int, keys_ignored: int) -> None:
+        """A delivery stored with parts it could not read (applied without them) or keys it skipped."""
+        if unreadable:
+            self.metrics.webhook_parts_unreadable.inc(unreadable)
+        if keys_ignored:
+            self.metrics.webhook_keys_ignored.inc(keys_ignored)
+
     def count(self, outcome: str) -> None:
         # `labels()` resolves its child on every call; each outcome's child is looked up once.
         child = self._received.get(outcome)
@@ -88,6 +96,8 @@ class _Outcome:
 class _Stored:
     outcome: str
     account_id: int | None = None
+    unreadable: int = 0
+    keys_ignored: int = 0
 
 
 async def receive_amocrm_webhook(request: Request) -> Response:
@@ -107,6 +117,8 @@ async def receive_amocrm_webhook(request: Request) -> Response:
         logger.error("webhook not stored, database unavailable: %s", type(exc).__name__)
         return _problem(503, STORAGE_DOWN(lang), headers={"Retry-After": "5"})
     context.count(stored.outcome)
+    if stored.unreadable or stored.keys_ignored:
+        context.count_salvage(stored.unreadable, stored.keys_ignored)
     if stored.outcome == _Outcome.UNKNOWN_KEY:
         return _problem(404, UNKNOWN_KEY(lang))
     if stored.outcome == _Outcome.REFUSED:
@@ -132,7 +144,8 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-_Parsed = tuple[list[dict[str, Any]], frozenset[int], str | None]
+# (events, claimed account ids, parse error, unreadable parts, keys ignored)
+_Parsed = tuple[list[dict[str, Any]], frozenset[int], str | None, int, int]
 # A typical delivery is 1-5 KB (~20 µs to parse); 64 KB is a couple of milliseconds.
 PARSE_ON_LOOP_MAX_BYTES = 64 * 1024
 _Delivery = tuple[str, bytes, _Parsed]
@@ -250,7 +263,7 @@ async def _store_batch(appender: InboxAppender, deliveries: list[_Delivery]) -> 
     def choose(accounts: Mapping[str, int]) -> list[NewInboxItem]:
         outcomes.clear()
         rows: list[NewInboxItem] = []
-        for key, body, (events, claimed, error) in deliveries:
+        for key, body, (events, claimed, error, unreadable, keys_ignored) in deliveries:
             account_id = accounts.get(key)
             if account_id is None:
                 outcomes.append(_Stored(_Outcome.UNKNOWN_KEY))
@@ -263,8 +276,15 @@ async def _store_batch(appender: InboxAppender, deliveries: list[_Delivery]) -> 
             elif claimed - {account_id}:
                 outcomes.append(_Stored(_Outcome.FORBIDDEN, account_id))
             else:
-                rows.append(NewInboxItem(account_id=account_id, body=_storable(body), events=events))
-                outcomes.append(_Stored(_Outcome.STORED, account_id))
+                rows.append(
+                    NewInboxItem(
+                        account_id=account_id,
+                        body=_storable(body),
+                        events=events,
+                        unreadable_count=unreadable,
+                    )
+                )
+                outcomes.append(_Stored(_Outcome.STORED, account_id, unreadable, keys_ignored))
         return rows
 
     await appender.append({key for key, _, _ in deliveries if key and len(key) <= 200}, choose)
@@ -277,12 +297,12 @@ def _storable(body: bytes) -> str:
 
 
 def _parse(body: bytes) -> _Parsed:
-    """(events as JSON dicts, account ids the body names, parse error)."""
+    """(events as JSON dicts, account ids the body names, parse error, unreadable parts, keys ignored)."""
     try:
         parsed = parse_webhook_for_inbox(body)
     except WebhookParseError as exc:
-        return [], frozenset(), exc.reason
-    return parsed.events, parsed.claimed_account_ids, None
+        return [], frozenset(), exc.reason, 0, 0
+    return parsed.events, parsed.claimed_account_ids, None, parsed.unreadable, parsed.keys_ignored
 
 
 webhook_route = Route("/webhooks/amocrm/{account_key}", receive_amocrm_webhook, methods=["POST"])

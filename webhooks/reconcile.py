@@ -2,9 +2,13 @@
 
 Webhooks get lost: a delivery fails past amoCRM's retries, amoCRM disables a hook that failed too often,
 digital-pipeline robots never retry. Every `reconcile_interval_seconds`, per account, we page through the leads
-updated since the watermark (`filter[updated_at][from]`), enqueue those whose newest state we have not seen as
-a `reconcile` inbox item (the worker treats it like any webhook), and re-subscribe the webhook if it is gone
-or disabled.
+updated since the watermark (`filter[updated_at][from]`, and `If-Modified-Since`, which amoCRM documents for
+lists: nothing changed → 204 or 304, no body), and enqueue those whose newest state we have not seen as a
+`reconcile` inbox item (the worker treats it like any webhook). So a round where nothing changed costs one call.
+
+The webhook subscription is checked (one more call) when a round found changes no webhook brought — the sign
+of a lost or disabled hook — and otherwise once per `SUBSCRIPTION_CHECK_SECONDS`; it is re-subscribed if it is
+gone or disabled.
 
 With several replicas the job runs once per account at a time: on PostgreSQL an advisory lock keyed by the
 account is taken with `pg_try_advisory_lock` (a replica that does not get it skips the round). SQLite is the
@@ -20,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from typing import Protocol
 
 import anyio
@@ -43,6 +48,8 @@ __all__ = ["ReconcileResult", "reconcile_account", "reconcile_all", "run_reconci
 
 # amoCRM times are whole seconds: re-read a little before the watermark so same-second edits are not missed.
 WATERMARK_OVERLAP_SECONDS = 5
+# An idle account's subscription is looked at once in this long (a round that finds unseen changes looks at once).
+SUBSCRIPTION_CHECK_SECONDS = 3600
 _ADVISORY_LOCK_CLASS = 0x4C50  # "LP": keeps our advisory locks apart from anyone else's
 
 
@@ -122,22 +129,29 @@ async def reconcile_account(services: ReconcilerServices, account_id: int) -> Re
 async def _reconcile(services: ReconcilerServices, account_id: int) -> ReconcileResult:
     engine = services.engine
     api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
-    watermark, webhook_key = await anyio.to_thread.run_sync(_watermark_and_key, engine, account_id)
+    watermark, last_run_at, webhook_key = await anyio.to_thread.run_sync(
+        _watermark_and_key, engine, account_id
+    )
+    now = time.time()
     since = (
         watermark - WATERMARK_OVERLAP_SECONDS
         if watermark
-        else int(time.time()) - services.settings.reconcile_first_run_lookback_seconds
+        else int(now) - services.settings.reconcile_first_run_lookback_seconds
     )
     current: dict[int, int] = {}
     params = [("filter[updated_at][from]", since), ("order[updated_at]", "asc")]
-    async for item in api.paginate("leads", "leads", params=params):
+    headers = {"If-Modified-Since": formatdate(since, usegmt=True)}
+    async for item in api.paginate("leads", "leads", params=params, headers=headers):
         if isinstance(item.get("id"), int):
             current[int(item["id"])] = int(item.get("updated_at") or 0)
-    enqueued = await anyio.to_thread.run_sync(_enqueue_unseen, engine, account_id, current)
-    destination = webhook_destination(services.settings.public_url, webhook_key)
-    # On a plan that refused the webhooks API this round is the feed: asking to subscribe again only fails.
-    refused = await anyio.to_thread.run_sync(_webhooks_refused, engine, account_id)
-    resubscribed = False if refused else await _ensure_subscription(api, destination)
+    enqueued = await anyio.to_thread.run_sync(_enqueue_unseen, engine, account_id, current, now)
+    resubscribed = False
+    if enqueued or _subscription_check_due(last_run_at, now):
+        # On a plan that refused the webhooks API this round is the feed: asking to subscribe again only fails.
+        refused = await anyio.to_thread.run_sync(_webhooks_refused, engine, account_id)
+        if not refused:
+            destination = webhook_destination(services.settings.public_url, webhook_key)
+            resubscribed = await _ensure_subscription(api, destination)
     logger.info(
         "reconciled account %s: %d leads checked, %d enqueued%s",
         account_id, len(current), enqueued, ", webhook re-subscribed" if resubscribed else "",
@@ -146,6 +160,13 @@ async def _reconcile(services: ReconcilerServices, account_id: int) -> Reconcile
     return ReconcileResult(
         account_id=account_id, leads_checked=len(current), enqueued=enqueued, resubscribed=resubscribed
     )
+
+
+def _subscription_check_due(last_run_at: float | None, now: float) -> bool:
+    """The first round, and the first round of each `SUBSCRIPTION_CHECK_SECONDS` period after it (pure)."""
+    if last_run_at is None:
+        return True
+    return int(now // SUBSCRIPTION_CHECK_SECONDS) != int(last_run_at // SUBSCRIPTION_CHECK_SECONDS)
 
 
 async def _ensure_subscription(api: AccountApi, destination: str) -> bool:
@@ -167,13 +188,13 @@ def _active_account_ids(engine: Engine) -> list[int]:
         return [account.id for account in list_active_accounts(session=session)]
 
 
-def _watermark_and_key(engine: Engine, account_id: int) -> tuple[int, str]:
+def _watermark_and_key(engine: Engine, account_id: int) -> tuple[int, float | None, str]:
     with session_scope(engine) as session:
         mark = inbox_store.get_watermark(session=session, account_id=account_id)
         account = session.get(Account, account_id)
         if account is None:
             raise LookupError(f"account {account_id} is not installed")
-        return mark.leads_updated_at, account.webhook_key
+        return mark.leads_updated_at, mark.last_run_at, account.webhook_key
 
 
 def _webhooks_refused(engine: Engine, account_id: int) -> bool:
@@ -181,10 +202,11 @@ def _webhooks_refused(engine: Engine, account_id: int) -> bool:
         return webhooks_refused(session=session, account_id=account_id)
 
 
-def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int]) -> int:
-    if not current:
-        return 0
+def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int], now: float) -> int:
     with session_scope(engine) as session:
+        if not current:
+            inbox_store.save_watermark(session=session, account_id=account_id, leads_updated_at=0, now=now)
+            return 0
         seen: dict[int, int] = {}
         ids = sorted(current)
         for start in range(0, len(ids), 500):
@@ -195,6 +217,10 @@ def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int])
                 )
             ).all()
             seen.update({int(lead_id): int(updated_at) for lead_id, updated_at in rows})
+        # A webhook carrying that very state may be waiting in the inbox (the worker's window): not lost.
+        for lead_id, at in inbox_store.pending_lead_times(session=session, account_id=account_id).items():
+            if lead_id in current and at > seen.get(lead_id, -1):
+                seen[lead_id] = at
         unseen = unseen_updates(current, seen)
         inbox_store.enqueue_lead_updates(
             session=session,
@@ -204,7 +230,7 @@ def _enqueue_unseen(engine: Engine, account_id: int, current: Mapping[int, int])
             source="reconcile",
         )
         inbox_store.save_watermark(
-            session=session, account_id=account_id, leads_updated_at=max(current.values())
+            session=session, account_id=account_id, leads_updated_at=max(current.values()), now=now
         )
     return len(unseen)
 

@@ -1,13 +1,17 @@
 """The worker: drains the inbox, classifies the leads it names and writes the results back to amoCRM.
 
 One pass (`process_once`):
-1. lease a batch of inbox items (leases expire, so a crashed worker's items come back);
-2. per account, coalesce the events per lead — 50 updates of one lead are one evaluation; status events that
-   moved nothing and duplicates of states already seen are dropped;
-3. fetch the current leads (250 ids per GET, with contacts), classify them with the account's active rules
-   (read again for every batch, so a newly activated version applies to the next event);
-4. plan each lead's write-back (`sync.writeback.plan_lead_update`, None when the lead already holds the
-   values — our own PATCH echoes back as `update_lead` and must cost nothing) and PATCH 250 per request;
+1. lease a batch of inbox items — in the running worker, an account's items once the oldest is
+   `writeback_latency_seconds` old or 250 events are due, so one PATCH serves everything people did meanwhile
+   (leases expire, so a crashed worker's items come back);
+2. per account, coalesce the events per lead (`coalesce`) — in any arrival order the newest `updated_at` wins;
+   50 updates of one lead are one evaluation; status events that moved nothing are dropped;
+3. decide per lead (`_decide`): old news, a duplicate or the echo of our own write → nothing; a complete body
+   (the whole lead, every part read) → classified from the body, no call; anything else (ids only, a part
+   that could not be read, a reconciliation hint, two states in one second) → read, 250 ids per GET;
+4. classify with the account's active rules (read again for every batch, so a newly activated version applies
+   to the next event), plan each lead's write-back (`sync.writeback.plan_lead_update`, None when the lead
+   already holds the values) and PATCH 250 per request;
 5. in one transaction: snapshots, status history and the items marked done.
 
 Write-backs are idempotent (planned against the lead's current values), so an item processed twice — a lease
@@ -56,7 +60,8 @@ from sync.writeback import CHANNEL_TAG_PREFIX, LEVEL_TAG_PREFIX, OWN_TAG_PREFIXE
 from webhooks.parse import (
     ContactEvent,
     LeadEvent,
-    WebhookEvent,
+    ParsedEvent,
+    UnreadableEvent,
     WebhookParseError,
     event_from_dict,
     parse_webhook_for_inbox,
@@ -76,9 +81,8 @@ __all__ = [
 ]
 
 PATCH_BATCH = 250
-# The running worker lets a delivery rest this long before claiming it, so the bursts amoCRM sends about one
-# lead (several hooks within a second, a person editing field after field) are read and written once.
-SETTLE_SECONDS = 1.0
+# A window closes early when this many events are due: one PATCH (and at most one GET) takes 250 leads.
+WINDOW_FULL_EVENTS = 250
 
 
 class Connector(Protocol):
@@ -110,9 +114,14 @@ class LeadWork:
     deleted: bool
     status_moves: tuple[LeadEvent, ...] = ()
     newest_event_at: int | None = None
-    # The newest add/update event, when nothing but such events asked for this lead: it carries the lead's
-    # full data (v2 shape), enough to recognise the echo of our own write without reading the lead again.
+    # The newest complete event (v2 shape with the lead's name, status, fields and tags, every part readable):
+    # the lead as it is, with no need to read it again — unless `must_read`.
     newest_update: LeadEvent | None = None
+    # The newest news about the lead is not a complete body (ids only, a reconciliation hint, a contact
+    # change, an unreadable part, or two different states within one second): read the lead.
+    must_read: bool = False
+    # … for a reason other than a dated hint with no content (which the state we hold may already answer).
+    must_read_anyway: bool = False
 
 
 @dataclass(slots=True)
@@ -121,22 +130,48 @@ class _Acc:
     deleted: bool | None = None
     status_moves: list[LeadEvent] = field(default_factory=list)
     newest_event_at: int | None = None
-    newest_update: LeadEvent | None = None
-    only_updates: bool = True
+    newest_complete: LeadEvent | None = None
+    must_read: bool = False
+    undated: bool = False
 
 
-def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
-    """Fold one account's events (in arrival order) into one `LeadWork` per lead, ordered by lead id."""
+# Actions whose v2 body carries the whole lead.
+_FULL_SHAPE_ACTIONS = frozenset(("add", "update", "status", "responsible", "restore"))
+
+
+def is_complete(event: LeadEvent) -> bool:
+    """The event carries the whole lead (v2 shape) and every part of it was readable (pure)."""
+    return (
+        event.action in _FULL_SHAPE_ACTIONS
+        and not event.unreadable
+        and event.name is not None
+        and event.status_id is not None
+        and event.pipeline_id is not None
+        and event.occurred_at is not None
+    )
+
+
+def coalesce(events: Iterable[ParsedEvent], *, contacts_matter: bool = True) -> list[LeadWork]:
+    """Fold one account's events (in any arrival order) into one `LeadWork` per lead, ordered by lead id.
+
+    The newest `updated_at` wins whatever the order of arrival; a duplicate is the same state twice. With
+    `contacts_matter` False (rules that never look at contacts) contact events ask nothing of their leads.
+    """
     leads: dict[int, _Acc] = defaultdict(_Acc)
     for event in events:
+        if isinstance(event, UnreadableEvent):
+            continue  # counted by the receiver; nothing in it to apply
         if isinstance(event, ContactEvent):
             # A contact's phone or e-mail can change its leads' classification.
-            if event.action != "delete":
+            if contacts_matter and event.action != "delete":
                 for lead_id in event.linked_lead_ids:
                     leads[lead_id].needs_evaluation = True
-                    leads[lead_id].only_updates = False
+                    leads[lead_id].must_read = True
             continue
         acc = leads[event.lead_id]
+        if event.unreadable:
+            # Whatever else it says, a part of this lead is unknown until it is read again.
+            acc.needs_evaluation = acc.must_read = True
         if event.is_status_artefact or event.action == "note":
             continue
         if event.action == "delete":
@@ -148,23 +183,118 @@ def coalesce(events: Iterable[WebhookEvent]) -> list[LeadWork]:
             acc.status_moves.append(event)
         acc.needs_evaluation = True
         at = event.occurred_at
-        if at is not None and (acc.newest_event_at is None or at >= acc.newest_event_at):
+        if at is None:
+            acc.undated = True
+            continue
+        if acc.newest_event_at is None or at > acc.newest_event_at:
             acc.newest_event_at = at
-            if event.action in ("add", "update"):
-                acc.newest_update = event
-        if event.action not in ("add", "update") or event.name is None or at is None:
-            acc.only_updates = False
-    return [
-        LeadWork(
-            lead_id=lead_id,
-            needs_evaluation=acc.needs_evaluation and acc.deleted is not True,
-            deleted=acc.deleted is True,
-            status_moves=tuple(acc.status_moves),
-            newest_event_at=acc.newest_event_at,
-            newest_update=acc.newest_update if acc.only_updates else None,
+        if is_complete(event):
+            newest = acc.newest_complete
+            if newest is None or at > (newest.occurred_at or 0):
+                acc.newest_complete = event
+            elif at == newest.occurred_at and lead_signature(event) != lead_signature(newest):
+                # Two different states within one second: which came last cannot be told from the bodies.
+                acc.must_read = True
+    work: list[LeadWork] = []
+    for lead_id, acc in sorted(leads.items()):
+        newest = acc.newest_complete
+        stale = newest is None or (newest.occurred_at or 0) < (acc.newest_event_at or 0)
+        work.append(
+            LeadWork(
+                lead_id=lead_id,
+                needs_evaluation=acc.needs_evaluation and acc.deleted is not True,
+                deleted=acc.deleted is True,
+                status_moves=tuple(sorted(acc.status_moves, key=lambda move: move.occurred_at or 0)),
+                newest_event_at=acc.newest_event_at,
+                newest_update=newest,
+                must_read=acc.must_read or acc.undated or stale,
+                must_read_anyway=acc.must_read or acc.undated,
+            )
         )
-        for lead_id, acc in sorted(leads.items())
+    return work
+
+
+def lead_signature(event: LeadEvent) -> tuple[Any, ...]:
+    """What a complete event says about the lead, in a comparable form (pure)."""
+    return (
+        _plain(event.name),
+        _plain(event.price),
+        _plain(event.status_id),
+        _plain(event.pipeline_id),
+        _plain(event.responsible_user_id),
+        frozenset(_event_field_values(event).items()),
+        frozenset(event.tags),
+    )
+
+
+def held_signature(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """`lead_signature` of a lead we hold (v4 JSON, read from amoCRM or built from a body) (pure)."""
+    embedded = data.get("_embedded") or {}
+    return (
+        _plain(data.get("name")),
+        _plain(data.get("price")),
+        _plain(data.get("status_id")),
+        _plain(data.get("pipeline_id")),
+        _plain(data.get("responsible_user_id")),
+        frozenset(_held_field_values(data).items()),
+        frozenset(str(t.get("name")) for t in embedded.get("tags") or () if t.get("name") is not None),
+    )
+
+
+def _event_field_values(event: LeadEvent) -> dict[int, tuple[str, ...]]:
+    return {
+        f.id: tuple(f"#{v.enum_id}" if v.enum_id is not None else (v.value or "") for v in f.values)
+        for f in event.custom_fields
+        if f.values
+    }
+
+
+def _held_field_values(data: Mapping[str, Any]) -> dict[int, tuple[str, ...]]:
+    return {
+        int(f["field_id"]): tuple(
+            f"#{v['enum_id']}" if v.get("enum_id") is not None else _plain(v.get("value"))
+            for v in f["values"]
+        )
+        for f in data.get("custom_fields_values") or ()
+        if f.get("values")
+    }
+
+
+def lead_from_event(event: LeadEvent, held: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The lead as v4 JSON from a complete event (pure): what a GET would have answered, for the rules, the
+    write-back plan and the snapshot. Contacts are not in a lead's body: those we held are kept."""
+    fields = [
+        {
+            "field_id": f.id,
+            "field_name": f.name,
+            "field_code": f.code,
+            "values": [
+                {"value": v.value} if v.enum_id is None else {"value": v.value, "enum_id": v.enum_id}
+                for v in f.values
+            ],
+        }
+        for f in event.custom_fields
+        if f.values
     ]
+    held_embedded = (held or {}).get("_embedded") or {}
+    embedded: dict[str, Any] = {"tags": [{"name": name} for name in event.tags]}
+    if held_embedded.get("contacts"):
+        embedded["contacts"] = held_embedded["contacts"]
+    return {
+        "id": event.lead_id,
+        "name": event.name,
+        "price": event.price,
+        "status_id": event.status_id,
+        "pipeline_id": event.pipeline_id,
+        "responsible_user_id": event.responsible_user_id,
+        "created_at": event.created_at,
+        "updated_at": event.updated_at or event.occurred_at,
+        "closed_at": event.closed_at or None,
+        "account_id": event.account_id,
+        "is_deleted": False,
+        "custom_fields_values": fields or None,
+        "_embedded": embedded,
+    }
 
 
 def retry_delay_seconds(attempts: int, *, rng: random.Random | None = None) -> float:
@@ -266,9 +396,10 @@ async def run_worker(services: WorkerServices, stop: asyncio.Event) -> None:
     owner = new_worker_id()
     poll = services.settings.worker_poll_seconds
     logger.info("worker %s started", owner)
+    window = services.settings.writeback_latency_seconds
     while not stop.is_set():
         try:
-            processed = await process_once(services, owner=owner, settle_seconds=SETTLE_SECONDS)
+            processed = await process_once(services, owner=owner, window_seconds=window)
         except Exception:
             logger.exception("worker pass failed; retrying shortly")
             processed = 0
@@ -279,13 +410,18 @@ async def run_worker(services: WorkerServices, stop: asyncio.Event) -> None:
 
 
 async def process_once(
-    services: WorkerServices, *, owner: str | None = None, settle_seconds: float = 0.0
+    services: WorkerServices, *, owner: str | None = None, window_seconds: float = 0.0
 ) -> int:
-    """One pass over one claimed batch (deliveries at least `settle_seconds` old); the items it completed."""
+    """One pass over one claimed batch; the items it completed.
+
+    With `window_seconds` (the write-back latency budget) an account's deliveries gather until the oldest of
+    them is that old, or `WINDOW_FULL_EVENTS` events are due; then all of them are taken at once, so one GET
+    (if any) and one PATCH serve everything people did meanwhile. Without, everything due is taken.
+    """
     owner = owner or new_worker_id()
     settings = services.settings
     started = time.perf_counter()
-    items = await anyio.to_thread.run_sync(_claim, services.engine, owner, settings, settle_seconds)
+    items = await anyio.to_thread.run_sync(_claim, services.engine, owner, settings, window_seconds)
     if not items:
         return 0
     by_account: dict[int, list[InboxItem]] = defaultdict(list)
@@ -298,14 +434,23 @@ async def process_once(
     return sum(done)
 
 
-def _claim(engine: Engine, owner: str, settings: Settings, settle_seconds: float) -> list[InboxItem]:
+def _claim(engine: Engine, owner: str, settings: Settings, window_seconds: float) -> list[InboxItem]:
     with session_scope(engine) as session:
+        accounts = None
+        if window_seconds > 0:
+            accounts = inbox_store.accounts_due(
+                session=session,
+                oldest_received_before=time.time() - window_seconds,
+                events_at_least=WINDOW_FULL_EVENTS,
+            )
+            if not accounts:
+                return []
         return inbox_store.claim_batch(
             session=session,
             owner=owner,
             limit=settings.worker_batch_size,
             lease_seconds=settings.worker_lease_seconds,
-            received_before=time.time() - settle_seconds if settle_seconds > 0 else None,
+            account_ids=accounts,
         )
 
 
@@ -326,6 +471,8 @@ class _Outcome:
     snapshots: list[dict[str, Any]]
     deleted_ids: list[int]
     status_events: list[dict[str, Any]]
+    # Leads (v4 JSON) whose webhook was the echo of our own write: same classification, newer time.
+    echoes: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _process_account(
@@ -337,10 +484,10 @@ async def _process_account(
     event_count = sum(item.event_count for item in items)
     try:
         events = [event_from_dict(data) for item in items for data in item.events]
-        work = coalesce(events)
         context = await anyio.to_thread.run_sync(
-            _load_context, services.engine, account_id, [w.lead_id for w in work]
+            _load_context, services.engine, account_id, [w.lead_id for w in coalesce(events)]
         )
+        work = coalesce(events, contacts_matter=_rules_read_contacts(context.ruleset))
         outcome = await _evaluate_and_write(services, account_id, work, context)
         await anyio.to_thread.run_sync(_persist, services.engine, account_id, item_ids, owner, outcome)
     except Exception as exc:
@@ -363,20 +510,38 @@ async def _evaluate_and_write(
 ) -> _Outcome:
     status_events = [_status_row(account_id, move) for lead in work for move in lead.status_moves]
     deleted_ids = [lead.lead_id for lead in work if lead.deleted]
-    wanted = [lead.lead_id for lead in work if lead.needs_evaluation and not _nothing_new(lead, context)]
-    skipped = sum(1 for lead in work if lead.needs_evaluation) - len(wanted)
+    label = str(account_id)
+    plans = [(lead, _decide(lead, context)) for lead in work if lead.needs_evaluation]
+    skipped = sum(1 for _, decision in plans if decision is _SKIP or decision is _ECHO)
+    # Our PATCH moved the lead's updated_at: holding the echo's state and time spares reconciliation a re-read.
+    echoes = [
+        lead_from_event(lead.newest_update, _held_data(context, lead.lead_id))
+        for lead, decision in plans
+        if decision is _ECHO and lead.newest_update is not None
+    ]
     if skipped:
-        services.metrics.writebacks.labels(account_id=str(account_id), outcome="skipped_unchanged").inc(
-            skipped
-        )
-    if not wanted:
-        return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events)
+        services.metrics.writebacks.labels(account_id=label, outcome="skipped_unchanged").inc(skipped)
+    to_read = [lead.lead_id for lead, decision in plans if decision is _READ]
+    trusted = [
+        lead_from_event(decision, _held_data(context, lead.lead_id))
+        for lead, decision in plans
+        if isinstance(decision, LeadEvent)
+    ]
+    if not to_read and not trusted:
+        return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events, echoes=echoes)
 
     api = await anyio.to_thread.run_sync(services.connector.api_for, account_id)
-    leads = [lead.model_dump(mode="json", by_alias=True) for lead in await api.get_leads(wanted)]
+    read: list[dict[str, Any]] = []
+    if to_read:
+        # One GET per 250 leads (`filter[id][]`), with their contacts.
+        read = [lead.model_dump(mode="json", by_alias=True) for lead in await api.get_leads(to_read)]
+        services.metrics.leads_read.labels(account_id=label).inc(len(to_read))
+        # Asked for but not returned: deleted in amoCRM since the event.
+        returned = {int(lead["id"]) for lead in read}
+        deleted_ids += [lead_id for lead_id in to_read if lead_id not in returned]
+    leads = trusted + read
     contacts = await _contacts_of(api, leads) if _rules_read_contacts(context.ruleset) else {}
     now = datetime.now(UTC)
-    label = str(account_id)
     snapshots: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -411,9 +576,6 @@ async def _evaluate_and_write(
                 lang=context.language,
             )
         )
-    # Asked for but not returned: deleted in amoCRM since the event.
-    returned = {int(lead["id"]) for lead in leads}
-    deleted_ids += [lead_id for lead_id in wanted if lead_id not in returned]
     for start in range(0, len(updates), PATCH_BATCH):
         chunk = updates[start : start + PATCH_BATCH]
         await api.update_leads(chunk)
@@ -425,7 +587,61 @@ async def _evaluate_and_write(
         )  # fmt: skip
     if notes:
         await api.add_notes("leads", notes)
-    return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events)
+    return _Outcome(snapshots=snapshots, deleted_ids=deleted_ids, status_events=status_events, echoes=echoes)
+
+
+class _Decision:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_SKIP = _Decision("skip")  # nothing new: old news or a duplicate
+_ECHO = _Decision("echo")  # the echo of our own write: nothing to do but remember the lead's new time
+_READ = _Decision("read")  # GET the lead (batched)
+
+
+def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
+    """Skip the lead, read it, or classify it from its newest complete event (no call at all)."""
+    held = context.held.get(lead.lead_id)
+    current_rules = held is not None and held.rule_version == context.rule_version
+    at = lead.newest_event_at
+    if held is not None and at is not None and at < held.updated_at:
+        # Older than what we hold (parts it could not read included): a late or out-of-order delivery never
+        # rolls a lead back.
+        return _SKIP if current_rules else _READ
+    newest_is_a_hint = lead.newest_update is None or (lead.newest_update.occurred_at or 0) < (at or 0)
+    if (
+        newest_is_a_hint
+        and held is not None
+        and current_rules
+        and at == held.updated_at
+        and not lead.must_read_anyway
+    ):
+        return _SKIP  # the newest news is a dated hint (reconciliation) about the very state we hold
+    if lead.must_read or lead.newest_update is None:
+        return _READ
+    event = lead.newest_update
+    if held is not None and current_rules:
+        if context.fields is not None and is_echo_of_our_write(event, held, context.fields):
+            return _ECHO
+        if at == held.updated_at:
+            # Same second as what we hold: a duplicate when it says the same, else which is newer is unknown.
+            return _SKIP if lead_signature(event) == held_signature(held.data) else _READ
+    elif held is not None and at == held.updated_at and lead_signature(event) != held_signature(held.data):
+        return _READ
+    if _rules_read_contacts(context.ruleset) and not _contact_refs(held.data if held else {}):
+        return _READ  # a lead's body names no contacts; rules that read them need the lead read once
+    return event
+
+
+def _held_data(context: _AccountContext, lead_id: int) -> Mapping[str, Any] | None:
+    held = context.held.get(lead_id)
+    return held.data if held is not None else None
 
 
 async def _promo_write(
@@ -465,21 +681,6 @@ async def _promo_write(
         coupon_field_id=fields.coupon,
     )
     return values, promo.note(context.language)
-
-
-def _nothing_new(lead: LeadWork, context: _AccountContext) -> bool:
-    """No need to read the lead: a duplicate or late delivery, or the echo of our own write."""
-    held = context.held.get(lead.lead_id)
-    if held is None or lead.newest_event_at is None or held.rule_version != context.rule_version:
-        return False
-    # Strictly older only: amoCRM times are whole seconds, so an equal time may hide a later change.
-    if lead.newest_event_at < held.updated_at:
-        return True
-    return (
-        lead.newest_update is not None
-        and context.fields is not None
-        and is_echo_of_our_write(lead.newest_update, held, context.fields)
-    )
 
 
 def _rules_read_contacts(ruleset: RuleSet) -> bool:
@@ -559,6 +760,8 @@ def _persist(engine: Engine, account_id: int, item_ids: list[int], owner: str, o
     with session_scope(engine) as session:
         lead_store.insert_status_events(session=session, rows=outcome.status_events)
         lead_store.upsert_snapshots(session=session, rows=outcome.snapshots)
+        if outcome.echoes:
+            lead_store.advance_snapshots(session=session, account_id=account_id, leads=outcome.echoes)
         if outcome.deleted_ids:
             for snapshot in session.exec(
                 select(LeadSnapshot).where(

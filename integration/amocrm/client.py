@@ -121,8 +121,9 @@ class AmoClient:
         url: str,
         params: Params | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """One API call with pacing and retries; the decoded JSON (None for 204) or a typed `AmoError`."""
+        """One API call with pacing and retries; the decoded JSON (None for 204 or 304) or a typed `AmoError`."""
         method = method.upper()
         path = httpx.URL(url).path  # errors and logs name the path only: queries may hold personal data
         attempt = 0
@@ -131,7 +132,9 @@ class AmoClient:
                 if isinstance(auth, AmoAuth):
                     await auth.prepare()  # a due refresh happens here, paced, before this call takes its slot
                 await self.limiter.acquire(account_id)
-                request = self.http.build_request(method, url, params=_query(params), json=json)
+                request = self.http.build_request(
+                    method, url, params=_query(params), json=json, headers=headers
+                )
                 response = await self.http.send(request, auth=auth)
             except httpx.TransportError as exc:
                 delay = self._transport_retry_delay(method, not isinstance(exc, _NOT_SENT), attempt)
@@ -204,22 +207,44 @@ class AccountApi:
 
     # Core ---------------------------------------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, *, params: Params | None = None, json: Any = None) -> Any:
-        """Call `path` ("/api/v4/leads", or "leads" for short) and return the JSON (None for 204)."""
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call `path` ("/api/v4/leads", or "leads" for short) and return the JSON (None for 204 or 304)."""
         url = self.base_url + (path if path.startswith("/") else API_PREFIX + path)
         return await self._client.send(
-            account_id=self.account_id, auth=self._auth, method=method, url=url, params=params, json=json
+            account_id=self.account_id,
+            auth=self._auth,
+            method=method,
+            url=url,
+            params=params,
+            json=json,
+            headers=headers,
         )
 
     async def paginate(
-        self, path: str, entity: str, *, params: Params | None = None, limit: int = BATCH_LIMIT
+        self,
+        path: str,
+        entity: str,
+        *,
+        params: Params | None = None,
+        limit: int = BATCH_LIMIT,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every `_embedded[entity]` item of a list, page by page until no `_links.next` (or a 204)."""
+        """Every `_embedded[entity]` item of a list, page by page until no `_links.next` (or a 204/304)."""
         limit = min(limit, PAGE_LIMITS.get(path.removeprefix(API_PREFIX).strip("/"), limit))
         base = [(key, value) for key, value in _query(params) if key not in ("page", "limit")]
         page = 1
         while True:
-            data = await self.request("GET", path, params=[*base, ("page", page), ("limit", limit)])
+            data = await self.request(
+                "GET", path, params=[*base, ("page", page), ("limit", limit)], headers=headers
+            )
             if not isinstance(data, Mapping):
                 return
             for item in _embedded(data, entity):

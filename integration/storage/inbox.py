@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, Index, Table, Text, func, insert, update
+from sqlalchemy import JSON, Column, Float, Index, Integer, Table, Text, func, insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -46,6 +46,8 @@ class InboxItem(SQLModel, table=True):
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     events: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     event_count: int = 0
+    # Parts of the delivery that could not be read (fields, or whole entities): the rest was applied.
+    unreadable_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     status: str = Field(default=InboxStatus.PENDING)
     attempts: int = 0
     next_attempt_at: float = Field(default_factory=time.time, sa_column=Column(Float, nullable=False))
@@ -147,6 +149,7 @@ class NewInboxItem:
     events: Sequence[dict[str, Any]]
     parse_error: str | None = None
     source: str = "webhook"
+    unreadable_count: int = 0
 
 
 _ITEMS: Table = InboxItem.__table__  # type: ignore[attr-defined]
@@ -158,6 +161,7 @@ _NEW_ITEM_COLUMNS = (
     "body",
     "events",
     "event_count",
+    "unreadable_count",
     "status",
     "attempts",
     "next_attempt_at",
@@ -175,6 +179,7 @@ def copy_row(item: NewInboxItem, now: float, serialize: Callable[[Any], str]) ->
         item.body,
         serialize(list(item.events)),
         len(item.events),
+        item.unreadable_count,
         InboxStatus.FAILED if item.parse_error else InboxStatus.PENDING,
         0,
         now,
@@ -196,6 +201,7 @@ def add_items(*, connection: Connection, items: Sequence[NewInboxItem], now: flo
             "body": item.body,
             "events": list(item.events),
             "event_count": len(item.events),
+            "unreadable_count": item.unreadable_count,
             "status": InboxStatus.FAILED if item.parse_error else InboxStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -217,6 +223,7 @@ def claim_batch(
     lease_seconds: float,
     now: float | None = None,
     account_id: int | None = None,
+    account_ids: Sequence[int] | None = None,
     received_before: float | None = None,
 ) -> list[InboxItem]:
     """Lease up to `limit` due items to `owner`, oldest first; visible to others once the session commits."""
@@ -233,6 +240,8 @@ def claim_batch(
     )
     if account_id is not None:
         due = due.where(col(InboxItem.account_id) == account_id)
+    if account_ids is not None:
+        due = due.where(col(InboxItem.account_id).in_(account_ids))
     if received_before is not None:
         due = due.where(col(InboxItem.received_at) <= received_before)
     if session.get_bind().dialect.name == "postgresql":
@@ -246,6 +255,48 @@ def claim_batch(
     )
     items = list(session.exec(statement).scalars())
     return sorted(items, key=lambda item: item.id or 0)
+
+
+def pending_lead_times(*, session: Session, account_id: int) -> dict[int, int]:
+    """Lead id → the newest amoCRM time of a lead event still waiting in the account's inbox (webhooks only)."""
+    times: dict[int, int] = {}
+    rows = session.exec(
+        select(col(InboxItem.events)).where(
+            col(InboxItem.account_id) == account_id,
+            col(InboxItem.status) == InboxStatus.PENDING,
+            col(InboxItem.source) == "webhook",
+        )
+    )
+    for events in rows:
+        for event in events or ():
+            if event.get("kind") != "lead" or not isinstance(event.get("lead_id"), int):
+                continue
+            at = event.get("last_modified") or event.get("updated_at") or event.get("created_at")
+            if isinstance(at, int) and at > times.get(event["lead_id"], -1):
+                times[event["lead_id"]] = at
+    return times
+
+
+def accounts_due(
+    *, session: Session, oldest_received_before: float, events_at_least: int, now: float | None = None
+) -> list[int]:
+    """Accounts whose waiting deliveries are due as one batch: the oldest was received before
+    `oldest_received_before`, or they hold at least `events_at_least` events (the write-back window)."""
+    now = time.time() if now is None else now
+    query = (
+        select(col(InboxItem.account_id))
+        .where(
+            col(InboxItem.status) == InboxStatus.PENDING,
+            col(InboxItem.next_attempt_at) <= now,
+            (col(InboxItem.lease_expires_at).is_(None)) | (col(InboxItem.lease_expires_at) < now),
+        )
+        .group_by(col(InboxItem.account_id))
+        .having(
+            (func.min(col(InboxItem.received_at)) <= oldest_received_before)
+            | (func.sum(col(InboxItem.event_count)) >= events_at_least)
+        )
+    )
+    return [int(account_id) for account_id in session.exec(query)]
 
 
 def complete_items(*, session: Session, ids: Sequence[int], owner: str, now: float | None = None) -> int:
@@ -307,6 +358,16 @@ def problem_items(*, session: Session, account_id: int | None = None, limit: int
     query = select(InboxItem).where(col(InboxItem.status).in_(PROBLEM_STATUSES))
     if account_id is not None:
         query = query.where(col(InboxItem.account_id) == account_id)
+    return list(session.exec(query.order_by(col(InboxItem.id).desc()).limit(limit)))
+
+
+def salvaged_items(*, session: Session, account_id: int, limit: int = 20) -> list[InboxItem]:
+    """Deliveries taken with some parts unreadable (the rest applied), newest first."""
+    query = select(InboxItem).where(
+        col(InboxItem.account_id) == account_id,
+        col(InboxItem.unreadable_count) > 0,
+        col(InboxItem.status).not_in(PROBLEM_STATUSES),
+    )
     return list(session.exec(query.order_by(col(InboxItem.id).desc()).limit(limit)))
 
 

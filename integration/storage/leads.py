@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, UniqueConstraint, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from integration.i18n import Language
 from rules import Classification
@@ -99,6 +99,21 @@ def snapshot_row(
         "rule_version": rule_version,
         "classified_at": classified_at,
     }
+
+
+def advance_snapshots(*, session: Session, account_id: int, leads: Sequence[Mapping[str, Any]]) -> None:
+    """Hold these leads' newer state (v4 JSON) without re-classifying: the echo of our own write, whose only
+    change is the values we computed. A snapshot already newer is left alone."""
+    for lead in leads:
+        session.execute(
+            update(LeadSnapshot)
+            .where(
+                col(LeadSnapshot.account_id) == account_id,
+                col(LeadSnapshot.lead_id) == int(lead["id"]),
+                col(LeadSnapshot.updated_at) < int(lead["updated_at"] or 0),
+            )
+            .values(updated_at=int(lead["updated_at"] or 0), data=dict(lead))
+        )
 
 
 def _insert_for(session: Session) -> Any:

@@ -637,6 +637,14 @@ def inbox(request: Request, admin: AdminDep, retried: int | None = None) -> Resp
             }
             for item in inbox_store.problem_items(session=session, account_id=admin.account_id, limit=100)
         ]
+        salvaged = [
+            {
+                "id": item.id,
+                "received": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.received_at)),
+                "outcome": texts.SALVAGED_ITEM(lang, count=item.unreadable_count),
+            }
+            for item in inbox_store.salvaged_items(session=session, account_id=admin.account_id, limit=20)
+        ]
     return render(
         request,
         "inbox.html",
@@ -644,6 +652,7 @@ def inbox(request: Request, admin: AdminDep, retried: int | None = None) -> Resp
             "health": health,
             "lag": f"{health.lag_seconds:.0f}",
             "problems": problems,
+            "salvaged": salvaged,
             "message": texts.RETRIED(lang, item=retried) if retried is not None else None,
         },
         session=admin,

@@ -166,6 +166,12 @@ RECEIVED = Text(ru="Получен", en="Received")
 ERROR = Text(ru="Ошибка", en="Error")
 ATTEMPTS = Text(ru="Попыток", en="Attempts")
 RETRY = Text(ru="Повторить", en="Retry")
+SALVAGED = Text(ru="Доставлены не полностью", en="Delivered in part")
+SALVAGED_HINT = Text(
+    ru="Всё прочитанное применено; сделки с нечитаемыми полями перечитаны из amoCRM.",
+    en="Everything readable was applied; leads with unreadable fields were read again from amoCRM.",
+)
+SALVAGED_ITEM = Text(ru="доставлен, нечитаемых полей: {count}", en="delivered, {count} fields unreadable")
 RETRIED = Text(ru="Вебхук #{item} снова в очереди.", en="Delivery #{item} is queued again.")
 
 # Weekly report page

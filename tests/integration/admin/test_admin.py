@@ -381,6 +381,24 @@ class TestPromosPlansInbox:
         assert statuses[other_id] == inbox_store.InboxStatus.FAILED
         assert statuses[item_id] == inbox_store.InboxStatus.PENDING
 
+    def test_deliveries_with_unreadable_fields_are_shown_as_delivered_in_part(
+        self, signed_in: httpx.Client, engine: Engine
+    ) -> None:
+        """A delivery applied without the parts it could not read says so on the inbox page, in ru and en."""
+        with session_scope(engine) as session:
+            session.add(
+                inbox_store.InboxItem(
+                    account_id=ACCOUNT_ID, body="", events=[], event_count=3, unreadable_count=2
+                )
+            )
+            session.add(
+                inbox_store.InboxItem(account_id=OTHER_ACCOUNT_ID, body="", events=[], unreadable_count=7)
+            )
+        english = signed_in.get("/admin/inbox?lang=en").text
+        assert "delivered, 2 fields unreadable" in english
+        assert "7 fields" not in english
+        assert "доставлен, нечитаемых полей: 2" in signed_in.get("/admin/inbox?lang=ru").text
+
     def test_an_account_needing_reauth_is_flagged(self, signed_in: httpx.Client, engine: Engine) -> None:
         """When amoCRM refused our tokens, the overview says so and links to re-authorisation."""
         from integration.storage import accounts as account_store

@@ -18,7 +18,16 @@ from fastapi import FastAPI, Request, Response
 from amocrm_sandbox import SandboxConfig, SandboxState, create_sandbox_app
 from integration.servers import serve_in_thread
 
-FAST = SandboxConfig(rate_limit_per_second=10_000, webhook_retry_delay=0.0, webhook_timeout=1.0)
+# Body-format tests read one body per write, in the order of the writes: one sender, no coalescing, no jitter.
+# Delivery as amoCRM does it (several senders, coalesced bodies, out of order) uses the sandbox's defaults.
+FAST = SandboxConfig(
+    rate_limit_per_second=10_000,
+    webhook_retry_scale=0.0,
+    webhook_timeout=1.0,
+    webhook_senders=1,
+    webhook_coalesce=False,
+    webhook_sender_jitter=0.0,
+)
 
 
 @dataclass

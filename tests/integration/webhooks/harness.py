@@ -19,6 +19,7 @@ from integration.install import install_with_long_lived_token
 from integration.servers import free_port, serve_in_thread
 from integration.settings import Settings
 from leadpact.app import create_app
+from webhooks.reconcile import run_reconciler
 from webhooks.worker import process_once, run_worker
 
 
@@ -63,9 +64,15 @@ def sandbox_server(config: SandboxConfig | None = None) -> Iterator[str]:
 
 @asynccontextmanager
 async def running_system(
-    settings: Settings, *, worker: bool = True, sandbox_config: SandboxConfig | None = None
+    settings: Settings,
+    *,
+    worker: bool = True,
+    sandbox_config: SandboxConfig | None = None,
+    reconcile: bool = False,
+    window: float | None = None,
 ) -> AsyncIterator[System]:
-    """Sandbox + our app on real ports, with one installed account; the worker runs in the app when asked."""
+    """Sandbox + our app on real ports, with one installed account; the worker (and the reconciler) run in the
+    app when asked, the worker with a write-back window of `window` seconds (else the settings' own)."""
     with sandbox_server(sandbox_config) as sandbox_url:
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
             # The demo fields (BUDGET, …, UTM_*) give the account what the default rules read, found by code.
@@ -83,9 +90,13 @@ async def running_system(
                     "amocrm_base_url": sandbox_url,
                     "public_url": f"http://127.0.0.1:{port}",
                     "worker_poll_seconds": 0.05,
+                    **({} if window is None else {"writeback_latency_seconds": window}),
                 }
             )
-            app = create_app(app_settings, background=(run_worker,) if worker else ())
+            background: list[Any] = [run_worker] if worker else []
+            if reconcile:
+                background.append(run_reconciler)
+            app = create_app(app_settings, background=tuple(background))
             with serve_in_thread(app, port=port) as app_url:
                 async with build_services(app_settings) as services:
                     installed = await install_with_long_lived_token(

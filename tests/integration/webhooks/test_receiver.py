@@ -69,6 +69,20 @@ class TestAccepted:
         assert item.status == InboxStatus.FAILED
         assert item.last_error and "whole number" in item.last_error
 
+    def test_a_body_with_one_unreadable_entity_is_stored_with_the_rest_and_counted(
+        self, server: tuple[str, SimpleNamespace], engine: Engine
+    ) -> None:
+        """A lead whose id is unreadable fails alone: the others are stored as pending, the loss is counted."""
+        base_url, _ = server
+        body = lead_update_body(ACCOUNT_ID, 11, 12) + b"&leads%5Bupdate%5D%5B2%5D%5Bid%5D=-4"
+        response = httpx.post(f"{base_url}/webhooks/amocrm/{KEY}", content=body, headers=FORM)
+        assert response.status_code == 200
+        (item,) = stored_items(engine)
+        assert (item.status, item.unreadable_count) == (InboxStatus.PENDING, 1)
+        assert [event.get("lead_id") for event in item.events] == [11, 12, None]
+        metrics = httpx.get(f"{base_url}/metrics").text
+        assert "leadpact_webhook_parts_unreadable_total 1.0" in metrics
+
     def test_a_mass_edit_of_250_leads_is_taken_whole(
         self, server: tuple[str, SimpleNamespace], engine: Engine
     ) -> None:

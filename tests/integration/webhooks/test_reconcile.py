@@ -38,6 +38,22 @@ class TestReconcile:
             again = await reconcile_account(system.services, system.account_id)
             assert again is not None and again.enqueued <= 4  # our own PATCH moved updated_at once
 
+    async def test_changes_whose_webhooks_wait_in_the_inbox_are_not_read_again(
+        self, settings: Settings
+    ) -> None:
+        """A lead whose webhook is already stored (waiting for the worker's window) is not enqueued again."""
+        async with running_system(settings, worker=False) as system:
+            await system.create_leads(3)
+            await system.flush_webhooks()
+            result = await reconcile_account(system.services, system.account_id)
+            assert result is not None and (result.leads_checked, result.enqueued) == (3, 0)
+            await system.faults(webhook_drop_rate=1.0)
+            (lost,) = await system.create_leads(1)
+            result = await reconcile_account(system.services, system.account_id)
+            assert result is not None and result.enqueued == 1
+            await drain(system)
+            assert any(t.startswith("level:") for t in tag_names((await system.leads())[lost]))
+
     async def test_a_missing_subscription_is_restored(self, settings: Settings) -> None:
         """If the webhook was removed (or disabled by amoCRM), reconciliation subscribes it again."""
         async with running_system(settings, worker=False) as system:

@@ -118,7 +118,12 @@ class TestDeliveryFaults:
                 deliveries = len(session.exec(select(InboxItem)).all())
             assert deliveries >= 4  # duplicates really arrived
             patches = (await calls_by_route(system)).get("PATCH /api/v4/leads", 0)
-            assert patches == 2  # our price update + one write-back for all eight leads
+            stats = (
+                await system.sandbox.get("/_sandbox/stats", params={"account_id": system.account_id})
+            ).json()
+            # Our price update + one write-back for all eight leads; the sandbox also counts a request it refused
+            # with 429 (our client's limiter may burst past its sliding window), which the client then retried.
+            assert 2 <= patches <= 2 + stats["responses_429"]
             fields, held, leads = provisioned(system), snapshots(system), await system.leads()
             for lead_id in ids:
                 assert_carries_classification(leads[lead_id], held[lead_id], fields)

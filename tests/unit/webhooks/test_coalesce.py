@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from webhooks.parse import ContactEvent, LeadEvent
@@ -59,3 +60,55 @@ class TestBackoff:
         assert 3.75 <= delays[0] <= 6.25
         assert delays[3] > delays[0] * 4
         assert max(delays) <= 3600 * 1.25
+
+
+def full(lead_id: int, at: int, *, name: str = "Заявка", source: str = "google") -> LeadEvent:
+    """A complete v2 event, as amoCRM sends for add/update/status: the whole lead with its time."""
+    from webhooks.parse import CustomFieldValue, WebhookCustomField
+
+    return LeadEvent(
+        action="update",
+        lead_id=lead_id,
+        name=name,
+        status_id=142,
+        pipeline_id=7,
+        price=5000,
+        updated_at=at,
+        custom_fields=(WebhookCustomField(id=101, code="UTM_SOURCE", values=(CustomFieldValue(source),)),),
+        tags=("vip",),
+    )
+
+
+class TestTrustingCompleteBodies:
+    def test_the_newest_complete_event_wins_whatever_the_arrival_order(self) -> None:
+        """Bodies arriving out of order still leave the lead at its newest state, with nothing to read."""
+        newer, older = full(5, 200, source="vk"), full(5, 100, source="google")
+        (work,) = coalesce([newer, older])
+        assert work.newest_update is newer and not work.must_read
+        assert work.newest_event_at == 200
+
+    def test_a_minimal_body_newer_than_the_complete_one_means_a_read(self) -> None:
+        """An ids-only event is newer than what the complete body said: the lead must be read."""
+        (work,) = coalesce([full(5, 100), update(5, 200)])
+        assert work.must_read
+
+    def test_an_unreadable_part_means_a_read_of_that_lead_only(self) -> None:
+        """A lead whose price could not be read is re-read; its neighbour in the same body is not."""
+        broken = dataclasses.replace(full(6, 100), price=None, unreadable=("price",))
+        works = coalesce([full(5, 100), broken])
+        assert [(w.lead_id, w.must_read) for w in works] == [(5, False), (6, True)]
+
+    def test_two_different_states_in_one_second_mean_a_read(self) -> None:
+        """Same updated_at, different content: which is newer cannot be told, so the lead is read."""
+        (work,) = coalesce([full(5, 100, source="vk"), full(5, 100, source="google")])
+        assert work.must_read
+
+    def test_a_duplicate_is_one_state(self) -> None:
+        """The same delivery twice is one evaluation with nothing to read."""
+        (work,) = coalesce([full(5, 100), full(5, 100)])
+        assert not work.must_read and work.newest_update is not None
+
+    def test_contact_events_ask_nothing_when_the_rules_ignore_contacts(self) -> None:
+        """Rules that never look at contacts spend no reads on contact changes."""
+        event = ContactEvent(action="update", contact_id=9, linked_lead_ids=(10,))
+        assert coalesce([event], contacts_matter=False) == []

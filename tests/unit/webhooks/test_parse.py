@@ -186,11 +186,11 @@ class TestRejectedBodies:
         ("body", "reason"),
         [
             (b"", "empty body"),
-            (b"\xff\xfe", "UTF-8"),
+            (b"\xff\xfe", "form-encoded"),
             (b'{"leads": []}', "form-encoded"),
             (b"leads[add][0][id]=abc", "whole number"),
             (b"leads[add][0][name]=x", "leads[add][0][id] is missing"),
-            (b"leads[add][0]=1&leads[add][0][id]=2", "both a value and a group"),
+            (b"leads[add][0]=1&leads[add][0][id]=2", "should be an entity, not a value"),
             (b"foo=bar", "no amoCRM account"),
         ],
     )

@@ -1,8 +1,17 @@
-"""The fast webhook parser reads every body exactly as the reference (pre-rewrite) parser did."""
+"""The fast webhook parser reads every body as the reference (pre-rewrite) parser did, except where it salvages.
+
+The reference parser (`parse_reference.py`) is frozen. Since issue 13 our parser deliberately differs from it in
+one way: it salvages instead of refusing. A body the reference refused whole may now be read in part (the
+unreadable parts counted), a value with bytes that are not UTF-8 or an id of zero or below makes its part
+unreadable instead of being taken, and lead events also carry `closed_at`. `same` checks exactly that: where the
+reference reads a body, every part we read is what the reference read; where we differ, we say so (an unreadable
+part or an ignored key), never silently.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode
@@ -14,6 +23,9 @@ from hypothesis import strategies as st
 from tests.unit.webhooks import parse_reference as reference
 from webhooks import parse
 
+# Why our parser may refuse a part (or a body) the reference read: the deliberate changes of issue 13.
+DELIBERATE = ("above zero", "not UTF-8")
+
 
 def outcome(module: object, body: bytes) -> object:
     """The payload, or the refusal reason, that `module.parse_webhook` gives for `body`."""
@@ -23,12 +35,45 @@ def outcome(module: object, body: bytes) -> object:
         return ("refused", exc.reason)
 
 
+def _comparable(event: object, unreadable: tuple[str, ...] = ()) -> dict[str, Any]:
+    data = {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}  # type: ignore[arg-type]
+    data["type"] = type(event).__name__
+    for extra in ("closed_at", "unreadable"):
+        data.pop(extra, None)
+    for part in unreadable:
+        name = part.split("[", 1)[0]
+        data.pop({"date_create": "created_at", "note_type": "note_type"}.get(name, name), None)
+        if name in ("created_at", "date_create"):
+            data.pop("created_at", None)
+    return data
+
+
+def same_events(ours: tuple[Any, ...], theirs: tuple[Any, ...]) -> None:
+    """Event by event: a whole event equals the reference's; a partly read one equals it in every part read."""
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs, strict=True):
+        if isinstance(mine, parse.UnreadableEvent):
+            assert any(why in mine.reason for why in DELIBERATE), mine
+            continue
+        assert all(part for part in mine.unreadable)
+        assert repr(_comparable(mine, mine.unreadable)) == repr(_comparable(expected, mine.unreadable))
+
+
 def same(body: bytes) -> None:
     expected = outcome(reference, body)
+    got = outcome(parse, body)
+    if isinstance(got, tuple):
+        if isinstance(expected, tuple):
+            return  # both refuse (our reason may name the first unreadable entity instead)
+        assert any(why in got[1] for why in DELIBERATE), f"refused a body the reference reads: {got}"
+        return
+    assert isinstance(got, parse.WebhookPayload)
     if isinstance(expected, tuple):
-        assert outcome(parse, body) == expected
-    else:
-        assert repr(outcome(parse, body)) == repr(expected)
+        assert got.unreadable_count + got.keys_ignored > 0, f"salvaged {expected} without saying so"
+        return
+    same_events(got.events, expected.events)  # type: ignore[attr-defined]
+    if got.account_id != expected.account_id:  # type: ignore[attr-defined]
+        assert got.account_id is None and got.keys_ignored > 0
 
 
 KEY = st.from_regex(
@@ -98,17 +143,20 @@ def test_values_are_unquoted_exactly_as_by_the_standard_library(text: str) -> No
 
 
 def same_for_inbox(body: bytes) -> None:
-    """What the receiver stores for `body` reads back as the reference parser's events, or fails the same way."""
-    expected = outcome(reference, body)
+    """What the receiver stores for `body` reads back as `parse_webhook` reads it (one-pass path or not), and
+    as the reference parser within `same`'s terms."""
+    same(body)
+    general = outcome(parse, body)
     try:
         stored = parse.parse_webhook_for_inbox(body)
     except parse.WebhookParseError as exc:
-        assert ("refused", exc.reason) == expected
+        assert ("refused", exc.reason) == general
         return
-    assert isinstance(expected, reference.WebhookPayload), f"stored a body the reference refuses: {expected}"
+    assert isinstance(general, parse.WebhookPayload), f"stored a body parse_webhook refuses: {general}"
     restored = tuple(parse.event_from_dict(orjson.loads(orjson.dumps(data))) for data in stored.events)
-    assert repr(restored) == repr(expected.events)
-    assert stored.claimed_account_ids == expected.claimed_account_ids
+    assert repr(restored) == repr(general.events)
+    assert stored.claimed_account_ids == general.claimed_account_ids
+    assert stored.unreadable == general.unreadable_count
 
 
 ODD_NUMBERS = ["", "0", " 7 ", "-3", "01", "x", "1e3", "٣", "9" * 19]  # the last four are refused
