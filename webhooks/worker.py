@@ -527,6 +527,7 @@ async def _evaluate_and_write(
         for lead, decision in plans
         if isinstance(decision, LeadEvent)
     ]
+    trusted += [dict(context.held[lead.lead_id].data) for lead, decision in plans if decision is _HELD]
     if not to_read and not trusted:
         return _Outcome(snapshots=[], deleted_ids=deleted_ids, status_events=status_events, echoes=echoes)
 
@@ -603,6 +604,7 @@ class _Decision:
 _SKIP = _Decision("skip")  # nothing new: old news or a duplicate
 _ECHO = _Decision("echo")  # the echo of our own write: nothing to do but remember the lead's new time
 _READ = _Decision("read")  # GET the lead (batched)
+_HELD = _Decision("held")  # evaluate the state we hold (no call)
 
 
 def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
@@ -622,7 +624,10 @@ def _decide(lead: LeadWork, context: _AccountContext) -> _Decision | LeadEvent:
         and at == held.updated_at
         and not lead.must_read_anyway
     ):
-        return _SKIP  # the newest news is a dated hint (reconciliation) about the very state we hold
+        # A dated hint (reconciliation) about the very state we hold: no read. That state may never have been
+        # written back (a backfill stores snapshots too), so it is evaluated from what we hold; a lead already
+        # carrying our values plans no write.
+        return _HELD
     if lead.must_read or lead.newest_update is None:
         return _READ
     event = lead.newest_update

@@ -23,6 +23,7 @@ from integration.amocrm import EVENTS_PAGE_LIMIT
 from integration.amocrm.errors import Forbidden, NotFound
 from integration.amocrm.models import Contact, Lead, Pipeline
 from integration.db import session_scope
+from integration.storage import inbox as inbox_store
 from integration.storage import leads as lead_store
 from integration.storage import stats as storage
 from integration.storage.leads import LeadSnapshot
@@ -100,11 +101,22 @@ def _store_page(
     with session_scope(engine) as session:
         ids = [row["lead_id"] for row in rows]
         found = session.execute(
-            select(snapshots.c.lead_id, snapshots.c.status_id).where(
+            select(snapshots.c.lead_id, snapshots.c.status_id, snapshots.c.updated_at).where(
                 snapshots.c.account_id == account_id, snapshots.c.lead_id.in_(ids)
             )
-        )
+        ).all()
         known: dict[int, int | None] = {int(row.lead_id): row.status_id for row in found}
+        held_at = {int(row.lead_id): row.updated_at or 0 for row in found}
+        # A state newer than the worker's was classified for the figures but never written back: it is stored
+        # under no rule version (so the worker does not take it for handled) and the worker is asked to look.
+        advanced = {
+            row["lead_id"]: row["updated_at"]
+            for row in rows
+            if row["lead_id"] not in held_at or row["updated_at"] > held_at[row["lead_id"]]
+        }
+        for row in rows:
+            if row["lead_id"] in advanced:
+                row["rule_version"] = None
         moves = [
             {
                 "account_id": account_id,
@@ -122,6 +134,14 @@ def _store_page(
         ]
         lead_store.upsert_snapshots(session=session, rows=rows)
         lead_store.insert_status_events(session=session, rows=moves)
+        if advanced:
+            inbox_store.enqueue_lead_updates(
+                session=session,
+                account_id=account_id,
+                lead_ids=sorted(advanced),
+                source=SOURCE,
+                updated_at=advanced,
+            )
         storage.save_checkpoint(session=session, checkpoint=checkpoint)
     return len(moves)
 

@@ -6,6 +6,7 @@ from rules import default_ruleset
 from tests.unit.webhooks.test_coalesce import full, update
 from webhooks.parse import LeadEvent
 from webhooks.worker import (
+    _HELD,
     _READ,
     _SKIP,
     HeldLead,
@@ -68,9 +69,10 @@ class TestDecide:
         """A body without the lead's data means a read (batched with the others)."""
         assert decide([update(5, 300)], context((full(5, 100), 100))) is _READ
 
-    def test_a_reconciliation_hint_about_the_state_we_hold_is_skipped(self) -> None:
-        """A dated hint whose time is the one we hold asks for nothing."""
-        assert decide([update(5, 100)], context((full(5, 100), 100))) is _SKIP
+    def test_a_reconciliation_hint_about_the_state_we_hold_costs_no_read(self) -> None:
+        """A dated hint whose time is the one we hold is answered from that state, without a read: the state
+        may never have been written back (a backfill stores it too), so it is evaluated, not dropped."""
+        assert decide([update(5, 100)], context((full(5, 100), 100))) is _HELD
 
     def test_a_newer_body_with_an_unreadable_part_is_read(self) -> None:
         """A part could not be read: the lead is read again rather than classified on a guess."""
