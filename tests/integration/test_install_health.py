@@ -162,6 +162,9 @@ class TestPollingMode:
             "reconcile_interval_seconds": 3600,
             "worker_poll_seconds": 0.05,
             "reconcile_first_run_lookback_seconds": 3600,
+            # The polling interval is under test, not the write-back window: a short window leaves the slack for
+            # the read and the write themselves (with the 3 s default they alone could cross the bound).
+            "writeback_latency_seconds": 0.5,
         }
         with live_installation(
             settings, background=(run_worker, run_reconciler, run_polling), overrides=overrides
