@@ -334,14 +334,20 @@ class TestTwoPeopleSignOff:
                 browser.close()
 
 
+def _qualified_ids_in_sandbox(live: Live, account_id: int) -> set[int]:
+    """The sandbox leads that carry LeadPact's «Целевой» = Да."""
+    return {
+        lead["id"]
+        for lead in live.state(account_id)["leads"]
+        for value in lead.get("custom_fields_values") or ()
+        if value.get("field_code") == "LEADPACT_QUALIFIED_YN"
+        and any(v.get("value") == "Да" for v in value.get("values") or ())
+    }
+
+
 def _qualified_in_sandbox(live: Live, account_id: int) -> int:
     """How many sandbox leads carry LeadPact's «Целевой» = Да."""
-    count = 0
-    for lead in live.state(account_id)["leads"]:
-        for value in lead.get("custom_fields_values") or ():
-            if value.get("field_code") == "LEADPACT_QUALIFIED_YN":
-                count += any(v.get("value") == "Да" for v in value.get("values") or ())
-    return count
+    return len(_qualified_ids_in_sandbox(live, account_id))
 
 
 class TestFormEditor:
@@ -353,6 +359,27 @@ class TestFormEditor:
         from playwright.sync_api import sync_playwright
 
         account_id = live.create_account("acme", leads=40)
+        # A person leaves one open lead at the budget margin: need and a decision in two months, no decision
+        # maker, a budget of 50 000 — two criteria of three under budget_min 100 000, three under 20 000.
+        marginal = next(
+            lead["id"] for lead in live.state(account_id)["leads"] if lead["status_id"] not in (142, 143)
+        )
+        in_two_months = int(time.time()) + 60 * 86400
+        live.sandbox(
+            "PATCH",
+            f"/_sandbox/accounts/{account_id}/leads",
+            json=[
+                {
+                    "id": marginal,
+                    "custom_fields_values": [
+                        {"field_code": "BUDGET", "values": [{"value": 50000}]},
+                        {"field_code": "NEED", "values": [{"value": "CRM для отдела продаж"}]},
+                        {"field_code": "DECISION_DATE", "values": [{"value": in_two_months}]},
+                        {"field_code": "DECISION_MAKER", "values": [{"value": False}]},
+                    ],
+                }
+            ],
+        )
         assert live.install("acme").status_code == 200
         asyncio.run(_backfill(live, account_id))
         users = sorted(user["id"] for user in live.state(account_id)["users"])
@@ -399,3 +426,4 @@ class TestFormEditor:
         while time.monotonic() < deadline and _qualified_in_sandbox(live, account_id) <= qualified_before:
             time.sleep(0.3)
         assert _qualified_in_sandbox(live, account_id) > qualified_before
+        assert marginal in _qualified_ids_in_sandbox(live, account_id)
