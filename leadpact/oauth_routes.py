@@ -115,7 +115,9 @@ def is_widget_hook(services: Services, *, from_widget: str | None, client_id: st
     return bool(from_widget) or ours
 
 
-@router.api_route("/oauth/revoked", methods=["GET", "POST"])
+# Two routes, not one for both methods: the API schema then gives each method its own operation id.
+@router.post("/oauth/revoked", name="oauth_revoked_post")
+@router.get("/oauth/revoked", name="oauth_revoked_get")
 async def oauth_revoked(
     request: Request,
     services: ServicesDep,

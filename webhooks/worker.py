@@ -677,7 +677,10 @@ async def _promo_write(
         )
     )
     for warning in promo.warnings:
-        logger.warning(warning.message(context.language), extra={"account_id": account_id})
+        logger.warning(
+            warning.message(context.language),
+            extra={"account_id": account_id, "promo": warning.promo_key, "lead": warning.lead_id},
+        )
     values = plan_promo_field_values(
         lead,
         active_promos=promo.active_promos,

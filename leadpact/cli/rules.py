@@ -295,20 +295,26 @@ def activate(
     emergency: Annotated[bool, typer.Option(help="single approver; marked in history")] = False,
     lang: LangOption = None,
 ) -> None:
-    """Активировать версию / make a signed-off draft the running rules (used from the next event on)."""
+    """Активировать версию / make a signed-off draft the running rules and queue open leads to re-classify."""
+    from leadpact.admin.service import queue_reclassification, unmapped_running_version
+
     settings = cli_settings()
     language = _language(lang, settings)
     try:
         with open_engine(settings.database_url) as engine, session_scope(engine) as session:
+            # As on /admin: closed leads judged by rules that read an unmapped field get their first real verdict.
+            replaced = unmapped_running_version(session=session, account_id=account)
             verdict = rulesets.activate(
                 session=session, account_id=account, version=version, by=by, emergency=emergency
             )
+            queued = queue_reclassification(session=session, account_id=account, unmapped_version=replaced)
     except RulesetError as error:
         _fail(error.text(language))
     except RuleFileError as error:
         _print_issues(error.issues, language)
         raise typer.Exit(code=1) from None
     typer.echo(ACTIVATED(language, version=version, reason=verdict.reason(language)))
+    typer.echo(APPLIED(language, count=queued))
 
 
 @app.command("reject")
@@ -325,10 +331,12 @@ def reject(version: int, account: AccountOption, lang: LangOption = None) -> Non
 
 
 APPLIED = Text(
-    ru="В очередь на переоценку по действующим правилам поставлено открытых сделок: {count}. Их пересчитает "
-    "воркер (`leadpact serve` или `leadpact worker`) и запишет в amoCRM только изменившиеся значения.",
-    en="Queued {count} open leads for re-classification under the active rules. The worker (`leadpact serve` or "
-    "`leadpact worker`) re-evaluates them and writes only changed values back to amoCRM.",
+    ru="В очередь на переоценку по действующим правилам поставлено сделок: {count} (открытые и закрытые, которые "
+    "оценивались без сопоставленного поля). Их пересчитает воркер (`leadpact serve` или `leadpact worker`) и "
+    "запишет в amoCRM только изменившиеся значения.",
+    en="Queued {count} leads for re-classification under the active rules (open ones, and closed ones judged while "
+    "a field was unmapped). The worker (`leadpact serve` or `leadpact worker`) re-evaluates them and writes only "
+    "changed values back to amoCRM.",
 )
 
 

@@ -8,7 +8,6 @@ lead. `enqueue_leads_with_ended_promos` runs on a schedule so ended promos leave
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +23,6 @@ from integration.storage import promos as store
 from rules.promo import LOST_STATUS_ID, WON_STATUS_ID, ClassificationLike, PromoMatch, today_of
 from sync.promos.importing import CODE_TAKEN, PromoFile, RowError
 from sync.promos.matching import PromoBook, compile_promos, format_active_promos, match_promos
-
-log = logging.getLogger(__name__)
 
 POOL_EMPTY = Text(
     ru="Акция «{name}»: купоны закончились — сделка {lead_id} осталась без купона. Загрузите новые коды.",
@@ -190,10 +187,7 @@ def promo_fields_for_lead(
                     session=session, account_id=account_id, promo_id=record.id, lead_id=lead_id, now=unix_now
                 )
                 if code is None:
-                    log.warning(
-                        "coupon pool empty",
-                        extra={"account_id": account_id, "promo": match.key, "lead": lead_id},
-                    )
+                    # Returned, not logged here: the caller logs it once, in the account's language.
                     warnings.append(PoolEmpty(match.key, match.name, lead_id))
             if code is not None:
                 coupons[match.key] = code

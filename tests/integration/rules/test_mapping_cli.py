@@ -133,3 +133,44 @@ class TestActivation:
             env, "activate", "1", "-a", str(ACCOUNT), "--by", "anna", "--emergency", "--lang", lang
         )
         assert code == 0, output
+
+    def test_activating_a_mapped_version_re_judges_closed_leads_the_unmapped_rules_judged(
+        self, installed: dict[str, str], engine: Engine
+    ) -> None:
+        """A lost lead judged by the default pack while the budget had no field («поле не сопоставлено») gets its
+        first real verdict when a mapped version is activated from the CLI, as on /admin; a lead lost under real
+        rules keeps its frozen verdict; open leads are queued as always."""
+        from sqlmodel import select
+
+        from integration.storage.inbox import InboxItem
+        from integration.storage.leads import LeadSnapshot
+
+        with session_scope(engine) as session:
+            for lead_id, status_id, rule_version in ((701, 143, 0), (702, 50000001, 0), (703, 142, None)):
+                session.add(
+                    LeadSnapshot(
+                        account_id=ACCOUNT, lead_id=lead_id, status_id=status_id, rule_version=rule_version
+                    )
+                )
+            mapping = {role: p.field for role, p in propose_mapping(CATALOG).items()}
+            version = rulesets.propose(
+                session=session, account_id=ACCOUNT, text=default_rules_text(), author="anna", mapping=mapping
+            )
+            rulesets.approve(
+                session=session, account_id=ACCOUNT, version=version, approver="anna", role="marketing"
+            )
+            rulesets.approve(
+                session=session, account_id=ACCOUNT, version=version, approver="boris", role="sales"
+            )
+        code, output = invoke(
+            installed, "activate", str(version), "-a", str(ACCOUNT), "--by", "anna", "--lang", "en"
+        )
+        assert code == 0, output
+        assert "Queued 2 leads" in output
+        with session_scope(engine) as session:
+            queued = {
+                event["lead_id"]
+                for item in session.exec(select(InboxItem).where(InboxItem.account_id == ACCOUNT)).all()
+                for event in item.events
+            }
+        assert queued == {701, 702}
