@@ -5,7 +5,8 @@
     .venv/bin/python bench/pages.py --leads 100000 --repeat 3
 
 The leads are bulk-inserted into a freshly migrated database (executemany on SQLite, COPY on PostgreSQL, with
-the generator of bench/stats.py: November 2026, 8 channels, stage walks, won/lost/open); the admin app is
+the generator of bench/stats.py: 21 September to 30 November 2026, so the reported week W47 has 8 earlier weeks
+for its trends; 8 channels, stage walks, won/lost/open); the admin app is
 served by uvicorn on a real port and an admin signs in with a widget token. Each page is fetched once to warm
 up (`first_s`: the report computed from scratch), then `--repeat` times (`median_s`: the page as every later
 visitor gets it — the computed week is reused until a lead, the rules, a plan or spend change); times are from
@@ -28,6 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -52,6 +54,11 @@ from leadpact.admin.reports import reports_router
 CLIENT_SECRET = "bench-client-secret-0123456789abcdef0123456789"  # noqa: S105 - a throwaway bench value
 REDIRECT_URI = "https://leadpact.example.com/oauth/callback"
 WEEK = "2026-W47"
+# Ten weeks of leads (W39 to W48): the report's trends show the 8 weeks before the reported one with data.
+LEAD_SPAN = (
+    int(datetime(2026, 9, 21, tzinfo=UTC).timestamp()),
+    int(datetime(2026, 11, 30, tzinfo=UTC).timestamp()),
+)
 PAGES = (
     "/admin",
     "/admin/rules",
@@ -214,9 +221,9 @@ def main() -> None:
     ):
         started = time.perf_counter()
         if database.startswith("postgresql"):
-            fill_postgres(database, args.leads, args.events_per_lead)
+            fill_postgres(database, args.leads, args.events_per_lead, span=LEAD_SPAN)
         else:
-            fill_sqlite(database, args.leads, args.events_per_lead)
+            fill_sqlite(database, args.leads, args.events_per_lead, span=LEAD_SPAN)
         seed_settings(database)
         install_account(database)
         filled = time.perf_counter() - started

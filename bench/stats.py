@@ -47,11 +47,12 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def lead_rows(
-    count: int, events_per_lead: int, seed: int = 7
+    count: int, events_per_lead: int, seed: int = 7, span: tuple[int, int] | None = None
 ) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
-    """(lead row, its status events): leads spread over November, walking the stages then won/lost/open."""
+    """(lead row, its status events): leads spread over November (or `span`), walking the stages then
+    won/lost/open."""
     rng = random.Random(seed)
-    start, end = PERIOD.bounds()
+    start, end = span or PERIOD.bounds()
     span = end - start - 86_400
     for lead_id in range(1, count + 1):
         # amoCRM hands out lead ids in creation order, so creation times grow with the id (and the row order).
@@ -114,7 +115,7 @@ LEAD_COLUMNS = (
 EVENT_COLUMNS = "account_id, lead_id, pipeline_id, old_status_id, status_id, occurred_at, source"
 
 
-def fill_sqlite(url: str, leads: int, events_per_lead: int) -> None:
+def fill_sqlite(url: str, leads: int, events_per_lead: int, span: tuple[int, int] | None = None) -> None:
     engine = make_engine(url)
     raw = engine.raw_connection()
     cursor = raw.cursor()
@@ -132,7 +133,7 @@ def fill_sqlite(url: str, leads: int, events_per_lead: int) -> None:
         lead_batch.clear()
         event_batch.clear()
 
-    for row, events in lead_rows(leads, events_per_lead):
+    for row, events in lead_rows(leads, events_per_lead, span=span):
         lead_batch.append(row)
         event_batch.extend(events)
         if len(lead_batch) >= 50_000:
@@ -144,14 +145,14 @@ def fill_sqlite(url: str, leads: int, events_per_lead: int) -> None:
     engine.dispose()
 
 
-def fill_postgres(url: str, leads: int, events_per_lead: int) -> None:
+def fill_postgres(url: str, leads: int, events_per_lead: int, span: tuple[int, int] | None = None) -> None:
     engine = make_engine(url)
     raw = engine.raw_connection()
     cursor = raw.cursor()
     # Events are spooled to a temporary file while the leads stream in, then copied in one go.
     with tempfile.TemporaryFile("w+") as events_file:
         with cursor.copy(f"COPY lead_snapshots ({LEAD_COLUMNS}) FROM STDIN") as copy:
-            for row, events in lead_rows(leads, events_per_lead):
+            for row, events in lead_rows(leads, events_per_lead, span=span):
                 copy.write_row(row)
                 for event in events:
                     events_file.write("\t".join("\\N" if v is None else str(v) for v in event) + "\n")
