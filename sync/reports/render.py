@@ -208,7 +208,15 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
     history_known = figures.history_missing is None
     basis = WON_BASIS[figures.won_basis](lang)
     weighted = t.UNKNOWN(lang) if coverage.weighted_value is None else amount(coverage.weighted_value)
-    covered = t.UNKNOWN(lang) if coverage.weighted_value is None else percent(coverage.coverage)
+    covered = (
+        t.NO_REVENUE_PLAN(lang)
+        if coverage.remaining_plan is None
+        else t.PLAN_ALREADY_MET(lang)
+        if coverage.remaining_plan == 0
+        else t.UNKNOWN(lang)
+        if coverage.weighted_value is None
+        else percent(coverage.coverage)
+    )
     return {
         "lang": lang,
         "report": report,

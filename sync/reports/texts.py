@@ -100,6 +100,8 @@ CONVERSION = Text(ru="Дальше", en="Went on")
 
 TOO_FEW_VERDICT = Text(ru="мало данных для вывода (n={n})", en="too few to judge (n={n})")
 UNKNOWN = Text(ru="неизвестно", en="unknown")
+PLAN_ALREADY_MET = Text(ru="план по выручке уже выполнен", en="the revenue plan is already met")
+NO_REVENUE_PLAN = Text(ru="плана по выручке нет", en="no revenue plan")
 
 ALL_ON_PLAN = Text(
     ru="Все показатели в пределах плана и норм — отдельного разбора не нужно.",

@@ -69,6 +69,36 @@ class TestMarkdown:
         assert "| vk | 40 | 40 | 8 | 20% | 40% | below norm |" in text
         assert "| Total | 100 | 100 | 40 | 40% | 40% | within norm |" in text
 
+    @pytest.mark.parametrize(
+        ("revenue_plan", "lang", "said"),
+        [
+            (1_000_000, "en", "coverage of the remaining plan: "),
+            (300_000, "en", "coverage of the remaining plan: the revenue plan is already met"),
+            (300_000, "ru", "покрытие остатка плана: план по выручке уже выполнен"),
+            (None, "en", "coverage of the remaining plan: no revenue plan"),
+        ],
+    )
+    def test_coverage_says_why_there_is_no_percentage(
+        self, revenue_plan: int | None, lang: Language, said: str
+    ) -> None:
+        """350 000 won against a 300 000 plan leaves nothing to cover: the report says the plan is met, not "—";
+        with no revenue plan it says so; against 1 000 000 the pipeline's weighted share of 650 000 is a %."""
+        figures = week_figures(plan=PlanFigures(leads=140, qualified=60, deals=8, revenue=revenue_plan))
+        built = build_weekly_report(
+            figures,
+            account_id=1,
+            week_label="2026-W47",
+            rule_version=3,
+            stage_names=STAGE_NAMES,
+            last_week_tasks=(),
+            next_week_due=next_week(WEEK).end,
+            names=ReportNames(people={}),
+        )
+        text = " ".join(render_markdown(built, lang).split())
+        assert said in text
+        if revenue_plan == 1_000_000:
+            assert re.search(r"coverage of the remaining plan: \d+%", text)
+
     def test_run_rate_rows_show_plan_actual_and_pace(self) -> None:
         """Leads: plan 140, 100 actual, 71 % pace."""
         text = render_markdown(report(), "en")
