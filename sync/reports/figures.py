@@ -15,12 +15,14 @@ from sqlmodel import Session, col, select
 
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
+from integration.storage import hypotheses as hypothesis_store
 from integration.storage import promos as promo_store
 from integration.storage import stats as stats_store
 from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
 from sync.promos.disputes import summarise_disputes
+from sync.reports.hypotheses import tracked_hypotheses
 from sync.reports.model import (
     MEETING_TAG,
     MeetingTask,
@@ -110,7 +112,10 @@ def load_weekly_report(
     trends = week_trends(
         session=session, account_id=account_id, week=week, as_of=as_of, tz=rules.timezone, won_basis=won_basis
     )
-    return with_meeting_tasks(replace(report, trends=trends), tasks)
+    tracked = tracked_hypotheses(
+        session=session, account_id=account_id, as_of=as_of, tz=rules.timezone, names=names
+    )
+    return with_meeting_tasks(replace(report, trends=trends, tracked=tracked), tasks)
 
 
 def week_trends(
@@ -169,6 +174,7 @@ def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]
         active_version(session=session, account_id=account_id),
         # Renamed people: the names the report shows change with the cached user list.
         user_store.refreshed_at(session=session, account_id=account_id),
+        hypothesis_store.fingerprint(session=session, account_id=account_id),
     )
 
 
