@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Index, func
+from sqlalchemy import BigInteger, Date, Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -75,12 +75,3 @@ def close_hypothesis(
     session.add(row)
     session.flush()
     return row
-
-
-def fingerprint(*, session: Session, account_id: int) -> tuple[int, int]:
-    """Changes whenever a hypothesis of the account is added or closed (for the report cache)."""
-    statement = select(
-        func.count(), func.coalesce(func.max(col(Hypothesis.id)), 0) + func.count(col(Hypothesis.closed_at))
-    )
-    row = session.exec(statement.where(Hypothesis.account_id == account_id)).one()
-    return int(row[0] or 0), int(row[1] or 0)
