@@ -37,13 +37,12 @@ from sync.reports.figures import (
     meeting_task_body,
     try_fetch_meeting_tasks,
 )
-from sync.reports.hypotheses import tracked_hypotheses
+from sync.reports.hypotheses import owner_name, tracked_hypotheses
 from sync.reports.model import ReportNames, TrackedHypothesis, WeeklyReport, with_meeting_tasks
 from sync.reports.render import HYPOTHESIS_METRICS, render_html_fragment, render_markdown
 from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
 from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period, StatsInputError, parse_as_of
-from sync.stats.report import person_name
 from sync.stats.service import rules_context
 
 log = logging.getLogger(__name__)
@@ -276,7 +275,7 @@ def _hypothesis_choices(engine: Engine, account_id: int, lang: Language) -> dict
         "closed_hypotheses": [
             {
                 "text": row.text,
-                "owner": person_name(row.owner_id, people, lang),
+                "owner": owner_name(row.owner_id, ReportNames(people=people))(lang),
                 "metric": HYPOTHESIS_METRICS[row.metric](lang),
                 "starts_on": row.starts_on.isoformat(),
                 "closed_on": datetime.fromtimestamp(row.closed_at or 0, UTC).date().isoformat(),

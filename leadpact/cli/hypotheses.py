@@ -21,10 +21,9 @@ from integration.storage import users as user_store
 from leadpact.cli.context import cli_settings
 from leadpact.cli.promos import AccountOption, resolve_account
 from rules.hypotheses import METRICS
-from sync.reports.hypotheses import ALL_CHANNELS, tracked_hypotheses
+from sync.reports.hypotheses import ALL_CHANNELS, owner_name, tracked_hypotheses
 from sync.reports.model import ReportNames
 from sync.reports.render import HYPOTHESIS_METRICS, tracked_rows
-from sync.stats.report import person_name
 from sync.stats.service import rules_context
 
 app = typer.Typer(
@@ -182,7 +181,7 @@ def list_command(
             table.add_row(
                 str(old.id),
                 old.text,
-                person_name(old.owner_id, names.people, lang),
+                owner_name(old.owner_id, names)(lang),
                 HYPOTHESIS_METRICS[old.metric](lang),
                 names.channel(old.channel)(lang) if old.channel else ALL_CHANNELS(lang),
                 old.starts_on.isoformat(),

@@ -25,6 +25,12 @@ from sync.stats.periods import Period
 from sync.stats.queries import load_spend
 
 ALL_CHANNELS = Text(ru="все каналы", en="all channels")
+UNKNOWN_OWNER = Text(ru="неизвестен", en="unknown")
+
+
+def owner_name(owner_id: int | None, names: ReportNames) -> Text:
+    """The owner by amoCRM name; a hypothesis recorded without one reads "unknown"."""
+    return UNKNOWN_OWNER if owner_id is None else names.person(owner_id)
 
 
 def _midnight(day: date, tz: tzinfo) -> int:
@@ -193,7 +199,7 @@ def tracked_hypotheses(
             TrackedHypothesis(
                 id=row.id,
                 text=row.text,
-                owner=names.person(row.owner_id),
+                owner=owner_name(row.owner_id, names),
                 metric=row.metric,
                 direction=row.direction,
                 segment=names.channel(row.channel) if row.channel is not None else ALL_CHANNELS,

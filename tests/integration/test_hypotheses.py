@@ -39,9 +39,7 @@ def lead(
         updated_at=created,
         channel=channel,
         qualified=qualified,
-        status_id=10,
-        pipeline_id=7,
-        **extra,
+        **{"status_id": 10, "pipeline_id": 7, **extra},
     )
 
 
@@ -146,3 +144,69 @@ def test_hypotheses_are_added_by_owner_name_listed_and_closed(seeded: Engine, da
     history = runner.invoke(app, ["list", "--all"], env=env).output
     assert "Closed hypotheses" in history and "no effect" in history
     assert runner.invoke(app, ["close", "1"], env=env).exit_code == 1
+
+
+def test_several_hypotheses_share_one_query_and_wins_get_equal_time(engine: Engine) -> None:
+    """Account 3, as of 22 Nov 12:00. "Conversion, all channels, from 18 Nov" (N = 4): before [14, 18 Nov) has
+    4 leads, won on 17 Nov twice and on 20 Nov once — that one is after the before side's cut (18 Nov 12:00),
+    so 2/4; after [18, 22 Nov) has 4 leads, one won on 21 Nov: 1/4. "CPL of vk, from 20 Nov" (N = 2): 2 vk
+    leads before, 1 after; 700 spent over 7 days (100 a day): 200/2 = 100 before, 200/1 = 200 after, +100 %."""
+    account = 3
+
+    def won(lead_id: int, created: int, closed: int, channel: str) -> LeadSnapshot:
+        return lead(
+            lead_id,
+            created,
+            qualified=True,
+            channel=channel,
+            account=account,
+            status_id=142,
+            closed_at=closed,
+        )
+
+    rows = [won(1, at(14), at(17), "vk"), won(2, at(15), at(17), "tiktok"), won(3, at(16), at(20), "tiktok")]
+    rows += [lead(4, at(17), qualified=False, account=account, channel="tiktok")]
+    rows += [won(5, at(18), at(21), "vk"), lead(6, at(19), qualified=False, account=account, channel="vk")]
+    rows += [lead(7, at(20), qualified=False, account=account, channel="tiktok")]
+    # vk leads for the CPL windows: before [18, 20 Nov) = leads 5, 6; after [20, 22 Nov) = lead 8.
+    rows += [lead(8, at(21), qualified=False, account=account, channel="vk")]
+    with session_scope(engine) as session:
+        session.add_all(rows)
+        from integration.storage import stats as stats_store
+
+        session.add(
+            stats_store.StatsSpend(
+                account_id=account,
+                channel="vk",
+                period_start=date(2026, 11, 16),
+                period_end=date(2026, 11, 22),
+                amount=700,
+            )
+        )
+        for metric, channel, start in (
+            ("conversion", None, date(2026, 11, 18)),
+            ("cpl", "vk", date(2026, 11, 20)),
+        ):
+            store.add_hypothesis(
+                session=session,
+                account_id=account,
+                text=metric,
+                owner_id=None,
+                metric=metric,
+                direction="up",
+                channel=channel,
+                starts_on=start,
+            )
+        conversion, cost = tracked_hypotheses(
+            session=session, account_id=account, as_of=AS_OF, tz=UTC, names=ReportNames()
+        )
+    assert conversion.effect.days == 4
+    assert (conversion.effect.before.successes, conversion.effect.before.units) == (2, 4)
+    assert (conversion.effect.after.successes, conversion.effect.after.units) == (1, 4)
+    assert conversion.effect.verdict == "too_early"
+    assert (conversion.owner.en, conversion.owner.ru) == ("unknown", "неизвестен")
+    assert conversion.segment.en == "all channels"
+    assert cost.effect.days == 2
+    assert (cost.effect.before.units, cost.effect.after.units) == (2, 1)
+    assert (cost.effect.before.spend, cost.effect.after.spend) == pytest.approx((200.0, 200.0))
+    assert cost.effect.change == pytest.approx(1.0)
