@@ -216,6 +216,73 @@ async def name_the_heads(services: Services, *, account_id: int) -> dict[str, in
     return {role: user.id for role, user in heads.items()}
 
 
+# The demo's hypothesis starts one of these many days ago, on the channel whose % qualified moved most since.
+HYPOTHESIS_DAYS = (7, 10, 14, 21, 28)
+DEMO_HYPOTHESIS = "Новый скрипт квалификации в канале {channel}: доля целевых должна {direction}."
+
+
+def seed_hypothesis(*, engine: Engine, account_id: int, owner_id: int | None, now: int) -> int | None:
+    """One open hypothesis with an effect the report can measure: among the channels and the start dates
+    `HYPOTHESIS_DAYS` ago, the pair whose % qualified moved most clearly (Newcombe's interval furthest from 0),
+    expected to move the way it did. None when the demo has no leads on both sides of any start."""
+    from datetime import timedelta
+
+    from integration.storage import hypotheses as hypothesis_store
+    from rules.hypotheses import newcombe
+
+    today = datetime.fromtimestamp(now, UTC).date()
+    first = int(datetime.combine(today, datetime.min.time(), tzinfo=UTC).timestamp()) - 2 * 86400 * max(
+        HYPOTHESIS_DAYS
+    )
+    with session_scope(engine) as session:
+        leads = [
+            (lead.channel, lead.created_at, bool(lead.qualified))
+            for lead in session.exec(
+                select(lead_store.LeadSnapshot).where(
+                    lead_store.LeadSnapshot.account_id == account_id,
+                    col(lead_store.LeadSnapshot.is_deleted).is_(False),
+                    col(lead_store.LeadSnapshot.created_at) >= first,
+                )
+            )
+            if lead.channel and lead.qualified is not None
+        ]
+        best: tuple[float, str, date, float] | None = None
+        for days in HYPOTHESIS_DAYS:
+            starts_on = today - timedelta(days=days)
+            middle = int(datetime.combine(starts_on, datetime.min.time(), tzinfo=UTC).timestamp())
+            low, high = middle - days * 86400, middle + days * 86400
+            sides: dict[str, list[list[int]]] = {}
+            for channel, created, qualified in leads:
+                if low <= created < high:
+                    side = sides.setdefault(channel, [[0, 0], [0, 0]])[int(created >= middle)]
+                    side[0] += 1
+                    side[1] += int(qualified)
+            for channel, ((n0, x0), (n1, x1)) in sorted(sides.items()):
+                if n0 and n1:
+                    difference, lower, upper = newcombe(x1, n1, x0, n0)
+                    strength = max(lower, -upper)  # > 0: the interval excludes 0
+                    if best is None or strength > best[0]:
+                        best = (strength, channel, starts_on, difference)
+        if best is None:
+            return None
+        _, channel, starts_on, difference = best
+        direction = "up" if difference >= 0 else "down"
+        row = hypothesis_store.add_hypothesis(
+            session=session,
+            account_id=account_id,
+            text=DEMO_HYPOTHESIS.format(
+                channel=channel, direction="расти" if direction == "up" else "снизиться"
+            ),
+            owner_id=owner_id,
+            metric="qualified_pct",
+            direction=direction,
+            channel=channel,
+            starts_on=starts_on,
+            now=now,
+        )
+        return row.id
+
+
 # A channel needs this many leads in the week before the report judges it against the norm.
 NORM_SAMPLE = 10
 
@@ -297,5 +364,10 @@ async def seed_demo_figures(services: Services, *, account_id: int, now: int) ->
     )
     await anyio.to_thread.run_sync(
         lambda: agree_on_a_norm(engine=services.engine, account_id=account_id, heads=heads, now=now)
+    )
+    await anyio.to_thread.run_sync(
+        lambda: seed_hypothesis(
+            engine=services.engine, account_id=account_id, owner_id=heads.get("marketing"), now=now
+        )
     )
     return figures

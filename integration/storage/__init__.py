@@ -7,6 +7,7 @@ Every table carries the amoCRM `account_id` it belongs to. Importing this packag
 from integration.storage import (
     accounts,
     field_mapping,
+    hypotheses,
     inbox,
     install_health,
     jobs,
@@ -20,6 +21,7 @@ from integration.storage import (
 __all__ = [
     "accounts",
     "field_mapping",
+    "hypotheses",
     "inbox",
     "install_health",
     "jobs",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from datetime import time as day_time
 from functools import partial
@@ -20,21 +21,25 @@ from sqlalchemy.engine import Engine
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AmoError
 from integration.db import session_scope
+from integration.i18n import Language
 from integration.storage import accounts as account_store
+from integration.storage import hypotheses as hypothesis_store
 from integration.storage import users as user_store
 from integration.storage.users import AmoUser
 from integration.users import refresh_users
 from leadpact.admin import texts
 from leadpact.admin.report_cache import WeeklyReportCache
 from leadpact.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
+from rules.hypotheses import METRICS
 from sync.reports.figures import (
     data_fingerprint,
     load_weekly_report,
     meeting_task_body,
     try_fetch_meeting_tasks,
 )
-from sync.reports.model import WeeklyReport, with_meeting_tasks
-from sync.reports.render import render_html_fragment, render_markdown
+from sync.reports.hypotheses import owner_name, tracked_hypotheses
+from sync.reports.model import ReportNames, TrackedHypothesis, WeeklyReport, with_meeting_tasks
+from sync.reports.render import HYPOTHESIS_METRICS, render_html_fragment, render_markdown
 from sync.reports.weeks import last_full_week, next_week, parse_week, week_label
 from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period, StatsInputError, parse_as_of
@@ -87,6 +92,7 @@ def _compute(
             as_of=int(now) if as_of is None else as_of,
             tasks=None,
             won_basis=won_basis,
+            hypotheses=False,
         )
     return fingerprint, report, now
 
@@ -157,7 +163,8 @@ async def weekly_report(
     computed = await anyio.to_thread.run_sync(
         _load, services.engine, _cache(request), admin.account_id, period, moment, basis
     )
-    report = with_meeting_tasks(computed, tasks)
+    tracked = await anyio.to_thread.run_sync(_tracked, services.engine, admin.account_id, moment)
+    report = with_meeting_tasks(replace(computed, tracked=tracked), tasks)
     if format == "md":
         return PlainTextResponse(render_markdown(report, lang), media_type="text/markdown; charset=utf-8")
     message = None
@@ -169,6 +176,9 @@ async def weekly_report(
         message = texts.TASK_EMPTY(lang)
     elif notice == "task-unknown-user":
         message = texts.TASK_UNKNOWN_USER(lang)
+    elif notice in _HYPOTHESIS_NOTICES:
+        message = _HYPOTHESIS_NOTICES[notice](lang)
+    hypotheses = await anyio.to_thread.run_sync(_hypothesis_choices, services.engine, admin.account_id, lang)
     return render(
         request,
         "weekly.html",
@@ -180,6 +190,8 @@ async def weekly_report(
             "due": next_week(period).end.isoformat(),
             "as_of": as_of or "",
             "users": await anyio.to_thread.run_sync(_assignees, services.engine, admin.account_id),
+            "today": datetime.fromtimestamp(moment or time.time(), UTC).date().isoformat(),
+            **hypotheses,
         },
         session=admin,
     )
@@ -224,6 +236,127 @@ async def create_meeting_task(request: Request, admin: AdminDep, form: FormDep) 
         with_lang("/reports/weekly", request, week=back, notice="task-created", task=created[0]),
         status_code=303,
     )
+
+
+_HYPOTHESIS_NOTICES = {
+    "hypothesis-added": texts.HYPOTHESIS_ADDED,
+    "hypothesis-invalid": texts.HYPOTHESIS_INVALID,
+    "hypothesis-closed": texts.HYPOTHESIS_CLOSED,
+}
+
+
+def _tracked(engine: Engine, account_id: int, as_of: int | None) -> tuple[TrackedHypothesis, ...]:
+    """The open hypotheses measured now (one grouped query for all of them), outside the report cache."""
+    with session_scope(engine) as session:
+        rules = rules_context(session=session, account_id=account_id)
+        names = ReportNames(
+            people=user_store.user_names(session=session, account_id=account_id),
+            channels=rules.channel_titles,
+        )
+        return tracked_hypotheses(
+            session=session,
+            account_id=account_id,
+            as_of=int(time.time()) if as_of is None else as_of,
+            tz=rules.timezone,
+            names=names,
+        )
+
+
+def _hypothesis_choices(engine: Engine, account_id: int, lang: Language) -> dict[str, Any]:
+    """What the hypothesis forms offer (metrics, channels) and the open and closed hypotheses, by name."""
+    with session_scope(engine) as session:
+        titles = rules_context(session=session, account_id=account_id).channel_titles
+        people = user_store.user_names(session=session, account_id=account_id)
+        rows = hypothesis_store.list_hypotheses(session=session, account_id=account_id, include_closed=True)
+    return {
+        "metrics": [(key, HYPOTHESIS_METRICS[key](lang)) for key in METRICS],
+        "channels": sorted((key, title(lang)) for key, title in titles.items()),
+        "open_hypotheses": [(row.id, row.text) for row in rows if row.closed_at is None],
+        "closed_hypotheses": [
+            {
+                "text": row.text,
+                "owner": owner_name(row.owner_id, ReportNames(people=people))(lang),
+                "metric": HYPOTHESIS_METRICS[row.metric](lang),
+                "starts_on": row.starts_on.isoformat(),
+                "closed_on": datetime.fromtimestamp(row.closed_at or 0, UTC).date().isoformat(),
+                "note": row.close_note,
+            }
+            for row in rows
+            if row.closed_at is not None
+        ],
+    }
+
+
+def _back(form: Any, request: Request, notice: str) -> Response:
+    label = str(form.get("week", ""))
+    try:
+        back = week_label(_week(label))
+    except StatsInputError:
+        back = week_label(_week(None))
+    return RedirectResponse(with_lang("/reports/weekly", request, week=back, notice=notice), status_code=303)
+
+
+def _add_hypothesis(engine: Engine, account_id: int, form: Any) -> bool:
+    text = str(form.get("text", "")).strip()[:1000]
+    owner = str(form.get("owner", "")).strip()
+    metric = str(form.get("metric", ""))
+    direction = str(form.get("direction", ""))
+    channel = str(form.get("channel", "")) or None
+    try:
+        starts_on = date.fromisoformat(str(form.get("starts_on", "")))
+    except ValueError:
+        return False
+    if not text or not owner.isdigit() or metric not in METRICS or direction not in ("up", "down"):
+        return False
+    with session_scope(engine) as session:
+        if int(owner) not in user_store.user_names(session=session, account_id=account_id):
+            return False
+        if (
+            channel is not None
+            and channel not in rules_context(session=session, account_id=account_id).channel_titles
+        ):
+            return False
+        hypothesis_store.add_hypothesis(
+            session=session,
+            account_id=account_id,
+            text=text,
+            owner_id=int(owner),
+            metric=metric,
+            direction=direction,
+            channel=channel,
+            starts_on=starts_on,
+        )
+    return True
+
+
+@reports_router.post("/weekly/hypotheses")
+async def create_hypothesis(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Records a hypothesis of the meeting; the report then measures it before vs after its start."""
+    services = services_of(request)
+    added = await anyio.to_thread.run_sync(_add_hypothesis, services.engine, admin.account_id, form)
+    return _back(form, request, "hypothesis-added" if added else "hypothesis-invalid")
+
+
+def _close_hypothesis(engine: Engine, account_id: int, form: Any) -> bool:
+    text = str(form.get("id", "")).strip()
+    if not text.isdigit():
+        return False
+    with session_scope(engine) as session:
+        row = hypothesis_store.close_hypothesis(
+            session=session,
+            account_id=account_id,
+            hypothesis_id=int(text),
+            note=str(form.get("note", ""))[:1000],
+        )
+    return row is not None
+
+
+@reports_router.post("/weekly/hypotheses/close")
+async def close_hypothesis(request: Request, admin: AdminDep, form: FormDep) -> Response:
+    """Closes a hypothesis with a note; it stays in the history below the report."""
+    services = services_of(request)
+    closed = await anyio.to_thread.run_sync(_close_hypothesis, services.engine, admin.account_id, form)
+    return _back(form, request, "hypothesis-closed" if closed else "hypothesis-invalid")
 
 
 def _assignees(engine: Engine, account_id: int) -> list[AmoUser]:

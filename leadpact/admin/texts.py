@@ -301,3 +301,27 @@ FORM_MIN_MET = Text(
 FORM_NORM = Text(ru="Норма целевых в канале, %", en="Norm of qualified leads per channel, %")
 FORM_PREVIEW = Text(ru="Показать разницу и превью", en="Show the diff and the preview")
 FORM_DIFF = Text(ru="Что меняется в файле правил", en="What changes in the rule file")
+
+# --- hypotheses of the meeting (/reports/weekly) ------------------------------------------------------------
+NEW_HYPOTHESIS = Text(ru="Новая гипотеза", en="A new hypothesis")
+HYPOTHESIS_TEXT = Text(ru="Гипотеза", en="Hypothesis")
+HYPOTHESIS_OWNER = Text(ru="Владелец", en="Owner")
+HYPOTHESIS_METRIC = Text(ru="Метрика", en="Metric")
+HYPOTHESIS_DIRECTION = Text(ru="Ожидаем", en="Expected")
+HYPOTHESIS_UP = Text(ru="рост", en="a rise")
+HYPOTHESIS_DOWN = Text(ru="снижение", en="a fall")
+HYPOTHESIS_SEGMENT = Text(ru="Сегмент", en="Segment")
+HYPOTHESIS_ALL = Text(ru="все каналы", en="all channels")
+HYPOTHESIS_START = Text(ru="Старт", en="Start")
+ADD_HYPOTHESIS = Text(ru="Записать гипотезу", en="Record the hypothesis")
+CLOSE_HYPOTHESIS = Text(ru="Закрыть гипотезу", en="Close a hypothesis")
+CLOSE_NOTE = Text(ru="Итог", en="Note")
+CLOSE = Text(ru="Закрыть", en="Close")
+CLOSED_HYPOTHESES = Text(ru="Закрытые гипотезы", en="Closed hypotheses")
+CLOSED_ON = Text(ru="Закрыта", en="Closed")
+HYPOTHESIS_ADDED = Text(ru="Гипотеза записана.", en="The hypothesis was recorded.")
+HYPOTHESIS_INVALID = Text(
+    ru="Гипотеза не записана: нужны текст, владелец из списка, метрика, канал правил и дата старта.",
+    en="Not recorded: a text, an owner from the list, a metric, a rule channel and a start date are needed.",
+)
+HYPOTHESIS_CLOSED = Text(ru="Гипотеза закрыта.", en="The hypothesis was closed.")

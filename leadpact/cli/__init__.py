@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from leadpact.cli import accounts, db, inbox, promos, report, rules, sandbox, serve, stats, widget
+from leadpact.cli import accounts, db, hypotheses, inbox, promos, report, rules, sandbox, serve, stats, widget
 
 app = typer.Typer(
     name="leadpact",
@@ -39,6 +39,7 @@ app.add_typer(stats.app, name="stats")
 stats.register(app)
 app.add_typer(widget.app, name="widget")
 app.add_typer(report.app, name="report")
+app.add_typer(hypotheses.app, name="hypotheses")
 
 
 def main() -> None:

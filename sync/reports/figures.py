@@ -21,6 +21,7 @@ from integration.storage import users as user_store
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
 from sync.promos.disputes import summarise_disputes
+from sync.reports.hypotheses import tracked_hypotheses
 from sync.reports.model import (
     MEETING_TAG,
     MeetingTask,
@@ -76,8 +77,12 @@ def load_weekly_report(
     as_of: int,
     tasks: Sequence[MeetingTask] | None,
     won_basis: WonBasis = "close_date",
+    hypotheses: bool = True,
 ) -> WeeklyReport:
     """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable).
+
+    `hypotheses=False` leaves the open hypotheses out (the page measures them per view: they are cheap and
+    change at the meeting itself, while the rest of the report is cached).
 
     People are named from the account's cached amoCRM users (see `integration.users.refresh_users`)."""
     figures = figures_for(
@@ -110,7 +115,12 @@ def load_weekly_report(
     trends = week_trends(
         session=session, account_id=account_id, week=week, as_of=as_of, tz=rules.timezone, won_basis=won_basis
     )
-    return with_meeting_tasks(replace(report, trends=trends), tasks)
+    if not hypotheses:
+        return with_meeting_tasks(replace(report, trends=trends), tasks)
+    tracked = tracked_hypotheses(
+        session=session, account_id=account_id, as_of=as_of, tz=rules.timezone, names=names
+    )
+    return with_meeting_tasks(replace(report, trends=trends, tracked=tracked), tasks)
 
 
 def week_trends(

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Literal
 
 from integration.i18n import Text
+from rules.hypotheses import Effect
 from sync.promos.disputes import DisputeGroup
 from sync.stats.metrics import (
     ChannelQuality,
@@ -122,6 +123,8 @@ class WeeklyReport:
     next_week_bounds: tuple[int, int] = (0, 0)
     # The week next to the eight before it, and day by day (None: not computed).
     trends: Trends | None = None
+    # Open hypotheses of the meeting with their effect as of the report (rules.hypotheses).
+    tracked: tuple[TrackedHypothesis, ...] = ()
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:
@@ -472,3 +475,20 @@ def with_meeting_tasks(report: WeeklyReport, tasks: Sequence[MeetingTask] | None
         last_week_tasks=meeting_tasks_due(tasks, start=start, end=end),
         next_week_tasks=meeting_tasks_due(tasks, start=next_start, end=next_end),
     )
+
+
+# --- hypotheses recorded at the meeting, with their measured effect (rules.hypotheses) -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedHypothesis:
+    """An open hypothesis as the report shows it: who owns it, what it should move, and what moved."""
+
+    id: int
+    text: str
+    owner: Text
+    metric: str
+    direction: str
+    segment: Text
+    starts_on: date
+    effect: Effect

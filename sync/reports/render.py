@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from integration.i18n import Language, Text
+from rules.hypotheses import MAX_WINDOW_DAYS, MIN_SAMPLE, PROPORTIONS, Side
 from sync.reports import texts as t
 from sync.reports.charts import cumulative_chart, funnel_chart, qualified_chart, run_rate_chart, sparkline
 from sync.reports.model import (
@@ -19,6 +21,7 @@ from sync.reports.model import (
     WON_STAGE,
     MeetingTask,
     ReportNames,
+    TrackedHypothesis,
     WeeklyReport,
     amount,
     percent,
@@ -200,6 +203,60 @@ def _cumulative_charts(report: WeeklyReport, lang: Language) -> list[Markup]:
     return charts
 
 
+HYPOTHESIS_METRICS = {
+    "qualified_pct": t.METRIC_QUALIFIED,
+    "conversion": t.METRIC_CONVERSION,
+    "cpl": t.METRIC_CPL,
+    "cpql": t.METRIC_CPQL,
+}
+HYPOTHESIS_VERDICTS = {"confirmed": t.CONFIRMED, "refuted": t.REFUTED, "too_early": t.TOO_EARLY}
+
+
+def _side(side: Side, interval: tuple[float, float] | None, proportion: bool, lang: Language) -> str:
+    if not proportion:
+        if not side.spend or not side.units:
+            return f"{t.NO_DATA(lang)} (n={side.units})"
+        return f"{amount(side.spend / side.units)} (n={side.units})"
+    if not side.units:
+        return f"{t.NO_DATA(lang)} (n=0)"
+    shown = f"{percent(side.successes / side.units)} ({side.successes}/{side.units}"
+    if interval is not None:
+        shown += f"; {percent(interval[0])}–{percent(interval[1])}"
+    return shown + ")"
+
+
+def _signed(value: float, proportion: bool) -> str:
+    return f"{value * 100:+.1f} pp" if proportion else f"{value * 100:+.0f}%"
+
+
+def tracked_rows(tracked: Sequence[TrackedHypothesis], lang: Language) -> list[dict[str, Any]]:
+    """The open hypotheses as the report and `leadpact hypotheses list` show them."""
+    rows = []
+    for item in tracked:
+        effect = item.effect
+        proportion = effect.metric in PROPORTIONS
+        change = "—"
+        if effect.change is not None and effect.interval is not None:
+            low, high = effect.interval
+            change = f"{_signed(effect.change, proportion)} [{_signed(low, proportion)}; {_signed(high, proportion)}]"
+        direction = t.GOES_UP if item.direction == "up" else t.GOES_DOWN
+        rows.append(
+            {
+                "text": item.text,
+                "owner": item.owner(lang),
+                "metric": f"{HYPOTHESIS_METRICS[item.metric](lang)}, {direction(lang)}",
+                "segment": item.segment(lang),
+                "since": f"{item.starts_on.isoformat()} (N={effect.days})",
+                "before": _side(effect.before, effect.before_interval, proportion, lang),
+                "after": _side(effect.after, effect.after_interval, proportion, lang),
+                "change": change,
+                "verdict": HYPOTHESIS_VERDICTS[effect.verdict](lang),
+                "verdict_key": effect.verdict,
+            }
+        )
+    return rows
+
+
 def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
     """Everything a template needs, already in the reader's language."""
     figures = report.figures
@@ -310,6 +367,8 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
         ],
         "findings": [finding.text(lang) for finding in report.findings],
         "hypotheses": [hypothesis(lang) for hypothesis in report.hypotheses],
+        "tracked_rows": tracked_rows(report.tracked, lang),
+        "verdict_rule": t.VERDICT_RULE(lang, days=MAX_WINDOW_DAYS, min=MIN_SAMPLE),
         "manager_rows": _manager_rows(report, lang),
         "manager_note": t.MIN_SAMPLE_NOTE(
             lang, min=figures.managers.min_sample, basis=t.MANAGER_CONVERSION_BASIS(lang)
@@ -358,6 +417,19 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return lines
+
+
+_TRACKED_HEADER = (
+    "HYPOTHESIS",
+    "OWNER",
+    "METRIC",
+    "SEGMENT",
+    "SINCE",
+    "BEFORE",
+    "AFTER",
+    "CHANGE",
+    "VERDICT",
+)
 
 
 def render_markdown(report: WeeklyReport, lang: Language) -> str:
@@ -483,6 +555,16 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
         lines += [f"{index}. {text}" for index, text in enumerate(data["hypotheses"], start=1)]
     else:
         lines.append(words["NO_HYPOTHESES"])
+    lines += ["", f"### {words['TRACKED']}", ""]
+    if data["tracked_rows"]:
+        keys = ["text", "owner", "metric", "segment", "since", "before", "after", "change", "verdict"]
+        lines += _table(
+            [words[key] for key in _TRACKED_HEADER],
+            [[row[key] for key in keys] for row in data["tracked_rows"]],
+        )
+        lines += ["", f"_{data['verdict_rule']}_"]
+    else:
+        lines.append(words["NO_TRACKED"])
     task_header = [words["TASK"], words["RESPONSIBLE"], words["DUE"], words["STATUS"]]
     lines += ["", f"## {words['S8']}", ""]
     if data["tasks"] is None:

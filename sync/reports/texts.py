@@ -145,3 +145,40 @@ CUMULATIVE_NOTE = Text(
     ru="Графики: нарастающий итог по дням недели против линии плана.",
     en="Charts: the week's cumulative daily line against the plan's line.",
 )
+
+# --- hypotheses under test (rules.hypotheses) --------------------------------------------------------------
+TRACKED = Text(
+    ru="Гипотезы в проверке: эффект до и после старта", en="Hypotheses under test: before vs after"
+)
+HYPOTHESIS = Text(ru="Гипотеза", en="Hypothesis")
+OWNER = Text(ru="Владелец", en="Owner")
+METRIC = Text(ru="Метрика", en="Metric")
+SEGMENT = Text(ru="Сегмент", en="Segment")
+SINCE = Text(ru="Старт", en="Since")
+BEFORE = Text(ru="До", en="Before")
+AFTER = Text(ru="После", en="After")
+CHANGE = Text(ru="Изменение (95% ДИ)", en="Change (95% CI)")
+VERDICT = Text(ru="Вывод", en="Verdict")
+NO_TRACKED = Text(
+    ru="Открытых гипотез нет (leadpact hypotheses add).", en="No open hypotheses (leadpact hypotheses add)."
+)
+VERDICT_RULE = Text(
+    ru="Окна: N дней до и N дней после старта, N — дней с начала, не больше {days}. «Подтверждена» — 95% "
+    "интервал изменения целиком в ожидаемую сторону; «опровергнута» — целиком в обратную или включает 0 "
+    "при выборке не меньше {min} в обоих окнах; иначе «рано судить». Доли: интервал Ньюкомба (Уилсон); "
+    "цены: расход известен, число лидов пуассоновское.",
+    en="Windows: N days before and N days after the start, N = days since the start, at most {days}. "
+    "'Confirmed': the change's 95% interval lies entirely on the expected side; 'refuted': entirely on the "
+    "other side, or it contains 0 while both windows have at least {min}; otherwise 'too early'. Shares: "
+    "Newcombe (Wilson) interval; costs: spend taken as known, lead counts as Poisson.",
+)
+METRIC_QUALIFIED = Text(ru="% целевых", en="% qualified")
+METRIC_CONVERSION = Text(ru="конверсия лид→выигрыш", en="conversion lead→won")
+METRIC_CPL = Text(ru="цена лида", en="CPL")
+METRIC_CPQL = Text(ru="цена целевого лида", en="CPQL")
+GOES_UP = Text(ru="должна расти", en="should rise")
+GOES_DOWN = Text(ru="должна снижаться", en="should fall")
+CONFIRMED = Text(ru="подтверждена", en="confirmed")
+REFUTED = Text(ru="опровергнута", en="refuted")
+TOO_EARLY = Text(ru="рано судить", en="too early")
+NO_DATA = Text(ru="нет данных", en="no data")
