@@ -13,6 +13,7 @@ visitor gets it — the computed week is reused until a lead, the rules, a plan 
 request to last byte on loopback (an upper bound of the server time). `first_cpu_s` is this process's CPU
 time during the first fetch — server and client share the process, so on SQLite it is all of the page's work
 (on PostgreSQL the database server's is not in it) — steadier than wall time on a busy machine.
+The account has 10 open hypotheses (bench `HYPOTHESES`), measured on every view of the report.
 `report_after_a_new_lead`: a lead is stored after the report was computed, and the next visits are timed
 while the page recomputes it in the background. Goal: < 1 s per page.
 """
@@ -29,7 +30,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -47,6 +49,8 @@ from integration.db import make_engine, session_scope, upgrade
 from integration.servers import serve_in_thread
 from integration.settings import Settings
 from integration.storage import accounts as account_store
+from integration.storage import stats as stats_store
+from integration.storage.hypotheses import add_hypothesis
 from integration.storage.leads import LeadSnapshot
 from leadpact.admin import router
 from leadpact.admin.reports import reports_router
@@ -111,6 +115,54 @@ def install_account(database: str) -> None:
             credential_kind="oauth",
             new_webhook_key="bench-key",
         )
+    engine.dispose()
+
+
+HYPOTHESES = (
+    ("qualified_pct", "up", "yandex", date(2026, 11, 2)),
+    ("qualified_pct", "up", "vk", date(2026, 11, 9)),
+    ("qualified_pct", "down", None, date(2026, 10, 26)),
+    ("conversion", "up", "google", date(2026, 11, 2)),
+    ("conversion", "up", None, date(2026, 11, 9)),
+    ("conversion", "down", "tiktok", date(2026, 10, 19)),
+    ("cpl", "down", "yandex", date(2026, 11, 2)),
+    ("cpl", "down", "vk", date(2026, 11, 16)),
+    ("cpql", "down", "google", date(2026, 10, 26)),
+    ("cpql", "down", None, date(2026, 11, 9)),
+)
+
+
+PAID_CHANNELS = ("yandex", "google", "vk", "tiktok")
+
+
+def record_hypotheses(database: str) -> None:
+    """Ten open hypotheses, as a few meetings would leave them: every metric, channels and all leads; weekly
+    spend on the paid channels, so the cost hypotheses are measured rather than "too early"."""
+    engine = make_engine(database)
+    with session_scope(engine) as session:
+        week_start = date(2026, 9, 21)
+        while week_start < date(2026, 11, 30):
+            for channel in PAID_CHANNELS:
+                stats_store.upsert_spend(
+                    session=session,
+                    account_id=ACCOUNT,
+                    channel=channel,
+                    period_start=week_start,
+                    period_end=week_start + timedelta(days=6),
+                    amount=Decimal(2_000_000),
+                )
+            week_start += timedelta(days=7)
+        for index, (metric, direction, channel, starts_on) in enumerate(HYPOTHESES, start=1):
+            add_hypothesis(
+                session=session,
+                account_id=ACCOUNT,
+                text=f"Hypothesis {index}: {metric} {direction} for {channel or 'all'}",
+                owner_id=index,
+                metric=metric,
+                direction=direction,
+                channel=channel,
+                starts_on=starts_on,
+            )
     engine.dispose()
 
 
@@ -226,6 +278,7 @@ def main() -> None:
             fill_sqlite(database, args.leads, args.events_per_lead, span=LEAD_SPAN)
         seed_settings(database)
         install_account(database)
+        record_hypotheses(database)
         filled = time.perf_counter() - started
         settings = Settings(
             _env_file=None,
