@@ -46,9 +46,19 @@ class TestHelpSides:
 
         from leadpact.cli import app
 
-        for lang, usage, help_text in (
-            ("ru", "Использование: rules [ПАРАМЕТРЫ] КОМАНДА [АРГУМЕНТЫ]...", HELP_OPTION_RU),
-            ("en", "Usage: rules [OPTIONS] COMMAND [ARGS]...", "Show this message and exit."),
+        for lang, usage, help_text, account in (
+            (
+                "ru",
+                "Использование: rules [ПАРАМЕТРЫ] КОМАНДА [АРГУМЕНТЫ]...",
+                HELP_OPTION_RU,
+                "Номер аккаунта amoCRM",
+            ),
+            (
+                "en",
+                "Usage: rules [OPTIONS] COMMAND [ARGS]...",
+                "Show this message and exit.",
+                "amoCRM account id",
+            ),
         ):
             command = typer.main.get_command(app)
             localise_help(command, lang)
@@ -58,6 +68,7 @@ class TestHelpSides:
             diff_context = diff.make_context("diff", ["1", "2", "--account", "1"])
             assert diff.get_usage(diff_context).startswith(usage.split(" ")[0] + " diff ")
             assert diff.get_help_option(diff_context).help == help_text
+            assert [p.help for p in diff.params if p.name == "account"] == [account]
 
 
 @pytest.mark.slow
