@@ -33,14 +33,46 @@ def choose_side(text: str | None, lang: Language) -> str | None:
 
 
 def localise_help(command: Any, lang: Language) -> None:
-    """Walks the command tree and keeps each help text's side in `lang`."""
+    """Walks the command tree and keeps each help text's side in `lang`; in Russian also the framework's own
+    lines: the "Usage:" prefix, the "[OPTIONS]"/"COMMAND [ARGS]..." placeholders and the --help option's text."""
     for attribute in ("help", "short_help"):
         setattr(command, attribute, choose_side(getattr(command, attribute, None), lang))
     for param in getattr(command, "params", ()):
         if getattr(param, "help", None):
             param.help = choose_side(param.help, lang)
+    if lang == "ru":
+        _russian_framework_lines(command)
     for sub in (getattr(command, "commands", None) or {}).values():
         localise_help(sub, lang)
+
+
+USAGE_PREFIX_RU = "Использование: "
+OPTIONS_METAVAR_RU = "[ПАРАМЕТРЫ]"
+SUBCOMMAND_METAVAR_RU = "КОМАНДА [АРГУМЕНТЫ]..."
+
+
+def _russian_framework_lines(command: Any) -> None:
+    """The command's usage line and --help text in Russian, through the framework's per-command attributes."""
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter
+
+    class _RussianFormatter(HelpFormatter):
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, USAGE_PREFIX_RU if prefix is None else prefix)
+
+    class _RussianContext(command.context_class):  # type: ignore[misc]
+        formatter_class = _RussianFormatter
+
+    if isinstance(command.context_class, type) and issubclass(command.context_class, Context):
+        command.context_class = _RussianContext
+    if getattr(command, "options_metavar", None) == "[OPTIONS]":
+        command.options_metavar = OPTIONS_METAVAR_RU
+    if getattr(command, "subcommand_metavar", None) == "COMMAND [ARGS]...":
+        command.subcommand_metavar = SUBCOMMAND_METAVAR_RU
+    if hasattr(command, "get_help_option"):
+        help_option = command.get_help_option(Context(command))
+        if help_option is not None:
+            help_option.help = HELP_OPTION_RU
 
 
 # The framework's English messages, as Typer's click copy words them, and how they read in Russian.

@@ -72,9 +72,15 @@ BAD_DATE = Text(
 READING = Text(ru="Проверка сделок", en="Checking leads")
 PULLING = Text(ru="Загрузка сделок из amoCRM", en="Pulling leads from amoCRM")
 
-AccountOption = Annotated[int, typer.Option("--account", "-a", help="amoCRM account id")]
+AccountOption = Annotated[
+    int, typer.Option("--account", "-a", help="Номер аккаунта amoCRM / amoCRM account id")
+]
 LangOption = Annotated[
-    str | None, typer.Option("--lang", help="ru | en (default: LEADPACT_LANGUAGE setting)")
+    str | None,
+    typer.Option(
+        "--lang",
+        help="ru | en (по умолчанию — настройка LEADPACT_LANGUAGE) / ru | en (default: LEADPACT_LANGUAGE setting)",
+    ),
 ]
 
 

@@ -108,7 +108,9 @@ NOT_CONNECTED = Text(
 
 T = TypeVar("T")
 
-AccountOption = Annotated[int | None, typer.Option("--account", help="amoCRM account id")]
+AccountOption = Annotated[
+    int | None, typer.Option("--account", help="Номер аккаунта amoCRM / amoCRM account id")
+]
 PeriodOption = Annotated[
     str | None, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07 (default: this month)")
 ]

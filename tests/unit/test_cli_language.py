@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from leadpact.cli.language import choose_side, translate_usage_error
+from leadpact.cli.language import HELP_OPTION_RU, choose_side, localise_help, translate_usage_error
 
 CLI = [sys.executable, "-c", "from leadpact.cli import main; main()"]
 
@@ -39,6 +39,37 @@ class TestHelpSides:
         )
         assert translate_usage_error("Missing option '--period'.", "en") == "Missing option '--period'."
 
+    def test_usage_line_and_help_option_in_russian_and_untouched_in_english(self) -> None:
+        """The framework's own "Usage: … [OPTIONS] COMMAND [ARGS]..." and "Show this message and exit." read in
+        Russian for a Russian install, in every sub-command, and stay English for an English one."""
+        import typer
+
+        from leadpact.cli import app
+
+        for lang, usage, help_text, account in (
+            (
+                "ru",
+                "Использование: rules [ПАРАМЕТРЫ] КОМАНДА [АРГУМЕНТЫ]...",
+                HELP_OPTION_RU,
+                "Номер аккаунта amoCRM",
+            ),
+            (
+                "en",
+                "Usage: rules [OPTIONS] COMMAND [ARGS]...",
+                "Show this message and exit.",
+                "amoCRM account id",
+            ),
+        ):
+            command = typer.main.get_command(app)
+            localise_help(command, lang)
+            rules = command.commands["rules"]  # type: ignore[attr-defined]
+            assert rules.get_usage(rules.make_context("rules", [], resilient_parsing=True)).strip() == usage
+            diff = rules.commands["diff"]
+            diff_context = diff.make_context("diff", ["1", "2", "--account", "1"])
+            assert diff.get_usage(diff_context).startswith(usage.split(" ")[0] + " diff ")
+            assert diff.get_help_option(diff_context).help == help_text
+            assert [p.help for p in diff.params if p.name == "account"] == [account]
+
 
 @pytest.mark.slow
 class TestCommandLine:
@@ -53,5 +84,7 @@ class TestCommandLine:
         assert "Run LeadPact" not in russian.stdout
         refused = _run("ru", "plan", "set")
         assert refused.returncode == 2 and "Не указан обязательный параметр '--period'" in refused.stderr
+        assert "Использование:" in russian.stdout and "Показать эту справку и выйти." in russian.stdout
+        assert "Usage:" not in russian.stdout and "Show this message" not in russian.stdout
         refused_en = _run("en", "plan", "set")
         assert refused_en.returncode == 2 and "Missing option '--period'" in refused_en.stderr
