@@ -140,6 +140,11 @@ def record_hypotheses(database: str) -> None:
     spend on the paid channels, so the cost hypotheses are measured rather than "too early"."""
     engine = make_engine(database)
     with session_scope(engine) as session:
+        # Installed when its leads begin, so the report's "results since install" panel spans all ten weeks.
+        account = account_store.get_account(session=session, account_id=ACCOUNT)
+        assert account is not None
+        account.created_at = datetime(2026, 9, 21, 9, tzinfo=UTC)
+        session.add(account)
         week_start = date(2026, 9, 21)
         while week_start < date(2026, 11, 30):
             for channel in PAID_CHANNELS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Index
+from sqlalchemy import BigInteger, Date, Index, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -75,3 +75,13 @@ def close_hypothesis(
     session.add(row)
     session.flush()
     return row
+
+
+def hypotheses_fingerprint(*, session: Session, account_id: int) -> tuple[int, int | None, int]:
+    """Changes when a hypothesis is recorded or closed: (how many, the newest id, how many closed)."""
+    count, newest, closed = session.exec(
+        select(func.count(), func.max(col(Hypothesis.id)), func.count(col(Hypothesis.closed_at))).where(
+            col(Hypothesis.account_id) == account_id
+        )
+    ).one()
+    return int(count), None if newest is None else int(newest), int(closed)

@@ -163,7 +163,9 @@ async def weekly_report(
     computed = await anyio.to_thread.run_sync(
         _load, services.engine, _cache(request), admin.account_id, period, moment, basis
     )
-    tracked = await anyio.to_thread.run_sync(_tracked, services.engine, admin.account_id, moment)
+    tracked = await anyio.to_thread.run_sync(
+        _tracked_cached, services.engine, _tracked_cache(request), admin.account_id, moment
+    )
     report = with_meeting_tasks(replace(computed, tracked=tracked), tasks)
     if format == "md":
         return PlainTextResponse(render_markdown(report, lang), media_type="text/markdown; charset=utf-8")
@@ -243,6 +245,39 @@ _HYPOTHESIS_NOTICES = {
     "hypothesis-invalid": texts.HYPOTHESIS_INVALID,
     "hypothesis-closed": texts.HYPOTHESIS_CLOSED,
 }
+
+
+# Measured hypotheses per (account, day or chosen moment): reused while neither the leads, the spend nor the
+# hypotheses changed, so a warmed report page does not pay their pass over the leads on every view.
+TrackedCache = dict[tuple[object, ...], tuple[TrackedHypothesis, ...]]
+TRACKED_CACHE_SIZE = 64
+
+
+def _tracked_cache(request: Request) -> TrackedCache:
+    cache: TrackedCache | None = getattr(request.app.state, "tracked_hypotheses", None)
+    if cache is None:
+        cache = {}
+        request.app.state.tracked_hypotheses = cache
+    return cache
+
+
+def _tracked_cached(
+    engine: Engine, cache: TrackedCache, account_id: int, as_of: int | None
+) -> tuple[TrackedHypothesis, ...]:
+    with session_scope(engine) as session:
+        hypotheses = hypothesis_store.hypotheses_fingerprint(session=session, account_id=account_id)
+        fingerprint = data_fingerprint(session=session, account_id=account_id)
+    # Windows move by whole days: "now" is keyed by the day (UTC), a chosen moment by itself.
+    moment: object = ("day", int(time.time()) // 86400) if as_of is None else as_of
+    key = (account_id, moment, tuple(hypotheses), fingerprint)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    tracked = _tracked(engine, account_id, as_of)
+    if len(cache) >= TRACKED_CACHE_SIZE:
+        cache.clear()
+    cache[key] = tracked
+    return tracked
 
 
 def _tracked(engine: Engine, account_id: int, as_of: int | None) -> tuple[TrackedHypothesis, ...]:

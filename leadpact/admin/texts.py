@@ -12,6 +12,7 @@ NAV_PROMOS = Text(ru="Акции и купоны", en="Promos & coupons")
 NAV_PLANS = Text(ru="Планы и расходы", en="Plans & spend")
 NAV_INBOX = Text(ru="Очередь вебхуков", en="Webhook inbox")
 NAV_REPORT = Text(ru="Отчёт недели", en="Weekly report")
+RESULTS_SINCE_INSTALL = Text(ru="Результаты с момента установки", en="Results since install")
 LOGOUT = Text(ru="Выйти", en="Sign out")
 SIGNED_IN_AS = Text(ru="Аккаунт {account}, пользователь {user}", en="Account {account}, user {user}")
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func
@@ -18,6 +18,7 @@ from integration.amocrm import AccountApi, AmoError
 from integration.storage import promos as promo_store
 from integration.storage import stats as stats_store
 from integration.storage import users as user_store
+from integration.storage.accounts import get_account
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
 from sync.promos.disputes import summarise_disputes
@@ -33,9 +34,19 @@ from sync.reports.model import (
 from sync.reports.weeks import next_week, week_label
 from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period
-from sync.stats.queries import bucket_counts, load_plans, load_spend
+from sync.stats.queries import bucket_counts, deal_cycle_histograms, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
-from sync.stats.trends import Trends, build_trends, trend_bounds, trend_periods
+from sync.stats.trends import (
+    PREVIOUS_WEEKS,
+    ResultsSinceInstall,
+    Trends,
+    build_results,
+    build_trends,
+    summed_counts,
+    trend_bounds,
+    trend_periods,
+    weeks_since,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,34 +123,70 @@ def load_weekly_report(
         disputes=summarise_disputes(disputes),
         names=names,
     )
-    trends = week_trends(
-        session=session, account_id=account_id, week=week, as_of=as_of, tz=rules.timezone, won_basis=won_basis
+    account = get_account(session=session, account_id=account_id)
+    installed_on = None if account is None else account.created_at.astimezone(rules.timezone).date()
+    trends, results = week_trends(
+        session=session,
+        account_id=account_id,
+        week=week,
+        as_of=as_of,
+        tz=rules.timezone,
+        won_basis=won_basis,
+        installed_on=installed_on,
     )
+    report = replace(report, trends=trends, results=results)
     if not hypotheses:
-        return with_meeting_tasks(replace(report, trends=trends), tasks)
+        return with_meeting_tasks(report, tasks)
     tracked = tracked_hypotheses(
         session=session, account_id=account_id, as_of=as_of, tz=rules.timezone, names=names
     )
-    return with_meeting_tasks(replace(report, trends=trends, tracked=tracked), tasks)
+    return with_meeting_tasks(replace(report, tracked=tracked), tasks)
 
 
 def week_trends(
-    *, session: Session, account_id: int, week: Period, as_of: int, tz: tzinfo, won_basis: WonBasis
-) -> Trends:
-    """`week` next to the eight weeks before it, and day by day up to `as_of` — one pass over the leads."""
-    weeks, days = trend_periods(week)
+    *,
+    session: Session,
+    account_id: int,
+    week: Period,
+    as_of: int,
+    tz: tzinfo,
+    won_basis: WonBasis,
+    installed_on: date | None = None,
+) -> tuple[Trends, ResultsSinceInstall | None]:
+    """`week` next to the eight weeks before it, and day by day up to `as_of`; and, with `installed_on`, the
+    weeks since install (results). One pass over the leads for both, one more over the won ones for the cycle."""
+    since_install, truncated = ([], False) if installed_on is None else weeks_since(installed_on, week)
+    earlier = max(PREVIOUS_WEEKS, len(since_install) - 1)
+    weeks, days = trend_periods(week, previous=earlier)
     connection = session.connection()
     counts = bucket_counts(connection, account_id=account_id, bounds=trend_bounds(weeks, days, tz))
-    return build_trends(
+    spend = load_spend(connection, account_id=account_id)
+    trends = build_trends(
         week,
-        weeks,
+        weeks[-PREVIOUS_WEEKS:],
         days,
-        counts,
+        counts[len(weeks) - PREVIOUS_WEEKS :],
         as_of_day=datetime.fromtimestamp(as_of, tz).date(),
         won_basis=won_basis,
-        spend=load_spend(connection, account_id=account_id),
+        spend=spend,
         plans=load_plans(connection, account_id=account_id),
     )
+    if installed_on is None or not since_install:
+        return trends, None
+    shown = len(since_install) - 1
+    week_counts = [*counts[len(weeks) - shown : len(weeks)], summed_counts(counts[len(weeks) :])]
+    bounds = [period.bounds(tz)[0] for period in since_install] + [week.bounds(tz)[1]]
+    cycles = deal_cycle_histograms(connection, account_id=account_id, bounds=bounds)
+    results = build_results(
+        installed_on,
+        since_install,
+        week_counts,
+        cycles,
+        won_basis=won_basis,
+        spend=spend,
+        truncated=truncated,
+    )
+    return trends, results
 
 
 def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]:

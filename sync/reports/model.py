@@ -25,7 +25,7 @@ from sync.stats.metrics import (
 )
 from sync.stats.periods import Period
 from sync.stats.report import channel_title, person_name
-from sync.stats.trends import Trends
+from sync.stats.trends import ResultsSinceInstall, Trends
 
 # A run rate within ±10 % of the plan is "on plan": a week is too short for finer verdicts.
 RUN_RATE_TOLERANCE = 0.10
@@ -125,6 +125,8 @@ class WeeklyReport:
     trends: Trends | None = None
     # Open hypotheses of the meeting with their effect as of the report (rules.hypotheses).
     tracked: tuple[TrackedHypothesis, ...] = ()
+    # Weekly since the account was installed: what the three steps promise (None: not computed).
+    results: ResultsSinceInstall | None = None
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:

@@ -190,6 +190,47 @@ def _trend_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
     return rows
 
 
+def _results_value(metric: str, value: float | None, lang: Language) -> str:
+    if metric == "median_cycle_days":
+        return "—" if value is None else f"{value:.1f}".rstrip("0").rstrip(".")
+    return _trend_value(metric, value, lang)
+
+
+def _results_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    results = report.results
+    if results is None or not results.weeks:
+        return []
+    rows = []
+    for metric, name_text in t.RESULTS_NAMES.items():
+        values: list[float | None] = []
+        for week in results.weeks:
+            figure = getattr(week, metric)
+            values.append(None if figure is None else float(figure))
+        name = name_text(lang)
+        rows.append(
+            {
+                "name": name,
+                "history": " · ".join(_results_value(metric, value, lang) for value in values),
+                "first": _results_value(metric, values[0], lang),
+                "this": _results_value(metric, values[-1], lang),
+                "sparkline": Markup(sparkline(name, values, lang, good=None)),  # noqa: S704
+            }
+        )
+    return rows
+
+
+def _results_note(report: WeeklyReport, lang: Language) -> str:
+    results = report.results
+    if results is None:
+        return ""
+    return t.RESULTS_SINCE(
+        lang,
+        installed=results.installed_on.isoformat(),
+        weeks=len(results.weeks),
+        truncated=t.RESULTS_TRUNCATED(lang) if results.truncated else "",
+    )
+
+
 def _cumulative_charts(report: WeeklyReport, lang: Language) -> list[Markup]:
     trends = report.trends
     if trends is None:
@@ -348,6 +389,8 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
             if rate.metric in ("leads", "qualified", "revenue")
         ],
         "trend_rows": _trend_rows(report, lang),
+        "results_rows": _results_rows(report, lang),
+        "results_note": _results_note(report, lang),
         "qualified_chart": Markup(  # noqa: S704 - escaped inside charts.py
             qualified_chart(
                 figures.quality,
@@ -493,6 +536,12 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
                 [row["name"], row["history"], row["last"], row["this"], row["change"]]
                 for row in data["trend_rows"]
             ],
+        )
+    if data["results_rows"]:
+        lines += ["", f"### {words['RESULTS']}", "", data["results_note"], ""]
+        lines += _table(
+            [words["TREND_METRIC"], words["RESULTS_FIRST"], words["THIS_WEEK"], words["RESULTS"]],
+            [[row["name"], row["first"], row["this"], row["history"]] for row in data["results_rows"]],
         )
     for funnel in data["funnels"]:
         lines += ["", f"**{funnel['title']}**", ""]

@@ -141,6 +141,20 @@ TREND_NAMES: dict[str, Text] = {
     "conversion": Text(ru="Конверсия лид → продажа", en="Lead → won"),
     "per_customer": Text(ru="Цена клиента", en="Cost per customer"),
 }
+RESULTS = Text(ru="Результаты с момента установки", en="Results since install")
+RESULTS_SINCE = Text(
+    ru="LeadPact установлен {installed}; по неделям с недели установки ({weeks} нед.){truncated}.",
+    en="LeadPact was installed on {installed}; weekly from the week of install ({weeks} weeks){truncated}.",
+)
+RESULTS_TRUNCATED = Text(ru=", показаны последние", en=", the latest shown")
+RESULTS_FIRST = Text(ru="Неделя установки", en="Week of install")
+RESULTS_NAMES: dict[str, Text] = {
+    "conversion": Text(ru="Конверсия продавцов (лид → продажа)", en="Seller conversion (lead → won)"),
+    "revenue": Text(ru="Выручка", en="Revenue"),
+    "per_customer": Text(ru="Маркетинг на одного клиента", en="Marketing spend per customer"),
+    "median_cycle_days": Text(ru="Медианный цикл сделки, дней", en="Median deal cycle, days"),
+    "qualified_pct": Text(ru="Доля целевых лидов", en="Share of qualified leads"),
+}
 CUMULATIVE_NOTE = Text(
     ru="Графики: нарастающий итог по дням недели против линии плана.",
     en="Charts: the week's cumulative daily line against the plan's line.",

@@ -155,7 +155,7 @@ def _week_point(
     )
 
 
-def _summed(counts: Iterable[BucketCounts]) -> BucketCounts:
+def summed_counts(counts: Iterable[BucketCounts]) -> BucketCounts:
     rows = list(counts)
     return BucketCounts(
         *(sum(getattr(row, name) for row in rows) for name in BucketCounts.__dataclass_fields__)
@@ -179,7 +179,7 @@ def build_trends(
         _week_point(period, bucket, won_basis=won_basis, spend=spend)
         for period, bucket in zip(weeks, previous_counts, strict=True)
     ]
-    points.append(_week_point(week, _summed(day_counts), won_basis=won_basis, spend=spend))
+    points.append(_week_point(week, summed_counts(day_counts), won_basis=won_basis, spend=spend))
     cumulative: list[DayPoint] = []
     leads = qualified = deals = revenue = 0
     for day, bucket in zip(days, day_counts, strict=True):
@@ -192,4 +192,93 @@ def build_trends(
         cumulative.append(DayPoint(day, leads, qualified, deals, revenue))
     return Trends(
         weeks=tuple(points), days=tuple(cumulative), plan=plan_for(week, plans), won_basis=won_basis
+    )
+
+
+# --- results since install ------------------------------------------------------------------------------------
+
+# The panel shows at most this many weeks (the most recent), so an old account's report stays one cheap pass.
+RESULTS_MAX_WEEKS = 26
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsWeek:
+    """One week since install: what the three steps promise to move."""
+
+    week: Period
+    conversion: float | None  # of the week's leads, the share won by now
+    revenue: int
+    per_customer: Decimal | None  # marketing spend per deal; None: no spend recorded or no deal
+    median_cycle_days: float | None  # deals closed in the week: lead creation → won, in days; None: no deal
+    qualified_pct: float | None
+    leads: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsSinceInstall:
+    installed_on: date
+    weeks: tuple[ResultsWeek, ...]  # oldest first; the reported week last
+    won_basis: WonBasis
+    truncated: bool  # installed longer ago than RESULTS_MAX_WEEKS weeks
+
+
+def weeks_since(
+    installed_on: date, week: Period, *, limit: int = RESULTS_MAX_WEEKS
+) -> tuple[list[Period], bool]:
+    """The weeks from the one holding `installed_on` through `week` (at most `limit`, the latest), and whether
+    older ones were left out. Empty when the account was installed after `week`."""
+    first = installed_on - timedelta(days=installed_on.weekday())
+    count = (week.start - first).days // 7 + 1
+    if count <= 0:
+        return [], False
+    shown = min(count, limit)
+    periods = [
+        Period(week.start - timedelta(days=7 * back), week.end - timedelta(days=7 * back))
+        for back in range(shown - 1, -1, -1)
+    ]
+    return periods, count > limit
+
+
+def median_of_histogram(histogram: dict[int, int]) -> float | None:
+    """The median of values given as {value: how many} (the mean of the two middle ones for an even count)."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    middle = [(total - 1) // 2, total // 2]
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while len(found) < 2 and middle[len(found)] < seen:
+            found.append(value)
+    return (found[0] + found[1]) / 2
+
+
+def build_results(
+    installed_on: date,
+    weeks: Sequence[Period],
+    counts: Sequence[BucketCounts],
+    cycles: Sequence[dict[int, int]],
+    *,
+    won_basis: WonBasis,
+    spend: Sequence[SpendEntry],
+    truncated: bool = False,
+) -> ResultsSinceInstall:
+    """`counts` and `cycles` (deal cycle in whole days → deals) hold one bucket per week of `weeks`."""
+    rows = []
+    for period, bucket, cycle in zip(weeks, counts, cycles, strict=True):
+        point = _week_point(period, bucket, won_basis=won_basis, spend=spend)
+        rows.append(
+            ResultsWeek(
+                week=period,
+                conversion=point.conversion,
+                revenue=point.revenue,
+                per_customer=point.per_customer,
+                median_cycle_days=median_of_histogram(cycle),
+                qualified_pct=point.qualified_pct,
+                leads=point.leads,
+            )
+        )
+    return ResultsSinceInstall(
+        installed_on=installed_on, weeks=tuple(rows), won_basis=won_basis, truncated=truncated
     )

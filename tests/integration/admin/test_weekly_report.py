@@ -7,7 +7,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -295,14 +295,27 @@ class TestTrends:
         week = parse_week("2026-W47")
         with session_scope(engine) as session:
             tz = active_ruleset(session=session, account_id=ACCOUNT)[1].timezone
-            trends = week_trends(
+            trends, results = week_trends(
                 session=session,
                 account_id=ACCOUNT,
                 week=week,
                 as_of=AS_OF,
                 tz=tz,
                 won_basis=basis,  # type: ignore[arg-type]
+                installed_on=date(2026, 10, 7),
             )
+            # Results since install (W41 on) are the same weekly figures as the trends where the two overlap.
+            assert results is not None and results.weeks[0].week.start == date(2026, 10, 5)
+            by_week = {point.week: point for point in trends.weeks}
+            for row in results.weeks:
+                if row.week in by_week:
+                    point = by_week[row.week]
+                    assert (row.revenue, row.conversion, row.qualified_pct, row.per_customer) == (
+                        point.revenue,
+                        point.conversion,
+                        point.qualified_pct,
+                        point.per_customer,
+                    )
             checked = 0
             for point in trends.weeks:
                 figures = figures_for(
