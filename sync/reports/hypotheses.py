@@ -72,27 +72,50 @@ def window_counts(
         params[name] = value
         return f":{name}"
 
+    def bind_text(value: str) -> str:
+        name = f"p{len(params)}"
+        params[name] = value
+        return f":{name}"
+
     created = " ".join(
         f"WHEN l.created_at < {bind(edge)} THEN {index}" for index, edge in enumerate(edges[1:])
     )
     closed = " ".join(f"WHEN l.closed_at < {bind(cut)} THEN {index}" for index, cut in enumerate(cuts))
+    # Only the channels some window looks at are told apart (0: any other); the rest only adds to "all".
+    channels = sorted({window.channel for window in windows if window.channel is not None})
+    channel_case = (
+        "CASE l.channel "
+        + " ".join(f"WHEN {bind_text(name)} THEN {i}" for i, name in enumerate(channels, 1))
+        + " ELSE 0 END"
+        if channels
+        else "0"
+    )
     deleted = "NOT l.is_deleted" if connection.dialect.name == "postgresql" else "l.is_deleted = 0"
+    # SQLite sorts every row it groups: bucket, channel, quality and the won cut travel packed in one integer.
+    won_slots = len(cuts) + 2
+    channel_slots = len(channels) + 1
+    shape = f"""((CASE {created} END * {channel_slots} + {channel_case}) * 3
+                 + CASE WHEN l.qualified IS NULL THEN 0 WHEN l.qualified THEN 2 ELSE 1 END) * {won_slots}
+                + CASE WHEN l.status_id = :won AND l.closed_at IS NOT NULL
+                       THEN CASE {closed} ELSE {len(cuts)} END + 1 ELSE 0 END"""
+    no_flatten = "" if connection.dialect.name == "postgresql" else "LIMIT -1"
     sql = f"""
-        SELECT bucket, channel, quality, won, COUNT(*) AS leads FROM (
-            SELECT CASE {created} END AS bucket, l.channel AS channel,
-                   CASE WHEN l.qualified IS NULL THEN 0 WHEN l.qualified THEN 2 ELSE 1 END AS quality,
-                   CASE WHEN l.status_id = :won AND l.closed_at IS NOT NULL
-                        THEN CASE {closed} ELSE {len(cuts)} END ELSE -1 END AS won
+        SELECT shape, COUNT(*) AS leads FROM (
+            SELECT {shape} AS shape
             FROM lead_snapshots AS l
             WHERE l.account_id = :account_id AND {deleted}
               AND l.created_at >= :first AND l.created_at < :last
+            {no_flatten}
         ) AS bucketed
-        GROUP BY bucket, channel, quality, won
+        GROUP BY shape
     """
-    rows = [
-        (int(row.bucket), row.channel, int(row.quality), int(row.won), int(row.leads))
-        for row in connection.execute(text(sql), params)
-    ]
+    rows = []
+    for row in connection.execute(text(sql), params):
+        rest, won_plus = divmod(int(row.shape), won_slots)
+        rest, quality = divmod(rest, 3)
+        bucket, channel_index = divmod(rest, channel_slots)
+        channel = channels[channel_index - 1] if channel_index else None
+        rows.append((bucket, channel, quality, won_plus - 1, int(row.leads)))
     result = []
     for window in windows:
         sums = {0: [0, 0, 0, 0], 1: [0, 0, 0, 0]}
