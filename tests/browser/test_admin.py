@@ -196,8 +196,10 @@ class TestAdminInChromium:
                     box = chart.bounding_box()
                     assert box is not None and box["width"] > 100 and box["height"] > 40
                     assert chart.locator("rect, polyline").count() > 0
+                # Six weekly trends, then five results since install, each row with its own line.
+                assert page.locator("#trends + table svg[data-chart='sparkline']").count() == 6
+                assert page.locator("#results ~ table svg[data-chart='sparkline']").count() == 5
                 sparklines = page.locator("svg[data-chart='sparkline']")
-                assert sparklines.count() == 6
                 for index in range(sparklines.count()):
                     box = sparklines.nth(index).bounding_box()
                     assert box is not None and box["width"] > 100 and box["height"] > 20
