@@ -21,7 +21,7 @@ import codecs
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import repeat
 from typing import Any, Literal, TypeAlias, cast
@@ -205,6 +205,12 @@ def parse_webhook(body: bytes | str) -> WebhookPayload:
             keys_ignored += 1  # an account id we cannot read claims nothing
             account_error = exc.reason
         subdomain = _optional_str(account.get("subdomain"))
+    # `leads=…` with no brackets (a value where a group of events belongs) is a key we cannot use: counted.
+    keys_ignored += sum(
+        1
+        for name in ("account", "leads", "contacts", "companies")
+        if name in tree and not isinstance(tree[name], dict)
+    )
     events: list[ParsedEvent] = []
     leads = tree.get("leads")
     if isinstance(leads, dict):
@@ -229,9 +235,15 @@ def parse_webhook(body: bytes | str) -> WebhookPayload:
             if not pairs and keys_ignored:
                 raise WebhookParseError(_not_form_reason(body))
             raise WebhookParseError("no amoCRM account or entities in the body")
-    return WebhookPayload(
+    payload = WebhookPayload(
         account_id=account_id, subdomain=subdomain, events=tuple(events), keys_ignored=keys_ignored
     )
+    if not keys_ignored and not payload.unreadable_count:
+        # Broken bytes where no event reads them (`leads[add]=<bytes>`) were still sent: say so.
+        broken = sum(1 for name, value in pairs if value is _BROKEN or _SURROGATES.search(name))
+        if broken:
+            payload = replace(payload, keys_ignored=broken)
+    return payload
 
 
 @dataclass(frozen=True, slots=True)
