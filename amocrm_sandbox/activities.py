@@ -3,7 +3,7 @@
 Facts: notes `[{"entity_id", "note_type": "common", "params": {"text"}}]` and tasks `[{"text",
 "complete_till", "entity_id", "entity_type", "task_type_id", "responsible_user_id"}]` [seen]; a note on a lead
 fires `note_lead` [doc]. Task filters `filter[entity_type]`, `filter[entity_id][]`, `filter[is_completed]`
-[seen].
+[seen], `filter[updated_at][from|to]` [doc]; a new task may carry its `created_at` [doc].
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from amocrm_sandbox.batch import check_batch, contains, request_id_of
+from amocrm_sandbox.event_log import record_note_added
 from amocrm_sandbox.events import WebhookEvent, snapshot
 from amocrm_sandbox.problems import FieldError, Problem, ValidationCollector
-from amocrm_sandbox.query import ListParams
+from amocrm_sandbox.query import ListParams, in_range
 from amocrm_sandbox.records import page_of
 from amocrm_sandbox.state import Account, Record, SandboxState
 
@@ -89,6 +90,7 @@ def add_notes(
             "_links": {"self": {"href": f"/api/v4/{entity_type}/{target}/notes/{note_id}"}},
         }
         account.notes[note_id] = note
+        record_note_added(state, account, note)
         created.append({"id": note_id, "entity_id": target, "request_id": request_id_of(item, index)})
         events.append(snapshot(entity_type, "note", note))
     return created, events
@@ -173,6 +175,8 @@ def create_tasks(state: SandboxState, account: Account, payload: Any, *, user_id
             "complete_till": now,
             "account_id": account.id,
         }
+        if isinstance(item, dict) and isinstance(item.get("created_at"), int):
+            task["created_at"] = task["updated_at"] = item["created_at"]
         collector.add(request_id_of(item, index), _apply_task(account, task, item, creating=True))
         drafts.append((task, request_id_of(item, index)))
     collector.raise_if_any()
@@ -216,6 +220,7 @@ def list_tasks(account: Account, params: ListParams) -> tuple[list[Record], bool
     responsible = params.ints("responsible_user_id")
     completed = params.filters.get("is_completed")
     want_completed = None if not completed else completed[-1] in ("1", "true")
+    updated_at = params.ranges.get("updated_at")
 
     def keep(task: Record) -> bool:
         return (
@@ -224,6 +229,7 @@ def list_tasks(account: Account, params: ListParams) -> tuple[list[Record], bool
             and (entity_types is None or task["entity_type"] in entity_types)
             and (responsible is None or task["responsible_user_id"] in responsible)
             and (want_completed is None or task["is_completed"] == want_completed)
+            and in_range(task["updated_at"], updated_at)
         )
 
     return page_of((t for t in account.tasks.values() if keep(t)), params)

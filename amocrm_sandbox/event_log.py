@@ -1,7 +1,10 @@
 """amoCRM's events list, `GET /api/v4/events` [doc]: the account's history, here for leads.
 
 Recorded: `lead_added` when a lead is created and `lead_status_changed` when its status or pipeline changes,
-by an API write or in the seeded history. An event is `{id, type, entity_id, entity_type: "lead", created_by,
+by an API write or in the seeded history; a note on a lead as `common_note_added`, a call note as
+`incoming_call` / `outgoing_call` [seen: event type lists of public amoCRM clients], with `value_after`
+`[{"note": {"id"}}]` [seen]. Tasks are not recorded here: their events name the task, not the lead [seen], so
+a client reads tasks from `GET /api/v4/tasks`. An event is `{id, type, entity_id, entity_type: "lead", created_by,
 created_at, value_after, value_before, account_id}`, a status value `[{"lead_status": {"id", "pipeline_id"}}]`
 [doc: amocrm.ru/developers/content/crm_platform/events-and-notes]. Ids are strings [doc]. Lists are newest
 first [assumed: the stricter order for a client paging while events arrive], at most `events_page_limit_max`
@@ -25,6 +28,8 @@ from amocrm_sandbox.state import Account, Record, SandboxState
 
 LEAD_ADDED = "lead_added"
 LEAD_STATUS_CHANGED = "lead_status_changed"
+# Which note types are written to the events list, and under which event type.
+NOTE_EVENT_TYPES = {"common": "common_note_added", "call_in": "incoming_call", "call_out": "outgoing_call"}
 
 _STATUS_FILTER = re.compile(
     r"^filter\[(value_after|value_before)\]\[leads_statuses\]\[([^\]]*)\]\[(pipeline_id|status_id)\]$"
@@ -70,6 +75,23 @@ def record_lead_added(state: SandboxState, account: Account, lead: Record, *, us
         user_id=user_id,
         at=at,
         after=[],
+        before=[],
+    )
+
+
+def record_note_added(state: SandboxState, account: Account, note: Record) -> None:
+    """A note on a lead, as the events list shows it (other note types and other entities are not listed)."""
+    kind = NOTE_EVENT_TYPES.get(note["note_type"])
+    if kind is None or note["entity_type"] != "leads":
+        return
+    _record(
+        state,
+        account,
+        kind=kind,
+        lead_id=note["entity_id"],
+        user_id=note["created_by"],
+        at=note["created_at"],
+        after=[{"note": {"id": note["id"]}}],
         before=[],
     )
 

@@ -18,7 +18,7 @@ from itertools import pairwise
 from amocrm_sandbox.accounts import new_pipeline, new_user
 from amocrm_sandbox.contacts import new_contact_record
 from amocrm_sandbox.custom_fields import new_field, normalise_field_values
-from amocrm_sandbox.event_log import record_lead_added, record_status_change
+from amocrm_sandbox.event_log import record_lead_added, record_note_added, record_status_change
 from amocrm_sandbox.leads import new_lead_record
 from amocrm_sandbox.records import link_contact
 from amocrm_sandbox.state import LOST_STATUS_ID, WON_STATUS_ID, Account, Record, SandboxState
@@ -193,6 +193,7 @@ def seed_status_history(state: SandboxState, account: Account, lead: Record, rng
         path = [*stages[: rng.randint(1, len(stages))], current]
     author = lead["responsible_user_id"]
     record_lead_added(state, account, lead, user_id=author, at=lead["created_at"])
+    seed_first_call(state, account, lead)
     span = max(0, lead["updated_at"] - lead["created_at"])
     for step, (old, new) in enumerate(pairwise(path), start=1):
         at = lead["created_at"] + span * step // (len(path) - 1)
@@ -205,6 +206,44 @@ def seed_status_history(state: SandboxState, account: Account, lead: Record, rng
             user_id=author,
             at=at,
         )
+
+
+# A seeded manager's typical wait before the first call on a new lead, in minutes (by user id, in turn): one
+# answers within the quarter hour, one within a couple of hours, one by the next morning.
+FIRST_CALL_MINUTES = (12.0, 90.0, 600.0)
+UNTOUCHED_SHARE = 0.12
+
+
+def seed_first_call(state: SandboxState, account: Account, lead: Record) -> None:
+    """The responsible manager's first call on the lead, as a call note (so the events list shows it), a
+    manager-typical while after creation; about one lead in eight gets none. Its own random stream (from the
+    lead id), so the rest of a seeded account is the same with or without it."""
+    rng = random.Random(lead["id"])
+    if rng.random() < UNTOUCHED_SHARE:
+        return
+    author = lead["responsible_user_id"]
+    typical = FIRST_CALL_MINUTES[author % len(FIRST_CALL_MINUTES)]
+    at = lead["created_at"] + int(60 * rng.lognormvariate(0.0, 0.6) * typical)
+    if at > state.now():
+        return
+    note_id = state.ids.take("note")
+    note: Record = {
+        "id": note_id,
+        "entity_id": lead["id"],
+        "entity_type": "leads",
+        "created_by": author,
+        "updated_by": author,
+        "created_at": at,
+        "updated_at": at,
+        "responsible_user_id": author,
+        "group_id": 0,
+        "note_type": "call_out",
+        "params": {"uniq": f"seed-{lead['id']}", "duration": 60 + int(240 * rng.random()), "phone": ""},
+        "account_id": account.id,
+        "_links": {"self": {"href": f"/api/v4/leads/{lead['id']}/notes/{note_id}"}},
+    }
+    account.notes[note_id] = note
+    record_note_added(state, account, note)
 
 
 def order_event_log(account: Account) -> None:
