@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Won deals, revenue and cost per customer count by the deal's close date ("close_date", the default) or
     # by the lead's creation date ("cohort": of the leads that arrived in the period, how many are won by now).
     stats_won_basis: Literal["close_date", "cohort"] = "close_date"
+    # Speed to lead: an open lead nobody has acted on (note, call, task, stage move) for longer than this is
+    # listed in the report and flagged in the lead card. Wall-clock hours: nights and weekends count.
+    untouched_after_hours: float = Field(default=4.0, gt=0)
 
     # Prometheus must send `Authorization: Bearer <token>` for /metrics when set; without it, /metrics shows
     # totals only, with the labels that name accounts (account id, amoCRM host) summed away.
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
 
     # Redis shares each account's rate budget between replicas when set (else PostgreSQL or in-process).
     redis_url: str | None = None
+
+    @property
+    def untouched_after_seconds(self) -> int:
+        return int(self.untouched_after_hours * 3600)
 
     @field_validator("database_url")
     @classmethod

@@ -353,7 +353,13 @@ async def seed_demo_figures(services: Services, *, account_id: int, now: int) ->
     heads = await name_the_heads(services, account_id=account_id)
     await close_recent_deals(services, account_id=account_id, now=now)
     api = services.connector.api_for(account_id)
-    await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)
+    await backfill_account(
+        api=api,
+        engine=services.engine,
+        account_id=account_id,
+        since=None,
+        own_client_id=services.settings.amocrm_client_id,
+    )
     figures = await anyio.to_thread.run_sync(
         lambda: seed_plans_and_spend(
             engine=services.engine,

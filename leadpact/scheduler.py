@@ -1,4 +1,5 @@
 """The scheduled jobs besides reconciliation and the statistics push: provisioning of new installs, promo expiry,
+people's first actions on leads (speed to lead),
 the promo catalog sync and the weekly meeting report.
 
 Periodic jobs run at most once per account and period across all replicas (`integration.storage.jobs.claim_run`);
@@ -75,6 +76,19 @@ async def post_weekly_report(services: Services, account_id: int, lang: Language
     return await post(services, account_id, last_full_week(now.date()), now=int(now.timestamp()))
 
 
+async def pull_first_touches(services: Services, account_id: int, lang: Language, now: datetime) -> object:
+    from sync.stats.touches import pull_first_touches as pull
+
+    api = services.connector.api_for(account_id)
+    return await pull(
+        api,
+        services.engine,
+        account_id,
+        now=int(now.timestamp()),
+        own_client_id=services.settings.amocrm_client_id,
+    )
+
+
 async def ensure_promo_catalog_step(context: ProvisioningContext) -> object:
     from sync.promos.catalog import ensure_promo_catalog
 
@@ -100,6 +114,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     # An account polling because its plan refused webhooks is asked again daily: an upgrade brings them back.
     PeriodicJob("webhook_plan_recheck", recheck_webhook_plan, every(86400)),
     PeriodicJob("promo_catalog_sync", sync_promo_catalog, every(1800)),
+    # Speed to lead: people's notes, calls, tasks and stage moves on leads (two calls when nothing is new).
+    PeriodicJob("first_touches", pull_first_touches, every(900)),
     # The Monday meeting discusses last week: post once per ISO week, on the first tick of the week.
     PeriodicJob("weekly_report", post_weekly_report, iso_week),
 )

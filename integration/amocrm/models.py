@@ -193,6 +193,8 @@ class Task(AmoModel):
     responsible_user_id: int | None = None
     complete_till: int | None = None
     is_completed: bool | None = None
+    created_by: int | None = None
+    created_at: int | None = None
 
 
 class Catalog(AmoModel):

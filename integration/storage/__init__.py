@@ -15,6 +15,7 @@ from integration.storage import (
     promos,
     rulesets,
     stats,
+    touches,
     users,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "promos",
     "rulesets",
     "stats",
+    "touches",
     "users",
 ]

@@ -116,7 +116,8 @@ def advance_snapshots(*, session: Session, account_id: int, leads: Sequence[Mapp
         )
 
 
-def _insert_for(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
+    """The INSERT that can say ON CONFLICT on this session's backend (PostgreSQL or SQLite)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -124,7 +125,7 @@ def upsert_snapshots(*, session: Session, rows: Sequence[Mapping[str, Any]], chu
     """Store snapshots; an older state (smaller `updated_at`) never overwrites a newer one already stored."""
     if not rows:
         return
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     table: Table = LeadSnapshot.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), chunk):
         statement = insert(table).values(list(rows[start : start + chunk]))
@@ -140,7 +141,7 @@ def upsert_snapshots(*, session: Session, rows: Sequence[Mapping[str, Any]], chu
 
 def insert_status_events(*, session: Session, rows: Sequence[Mapping[str, Any]], chunk: int = 500) -> None:
     """Record status moves; one already recorded (same lead, time and status) is kept once."""
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     table: Table = LeadStatusEvent.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), chunk):
         session.execute(insert(table).values(list(rows[start : start + chunk])).on_conflict_do_nothing())

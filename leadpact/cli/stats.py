@@ -768,6 +768,7 @@ async def _backfill(
                 restart=restart,
                 on_progress=report,
                 as_of=as_of,
+                own_client_id=settings.amocrm_client_id,
             )
 
 

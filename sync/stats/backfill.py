@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 
 from integration.amocrm import EVENTS_PAGE_LIMIT
 from integration.amocrm.errors import Forbidden, NotFound
-from integration.amocrm.models import Contact, Lead, Pipeline
+from integration.amocrm.models import Contact, Lead, Pipeline, Task
 from integration.db import session_scope
 from integration.storage import inbox as inbox_store
 from integration.storage import leads as lead_store
@@ -29,6 +29,7 @@ from integration.storage import stats as storage
 from integration.storage.leads import LeadSnapshot
 from integration.storage.rulesets import active_ruleset
 from rules import classify_lead
+from sync.stats.touches import pull_first_touches
 
 PAGE = 250
 SOURCE = "backfill"
@@ -43,6 +44,7 @@ class BackfillApi(Protocol):
     def paginate(
         self, path: str, entity: str, *, params: Any = None, limit: int = 250
     ) -> AsyncIterator[dict[str, Any]]: ...
+    def iter_tasks(self, *, params: Any = None) -> AsyncIterator[Task]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +176,13 @@ async def backfill_account(
     restart: bool = False,
     on_progress: Callable[[BackfillProgress], None] | None = None,
     as_of: datetime | None = None,
+    own_client_id: str | None = None,
 ) -> BackfillResult:
     """Pulls leads updated since `since` (or since where the last run stopped) and their status history.
 
     Leads are classified as they stood at `as_of` (default: now) — time-dependent rules such as a decision
-    date within N days read that moment, not the wall clock."""
+    date within N days read that moment, not the wall clock. `own_client_id`: LeadPact's amoCRM integration,
+    whose own actions on leads are not a person's first touch."""
     with session_scope(engine) as session:
         previous = storage.get_checkpoint(session=session, account_id=account_id)
         version, ruleset = active_ruleset(session=session, account_id=account_id)
@@ -201,6 +205,8 @@ async def backfill_account(
 
     await _store_pipelines(api, engine, account_id)
     events_api = await _backfill_events(api, engine, account_id, checkpoint)
+    # People's first actions on leads (speed to lead): from where the last pull stopped, or all of history.
+    await pull_first_touches(api, engine, account_id, now=int(time.time()), own_client_id=own_client_id)
 
     params = {"filter[updated_at][from]": checkpoint.cursor_updated_at, "order[updated_at]": "asc"}
     page: list[Mapping[str, Any]] = []

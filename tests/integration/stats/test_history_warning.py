@@ -105,6 +105,10 @@ class _NoEventsApi:
         raise self.error
         yield {}  # pragma: no cover - makes this an async generator
 
+    async def iter_tasks(self, *, params: Any = None) -> AsyncIterator[Any]:
+        for task in ():
+            yield task
+
 
 @pytest.mark.parametrize("status", [403, 404])
 async def test_a_refused_events_list_is_remembered_for_the_figures(engine: Engine, status: int) -> None:

@@ -294,6 +294,10 @@ class _Leads:
         for item in ():
             yield item
 
+    async def iter_tasks(self, *, params: Any = None) -> AsyncIterator[Any]:
+        for task in ():
+            yield task
+
 
 def decision_lead(lead_id: int, decision_day: date) -> dict[str, Any]:
     decision = int(

@@ -1,0 +1,193 @@
+"""Reading people's first actions on leads from amoCRM, for speed to lead (`sync.stats.speed`).
+
+Two lists answer it, each one call per round when nothing is new:
+- the events list (`GET /api/v4/events`): notes (`common_note_added`), calls (`incoming_call`,
+  `outgoing_call`) and stage moves (`lead_status_changed`) on leads, by a person (`created_by` > 0; amoCRM
+  writes 0 for robots and automations);
+- the tasks list (`GET /api/v4/tasks`, tasks on leads), since a task's events name the task, not its lead.
+Actions of LeadPact itself do not count: events our integration made carry its `oauth_client_uuid`, and the
+tasks it set for disputes are known by id.
+
+An account whose plan refuses the events list still gets the tasks; the pull says the events were unreadable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import and_, false
+from sqlalchemy import select as columns_of
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from integration.amocrm.errors import Forbidden, NotFound
+from integration.amocrm.models import Task
+from integration.db import session_scope
+from integration.storage import promos as promo_store
+from integration.storage import touches as touch_store
+from integration.storage.leads import LeadSnapshot
+from integration.storage.touches import LeadFirstTouch
+from sync.stats.speed import UNTOUCHED_WINDOW_SECONDS, LeadTiming
+
+TOUCH_EVENT_KINDS = {
+    "common_note_added": "note",
+    "incoming_call": "call",
+    "outgoing_call": "call",
+    "lead_status_changed": "stage",
+}
+# Each round re-reads a little before where the last one stopped: an event amoCRM records a moment late is
+# still seen (storing the same first action twice changes nothing).
+OVERLAP_SECONDS = 600
+
+
+class TouchApi(Protocol):
+    def paginate(
+        self, path: str, entity: str, *, params: Any = None, limit: int = 250
+    ) -> AsyncIterator[dict[str, Any]]: ...
+    def iter_tasks(self, *, params: Any = None) -> AsyncIterator[Task]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TouchPull:
+    touches: int  # first-action candidates read (before keeping the earliest per lead)
+    events_api: bool  # False: the events list was refused, so notes, calls and stage moves are not known
+
+
+def touch_rows_from_events(
+    account_id: int, events: Iterable[Mapping[str, Any]], *, own_client_id: str | None = None
+) -> list[dict[str, Any]]:
+    """People's actions on leads among amoCRM events, as first-touch candidates."""
+    rows = []
+    for event in events:
+        kind = TOUCH_EVENT_KINDS.get(str(event.get("type")))
+        lead_id, user_id, at = event.get("entity_id"), event.get("created_by"), event.get("created_at")
+        if kind is None or event.get("entity_type") not in ("lead", "leads"):
+            continue
+        if (
+            not (isinstance(lead_id, int) and isinstance(user_id, int) and isinstance(at, int))
+            or user_id <= 0
+        ):
+            continue
+        if own_client_id and event.get("oauth_client_uuid") == own_client_id:
+            continue
+        rows.append(
+            {"account_id": account_id, "lead_id": lead_id, "touched_at": at, "kind": kind, "user_id": user_id}
+        )
+    return rows
+
+
+def touch_rows_from_tasks(
+    account_id: int, tasks: Iterable[Task], *, own_task_ids: Collection[int] = ()
+) -> list[dict[str, Any]]:
+    """Tasks people set on leads, as first-touch candidates."""
+    return [
+        {
+            "account_id": account_id,
+            "lead_id": task.entity_id,
+            "touched_at": task.created_at,
+            "kind": "task",
+            "user_id": task.created_by,
+        }
+        for task in tasks
+        if task.entity_type == "leads"
+        and task.entity_id is not None
+        and task.created_at is not None
+        and (task.created_by or 0) > 0
+        and task.id not in own_task_ids
+    ]
+
+
+async def pull_first_touches(
+    api: TouchApi,
+    engine: Engine,
+    account_id: int,
+    *,
+    now: int,
+    since: int | None = None,
+    own_client_id: str | None = None,
+) -> TouchPull:
+    """Reads the actions since `since` (default: where the last pull stopped, or the whole history) and keeps
+    each lead's earliest; the account's cursor then stands at `now`."""
+    with session_scope(engine) as session:
+        if since is None:
+            cursor = touch_store.pulled_until(session=session, account_id=account_id)
+            since = 0 if cursor is None else max(0, cursor - OVERLAP_SECONDS)
+        own_tasks = {
+            dispute.task_id
+            for dispute in promo_store.list_disputes(session=session, account_id=account_id)
+            if dispute.task_id is not None
+        }
+    rows: list[dict[str, Any]] = []
+    events_api = True
+    params = {
+        "filter[type]": ",".join(TOUCH_EVENT_KINDS),
+        "filter[entity]": "lead",
+        "filter[created_at][from]": since,
+    }
+    try:
+        events = [event async for event in api.paginate("events", "events", params=params, limit=100)]
+        rows.extend(touch_rows_from_events(account_id, events, own_client_id=own_client_id))
+    except (NotFound, Forbidden):
+        events_api = False
+    tasks = [
+        task
+        async for task in api.iter_tasks(
+            params={"filter[entity_type]": "leads", "filter[updated_at][from]": since}
+        )
+    ]
+    rows.extend(touch_rows_from_tasks(account_id, tasks, own_task_ids=own_tasks))
+    with session_scope(engine) as session:
+        touch_store.record_first_touches(session=session, rows=rows)
+        touch_store.set_pulled_until(session=session, account_id=account_id, moment=now)
+    return TouchPull(touches=len(rows), events_api=events_api)
+
+
+def _timing(row: Any) -> LeadTiming:
+    return LeadTiming(
+        lead_id=row.lead_id,
+        name=row.name,
+        # amoCRM's 0 is "nobody": such leads are the "no manager" row, as in manager conversion.
+        responsible_user_id=row.responsible_user_id if (row.responsible_user_id or 0) > 0 else None,
+        created_at=row.created_at,
+        touched_at=row.touched_at,
+        closed_at=row.closed_at,
+    )
+
+
+def lead_timings(
+    session: Session, *, account_id: int, created_from: int, created_until: int
+) -> list[LeadTiming]:
+    """Leads created in [from, until) with their first action (an outer join on the touches' key)."""
+    statement = (
+        columns_of(
+            col(LeadSnapshot.lead_id),
+            col(LeadSnapshot.name),
+            col(LeadSnapshot.responsible_user_id),
+            col(LeadSnapshot.created_at),
+            col(LeadSnapshot.closed_at),
+            col(LeadFirstTouch.touched_at),
+        )
+        .outerjoin(
+            LeadFirstTouch,
+            and_(
+                col(LeadFirstTouch.account_id) == col(LeadSnapshot.account_id),
+                col(LeadFirstTouch.lead_id) == col(LeadSnapshot.lead_id),
+            ),
+        )
+        .where(
+            col(LeadSnapshot.account_id) == account_id,
+            col(LeadSnapshot.created_at) >= created_from,
+            col(LeadSnapshot.created_at) < created_until,
+            col(LeadSnapshot.is_deleted) == false(),
+        )
+    )
+    return [_timing(row) for row in session.execute(statement)]
+
+
+def recent_lead_timings(session: Session, *, account_id: int, as_of: int) -> list[LeadTiming]:
+    """The leads that can still be waiting at `as_of` (created within the window before it)."""
+    return lead_timings(
+        session, account_id=account_id, created_from=as_of - UNTOUCHED_WINDOW_SECONDS, created_until=as_of + 1
+    )
