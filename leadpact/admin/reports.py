@@ -32,6 +32,7 @@ from leadpact.admin.report_cache import WeeklyReportCache
 from leadpact.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
 from rules.hypotheses import METRICS
 from sync.reports.figures import (
+    DEFAULT_UNTOUCHED_AFTER_SECONDS,
     data_fingerprint,
     load_weekly_report,
     meeting_task_body,
@@ -81,6 +82,7 @@ def _compute(
     week: Period,
     as_of: int | None = None,
     won_basis: WonBasis = "close_date",
+    untouched_after: int = DEFAULT_UNTOUCHED_AFTER_SECONDS,
 ) -> tuple[tuple[object, ...], WeeklyReport, float]:
     now = time.time()
     with session_scope(engine) as session:
@@ -93,6 +95,7 @@ def _compute(
             tasks=None,
             won_basis=won_basis,
             hypotheses=False,
+            untouched_after_seconds=untouched_after,
         )
     return fingerprint, report, now
 
@@ -104,19 +107,22 @@ def _load(
     week: Period,
     as_of: int | None = None,
     won_basis: WonBasis = "close_date",
+    untouched_after: int = DEFAULT_UNTOUCHED_AFTER_SECONDS,
 ) -> WeeklyReport:
     if as_of is not None or won_basis != "close_date":
         # A report as of a chosen moment (or on the cohort basis) is asked for rarely: computed, not cached.
-        return _compute(engine, account_id, week, as_of, won_basis)[1]
+        return _compute(engine, account_id, week, as_of, won_basis, untouched_after)[1]
     key = (account_id, week)
     with session_scope(engine) as session:
         fingerprint = data_fingerprint(session=session, account_id=account_id)
     cached, current = cache.lookup(key, fingerprint, time.time())
     if cached is not None:
         if not current:
-            cache.refresh_in_background(key, lambda: _compute(engine, account_id, week))
+            cache.refresh_in_background(
+                key, lambda: _compute(engine, account_id, week, untouched_after=untouched_after)
+            )
         return cached
-    fingerprint, report, now = _compute(engine, account_id, week)
+    fingerprint, report, now = _compute(engine, account_id, week, untouched_after=untouched_after)
     cache.store(key, fingerprint, report, now)
     return report
 
@@ -161,7 +167,14 @@ async def weekly_report(
         try_fetch_meeting_tasks(services.connector, admin.account_id),
     )
     computed = await anyio.to_thread.run_sync(
-        _load, services.engine, _cache(request), admin.account_id, period, moment, basis
+        _load,
+        services.engine,
+        _cache(request),
+        admin.account_id,
+        period,
+        moment,
+        basis,
+        services.settings.untouched_after_seconds,
     )
     tracked = await anyio.to_thread.run_sync(
         _tracked_cached, services.engine, _tracked_cache(request), admin.account_id, moment
@@ -402,7 +415,13 @@ def _assignees(engine: Engine, account_id: int) -> list[AmoUser]:
         ]
 
 
-def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> int:
+def warm_last_week(
+    engine: Engine,
+    cache: WeeklyReportCache,
+    *,
+    today: date,
+    untouched_after: int = DEFAULT_UNTOUCHED_AFTER_SECONDS,
+) -> int:
     """Compute (into `cache`) last full week's report of every active account whose cached one is not current.
 
     The meeting's report is then served from memory on the first visit too, instead of making that visitor wait
@@ -418,7 +437,7 @@ def warm_last_week(engine: Engine, cache: WeeklyReportCache, *, today: date) -> 
         cached, current = cache.lookup((account_id, week), fingerprint, time.time())
         if cached is not None and current:
             continue
-        fingerprint, report, now = _compute(engine, account_id, week)
+        fingerprint, report, now = _compute(engine, account_id, week, untouched_after=untouched_after)
         cache.store((account_id, week), fingerprint, report, now)
         computed += 1
     return computed
@@ -445,7 +464,13 @@ async def run_report_warmer(
         try:
             await _refresh_names(services)
             await anyio.to_thread.run_sync(
-                partial(warm_last_week, services.engine, cache, today=datetime.now(UTC).date())
+                partial(
+                    warm_last_week,
+                    services.engine,
+                    cache,
+                    today=datetime.now(UTC).date(),
+                    untouched_after=services.settings.untouched_after_seconds,
+                )
             )
         except Exception:
             log.exception("weekly reports could not be warmed")

@@ -112,6 +112,7 @@ def build_report_text(
             as_of=int(time.time()) if as_of is None else as_of,
             tasks=tasks,
             won_basis=won_basis,
+            untouched_after_seconds=settings.untouched_after_seconds,
         )
     return render_html(report, lang) if output_format == "html" else render_markdown(report, lang)
 

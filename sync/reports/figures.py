@@ -21,6 +21,7 @@ from integration.storage import users as user_store
 from integration.storage.accounts import get_account
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from integration.storage.rulesets import active_version
+from integration.storage.touches import LeadFirstTouch
 from sync.promos.disputes import summarise_disputes
 from sync.reports.hypotheses import tracked_hypotheses
 from sync.reports.model import (
@@ -36,6 +37,8 @@ from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period
 from sync.stats.queries import bucket_counts, deal_cycle_histograms, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
+from sync.stats.speed import speed_to_lead
+from sync.stats.touches import lead_timings, recent_lead_timings
 from sync.stats.trends import (
     PREVIOUS_WEEKS,
     ResultsSinceInstall,
@@ -50,6 +53,8 @@ from sync.stats.trends import (
 
 log = logging.getLogger(__name__)
 
+# The `untouched_after_hours` setting's default, for callers without settings (tests, benchmarks).
+DEFAULT_UNTOUCHED_AFTER_SECONDS = 4 * 3600
 # Tasks are read newest first; the meeting's own tasks are recent, so older pages are not worth the budget.
 MAX_TASKS_SCANNED = 2_000
 # The page must not hang on amoCRM: without the tasks the rest of the report still stands.
@@ -89,6 +94,7 @@ def load_weekly_report(
     tasks: Sequence[MeetingTask] | None,
     won_basis: WonBasis = "close_date",
     hypotheses: bool = True,
+    untouched_after_seconds: int = DEFAULT_UNTOUCHED_AFTER_SECONDS,
 ) -> WeeklyReport:
     """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable).
 
@@ -134,7 +140,13 @@ def load_weekly_report(
         won_basis=won_basis,
         installed_on=installed_on,
     )
-    report = replace(report, trends=trends, results=results)
+    speed = speed_to_lead(
+        lead_timings(session, account_id=account_id, created_from=start, created_until=end),
+        recent_lead_timings(session, account_id=account_id, as_of=as_of),
+        as_of=as_of,
+        threshold_seconds=untouched_after_seconds,
+    )
+    report = replace(report, trends=trends, results=results, speed=speed)
     if not hypotheses:
         return with_meeting_tasks(report, tasks)
     tracked = tracked_hypotheses(
@@ -217,12 +229,19 @@ def data_fingerprint(*, session: Session, account_id: int) -> tuple[object, ...]
     stages = session.exec(
         select(func.count()).where(col(stats_store.StatsPipelineStage.account_id) == account_id)
     ).one()
+    touches = session.exec(
+        select(
+            func.count(), func.sum(col(LeadFirstTouch.touched_at)), func.max(col(LeadFirstTouch.touched_at))
+        ).where(col(LeadFirstTouch.account_id) == account_id)
+    ).one()
     return (
         tuple(leads),
         moves,
         tuple(plans),
         tuple(spend),
         stages,
+        # A first action seen on a lead changes speed to lead (an earlier one replaces a later one in place).
+        tuple(touches),
         active_version(session=session, account_id=account_id),
         # Renamed people: the names the report shows change with the cached user list.
         user_store.refreshed_at(session=session, account_id=account_id),

@@ -25,6 +25,7 @@ from sync.stats.metrics import (
 )
 from sync.stats.periods import Period
 from sync.stats.report import channel_title, person_name
+from sync.stats.speed import SpeedToLead
 from sync.stats.trends import ResultsSinceInstall, Trends
 
 # A run rate within ±10 % of the plan is "on plan": a week is too short for finer verdicts.
@@ -127,6 +128,8 @@ class WeeklyReport:
     tracked: tuple[TrackedHypothesis, ...] = ()
     # Weekly since the account was installed: what the three steps promise (None: not computed).
     results: ResultsSinceInstall | None = None
+    # How soon people act on new leads, per manager, and the open leads still waiting (None: not computed).
+    speed: SpeedToLead | None = None
 
     @property
     def channels(self) -> tuple[ChannelQuality, ...]:

@@ -54,6 +54,7 @@ async def post_weekly_report(
             as_of=moment,
             tasks=tasks,
             won_basis=services.settings.stats_won_basis,
+            untouched_after_seconds=services.settings.untouched_after_seconds,
         )
         account = account_store.get_account(session=session, account_id=account_id)
         lang: Language = "en" if account is not None and account.language == "en" else "ru"

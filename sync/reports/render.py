@@ -67,6 +67,55 @@ def _quality_row(row: ChannelQuality, names: ReportNames, lang: Language) -> dic
     }
 
 
+def duration(seconds: float, lang: Language) -> str:
+    """A wait as people say it: minutes under an hour, hours and minutes under a day, then days and hours."""
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return t.MINUTES(lang, n=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return t.HOURS(lang, h=hours, m=minutes) if minutes else t.WHOLE_HOURS(lang, h=hours)
+    days, hours = divmod(hours, 24)
+    return t.DAYS(lang, d=days, h=hours) if hours else t.WHOLE_DAYS(lang, d=days)
+
+
+def _speed_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
+    if report.speed is None:
+        return []
+    return [
+        {
+            "name": report.names.person(manager.user_id)(lang),
+            "median": t.NO_TOUCH_YET(lang)
+            if manager.median_seconds is None
+            else duration(manager.median_seconds, lang),
+            "touched": t.TOUCHED_OF(lang, touched=manager.touched, leads=manager.leads),
+        }
+        for manager in report.speed.managers
+    ]
+
+
+def _waiting(report: WeeklyReport, lang: Language) -> dict[str, Any]:
+    speed = report.speed
+    if speed is None:
+        return {"title": "", "rows": [], "more": ""}
+    threshold = duration(speed.threshold_seconds, lang)
+    title = (
+        t.WAITING(lang, threshold=threshold, total=speed.waiting_total)
+        if speed.waiting_total
+        else t.WAITING_NONE(lang, threshold=threshold)
+    )
+    rows = [
+        {
+            "lead": f"#{lead.lead_id} {lead.name}".strip(),
+            "manager": report.names.person(lead.responsible_user_id)(lang),
+            "waiting": duration(lead.waiting_seconds, lang),
+        }
+        for lead in speed.waiting
+    ]
+    more = speed.waiting_total - len(rows)
+    return {"title": title, "rows": rows, "more": t.WAITING_MORE(lang, more=more) if more > 0 else ""}
+
+
 def _manager_rows(report: WeeklyReport, lang: Language) -> list[dict[str, Any]]:
     ranking = report.figures.managers
     rows = []
@@ -416,6 +465,11 @@ def context(report: WeeklyReport, lang: Language) -> dict[str, Any]:
         "manager_note": t.MIN_SAMPLE_NOTE(
             lang, min=figures.managers.min_sample, basis=t.MANAGER_CONVERSION_BASIS(lang)
         ),
+        "speed_rows": _speed_rows(report, lang),
+        "speed_note": t.SPEED_NOTE(lang)
+        if history_known
+        else f"{t.SPEED_NOTE(lang)} {t.SPEED_NO_EVENTS(lang)}",
+        "waiting": _waiting(report, lang),
         "cost_rows": _cost_rows(report, lang),
         "any_spend": any(cost.spend is not None for cost in figures.costs),
         "basis_note": t.BASIS_NOTE(lang, basis=basis),
@@ -473,6 +527,28 @@ _TRACKED_HEADER = (
     "CHANGE",
     "VERDICT",
 )
+
+
+def _speed_markdown(data: dict[str, Any], words: dict[str, str]) -> list[str]:
+    if not data["speed_rows"] and not data["waiting"]["title"]:
+        return []
+    lines = ["", f"### {words['SPEED']}", ""]
+    if data["speed_rows"]:
+        lines += _table(
+            [words["MANAGER"], words["SPEED_MEDIAN"], words["SPEED_TOUCHED"]],
+            [[row["name"], row["median"], row["touched"]] for row in data["speed_rows"]],
+        )
+        lines.append("")
+    lines += [f"_{data['speed_note']}_", "", data["waiting"]["title"]]
+    if data["waiting"]["rows"]:
+        lines.append("")
+        lines += _table(
+            [words["LEAD_COLUMN"], words["MANAGER"], words["WAITING_FOR"]],
+            [[row["lead"], row["manager"], row["waiting"]] for row in data["waiting"]["rows"]],
+        )
+    if data["waiting"]["more"]:
+        lines += ["", data["waiting"]["more"]]
+    return lines
 
 
 def render_markdown(report: WeeklyReport, lang: Language) -> str:
@@ -566,7 +642,9 @@ def render_markdown(report: WeeklyReport, lang: Language) -> str:
         )
     else:
         lines.append(words["NO_MANAGERS"])
-    lines += ["", f"_{data['manager_note']}_", "", f"## {words['S5']}", ""]
+    lines += ["", f"_{data['manager_note']}_"]
+    lines += _speed_markdown(data, words)
+    lines += ["", f"## {words['S5']}", ""]
     if not data["any_spend"]:
         lines.append(words["NO_SPEND"])
     lines += _table(

@@ -196,3 +196,36 @@ CONFIRMED = Text(ru="подтверждена", en="confirmed")
 REFUTED = Text(ru="опровергнута", en="refuted")
 TOO_EARLY = Text(ru="рано судить", en="too early")
 NO_DATA = Text(ru="нет данных", en="no data")
+
+# Speed to lead (in the managers' section).
+SPEED = Text(ru="Скорость реакции на новый лид", en="Speed to lead")
+SPEED_MEDIAN = Text(ru="Медиана до первого действия", en="Median to first action")
+SPEED_TOUCHED = Text(ru="Обработано", en="Touched")
+TOUCHED_OF = Text(ru="{touched} из {leads}", en="{touched} of {leads}")
+NO_TOUCH_YET = Text(ru="пока никто не обработан", en="none touched yet")
+SPEED_NOTE = Text(
+    ru="По лидам, созданным на этой неделе: время от создания до первого действия человека (примечание, звонок, "
+    "задача или смена этапа). Необработанные лиды в медиану не входят — их число в столбце «Обработано».",
+    en="Over the leads created this week: the time from creation to a person's first action (a note, call, task "
+    "or stage move). Leads nobody touched are not in the median: the Touched column counts them.",
+)
+SPEED_NO_EVENTS = Text(
+    ru="Список событий amoCRM недоступен: примечания, звонки и смены этапов не видны, учтены только задачи.",
+    en="amoCRM's events list is not available: notes, calls and stage moves are not seen, only tasks count.",
+)
+WAITING = Text(
+    ru="Открытые лиды без единого действия дольше {threshold}: {total}",
+    en="Open leads with no action for longer than {threshold}: {total}",
+)
+WAITING_NONE = Text(
+    ru="Открытых лидов без действия дольше {threshold} нет.",
+    en="No open lead has gone without an action for longer than {threshold}.",
+)
+WAITING_MORE = Text(ru="…и ещё {more}", en="…and {more} more")
+LEAD_COLUMN = Text(ru="Лид", en="Lead")
+WAITING_FOR = Text(ru="Ждёт", en="Waiting")
+MINUTES = Text(ru="{n} мин", en="{n} min")
+HOURS = Text(ru="{h} ч {m} мин", en="{h} h {m} min")
+DAYS = Text(ru="{d} дн {h} ч", en="{d} d {h} h")
+WHOLE_HOURS = Text(ru="{h} ч", en="{h} h")
+WHOLE_DAYS = Text(ru="{d} дн", en="{d} d")

@@ -158,6 +158,10 @@ class TestDemoForAPerson:
             assert re.search(r"Deals \d+ [\d.]+ [1-9]", " ".join(text.split())), "last week's deals"
             assert "4. Manager conversion" in text and "5. Cost per lead" in text
             assert "Sales disputed these classifications" in text, "the seeded disputes are counted"
+            flat = " ".join(text.split())
+            assert "Speed to lead" in flat and re.search(r"\d+ (min|h|d)\b[^|]*? \d+ of \d+", flat), (
+                "speed to lead: a median per manager from the seeded first calls"
+            )
             assert "Sign out" in pages[sales_head].text
             assert re.search(r"Leads[^%]{0,40}?[1-9]\d*%", " ".join(text.split())), "a run rate in %"
             assert re.search(r"coverage of the remaining plan: [1-9][\d ]*%", text)
