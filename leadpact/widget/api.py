@@ -160,7 +160,14 @@ def get_lead_panel(
     _cors(response, caller)
     with session_scope(engine) as session:
         snapshot = _lead_or_404(session, caller, lead_id)
-        return lead_panel(session=session, snapshot=snapshot, today=_today(request).date())
+        now = _today(request)
+        return lead_panel(
+            session=session,
+            snapshot=snapshot,
+            today=now.date(),
+            now=int(now.timestamp()),
+            untouched_after=_services(request).settings.untouched_after_seconds,
+        )
 
 
 class DisputeIn(BaseModel):

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from integration.storage import promos as promo_store
+from integration.storage import touches as touch_store
 from integration.storage.leads import LeadSnapshot
+from sync.stats.speed import LeadTiming, is_waiting
 
 SOURCE_FIELDS = ("UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM", "REFERRER")
 
@@ -51,6 +53,9 @@ class LeadPanel(BaseModel):
     promos: list[PanelPromo]
     events: list[PanelEvent]
     disputes: list[PanelDispute]
+    # Speed to lead: how long this open lead has gone with no action by a person, once that is longer than
+    # the `untouched_after_hours` setting (None: touched, closed, or not waiting long yet).
+    untouched_seconds: int | None = None
 
 
 def tracking_values(lead: Mapping[str, Any]) -> dict[str, str]:
@@ -75,7 +80,30 @@ def find_lead(*, session: Session, account_id: int, lead_id: int) -> LeadSnapsho
     return None if snapshot is None or snapshot.is_deleted else snapshot
 
 
-def lead_panel(*, session: Session, snapshot: LeadSnapshot, today: date) -> LeadPanel:
+def untouched_for(
+    *, session: Session, snapshot: LeadSnapshot, now: int, threshold_seconds: int
+) -> int | None:
+    """Seconds this lead has waited for a person's first action, when the report would list it as waiting."""
+    touched = touch_store.first_touches(
+        session=session, account_id=snapshot.account_id, lead_ids=[snapshot.lead_id]
+    )
+    first = touched.get(snapshot.lead_id)
+    timing = LeadTiming(
+        lead_id=snapshot.lead_id,
+        name=snapshot.name,
+        responsible_user_id=snapshot.responsible_user_id,
+        created_at=snapshot.created_at,
+        touched_at=None if first is None else first.touched_at,
+        closed_at=snapshot.closed_at,
+    )
+    waiting = is_waiting(timing, as_of=now, threshold_seconds=threshold_seconds)
+    return now - snapshot.created_at if waiting else None
+
+
+def lead_panel(
+    *, session: Session, snapshot: LeadSnapshot, today: date, now: int = 0, untouched_after: int = 0
+) -> LeadPanel:
+    """`now` and `untouched_after` (seconds) flag a lead nobody has acted on for too long (0: not checked)."""
     account_id, lead_id = snapshot.account_id, snapshot.lead_id
     coupons = {
         coupon.promo_key: coupon
@@ -124,4 +152,9 @@ def lead_panel(*, session: Session, snapshot: LeadSnapshot, today: date) -> Lead
         promos=promos,
         events=events,
         disputes=[PanelDispute(reason=d.reason, created_at=d.created_at) for d in disputes],
+        untouched_seconds=untouched_for(
+            session=session, snapshot=snapshot, now=now, threshold_seconds=untouched_after
+        )
+        if now and untouched_after
+        else None,
     )

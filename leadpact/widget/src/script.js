@@ -89,6 +89,17 @@ define(['jquery'], function () {
       container.appendChild(node('div', 'lp-muted', text));
     }
 
+    function waited(seconds) {
+      var hours = Math.floor(seconds / 3600);
+      if (hours < 48) { return hours + ' ' + t('hours_short'); }
+      return Math.floor(hours / 24) + ' ' + t('days_short');
+    }
+
+    function renderUntouched(container, data) {
+      if (!data.untouched_seconds) { return; }
+      container.appendChild(node('div', 'lp-warning lp-untouched', t('untouched').replace('{time}', waited(data.untouched_seconds))));
+    }
+
     function renderLevel(container, data) {
       var block = section(t('level'));
       var level = data.level || 'unknown';
@@ -195,6 +206,7 @@ define(['jquery'], function () {
       if (!container) { return; }
       container.textContent = '';
       container.appendChild(node('div', 'lp-title', data.name || '')).style.fontWeight = 'bold';
+      renderUntouched(container, data);
       renderLevel(container, data);
       renderSource(container, data);
       renderPromos(container, data);

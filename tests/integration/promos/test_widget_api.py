@@ -259,3 +259,44 @@ class TestEmptyPool:
         assert (vip["coupon"], vip["coupon_pool_empty"]) == (None, True)
         ours = {p["key"]: p for p in (await get_panel(client, token())).json()["promos"]}["vip"]
         assert (ours["coupon"], ours["coupon_pool_empty"]) == ("VIP-001", False)
+
+
+class TestUntouchedFlag:
+    """Speed to lead in the card: an open lead nobody has acted on for longer than `untouched_after_hours`
+    (4 h by default) says so; a first action by a person, or closing the lead, clears it."""
+
+    def _age(self, engine: Engine, *, hours: float, closed: bool = False) -> None:
+        with session_scope(engine) as session:
+            lead = session.get(LeadSnapshot, (ACCOUNT_ID, LEAD_ID))
+            assert lead is not None
+            lead.created_at = UNIX_NOW - int(hours * 3600)
+            lead.closed_at = UNIX_NOW if closed else None
+            session.add(lead)
+
+    async def test_a_lead_waiting_five_hours_is_flagged_until_someone_acts(
+        self, client: httpx.AsyncClient, engine: Engine
+    ) -> None:
+        from integration.storage import touches as touch_store
+
+        self._age(engine, hours=3)
+        assert (await get_panel(client, token())).json()["untouched_seconds"] is None
+        self._age(engine, hours=5)
+        assert (await get_panel(client, token())).json()["untouched_seconds"] == 5 * 3600
+        with session_scope(engine) as session:
+            touch_store.record_first_touches(
+                session=session,
+                rows=[
+                    {
+                        "account_id": ACCOUNT_ID,
+                        "lead_id": LEAD_ID,
+                        "touched_at": UNIX_NOW - 60,
+                        "kind": "note",
+                        "user_id": 11,
+                    }
+                ],
+            )
+        assert (await get_panel(client, token())).json()["untouched_seconds"] is None
+
+    async def test_a_closed_lead_is_not_flagged(self, client: httpx.AsyncClient, engine: Engine) -> None:
+        self._age(engine, hours=30, closed=True)
+        assert (await get_panel(client, token())).json()["untouched_seconds"] is None
