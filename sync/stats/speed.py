@@ -69,12 +69,12 @@ def is_waiting(lead: LeadTiming, *, as_of: int, threshold_seconds: int) -> bool:
 
 def speed_to_lead(
     new_leads: Sequence[LeadTiming],
-    recent_leads: Sequence[LeadTiming],
+    candidates: Sequence[LeadTiming],
     *,
     as_of: int,
     threshold_seconds: int,
 ) -> SpeedToLead:
-    """Per manager over `new_leads` (the reported week's), and the waiting ones among `recent_leads`."""
+    """Per manager over `new_leads` (the reported week's), and the waiting ones among `candidates`."""
     delays: dict[int | None, list[int]] = defaultdict(list)
     counts: dict[int | None, int] = defaultdict(int)
     for lead in new_leads:
@@ -104,7 +104,7 @@ def speed_to_lead(
             responsible_user_id=lead.responsible_user_id,
             waiting_seconds=as_of - lead.created_at,
         )
-        for lead in recent_leads
+        for lead in candidates
         if is_waiting(lead, as_of=as_of, threshold_seconds=threshold_seconds)
     ]
     waiting.sort(key=lambda w: (-w.waiting_seconds, w.lead_id))
