@@ -114,6 +114,11 @@ class BacktestReport:
     prediction_active: Prediction
     prediction_candidate: Prediction
     samples: tuple[ChangedLead, ...] = field(default=())
+    became_qualified: int = 0
+    stopped_qualified: int = 0
+    # The first few lead ids of each direction, to name in the plain-words preview.
+    became_examples: tuple[Any, ...] = ()
+    stopped_examples: tuple[Any, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready data for `leadpact rules backtest --json`."""
@@ -126,7 +131,12 @@ class BacktestReport:
                 "level": self.changed_level,
                 "qualified": self.changed_qualified,
             },
-            "qualified": {"active": self.qualified_active, "candidate": self.qualified_candidate},
+            "qualified": {
+                "active": self.qualified_active,
+                "candidate": self.qualified_candidate,
+                "became": self.became_qualified,
+                "stopped": self.stopped_qualified,
+            },
             "channels": [
                 {
                     "channel": c.channel,
@@ -152,6 +162,35 @@ class BacktestReport:
                 for s in self.samples
             ],
         }
+
+    def plain(self, lang: Language = "ru", names: Mapping[Any, str] | None = None) -> str:
+        """One sentence for the two heads: who would become or stop being qualified, and the bonus base."""
+        named = names or {}
+
+        def leads(ids: tuple[Any, ...], total: int) -> str:
+            shown = ", ".join(f"#{lead_id} {named.get(lead_id, '')}".strip() for lead_id in ids)
+            return f"{shown}, …" if total > len(ids) else shown
+
+        if not self.became_qualified and not self.stopped_qualified:
+            return PLAIN_UNCHANGED(lang, base=self.qualified_active, total=self.total)
+        parts = []
+        if self.became_qualified:
+            parts.append(
+                PLAIN_BECOME(
+                    lang, n=self.became_qualified, leads=leads(self.became_examples, self.became_qualified)
+                )
+            )
+        if self.stopped_qualified:
+            parts.append(
+                PLAIN_STOP(
+                    lang, n=self.stopped_qualified, leads=leads(self.stopped_examples, self.stopped_qualified)
+                )
+            )
+        base = PLAIN_BASE(
+            lang, total=self.total, active=self.qualified_active, candidate=self.qualified_candidate
+        )
+        sentence = "; ".join(parts) + "; " + base
+        return sentence[0].upper() + sentence[1:]
 
     def summary(self, lang: Language = "ru") -> str:
         """A few lines a marketing or sales lead can read before signing off."""
@@ -204,6 +243,18 @@ class BacktestReport:
         return "\n".join(lines)
 
 
+PLAIN_BECOME = Text(ru="станут целевыми — {n} ({leads})", en="would become qualified: {n} ({leads})")
+PLAIN_STOP = Text(
+    ru="перестанут быть целевыми — {n} ({leads})", en="would stop being qualified: {n} ({leads})"
+)
+PLAIN_BASE = Text(
+    ru="база бонуса маркетинга (целевые среди последних {total} лидов) изменится с {active} до {candidate}.",
+    en="the marketing bonus base (qualified among the latest {total} leads) moves from {active} to {candidate}.",
+)
+PLAIN_UNCHANGED = Text(
+    ru="Ни один из последних {total} лидов не изменит статус «целевой»: база бонуса остаётся {base}.",
+    en="None of the latest {total} leads changes its qualified flag: the bonus base stays {base}.",
+)
 HEADLINE = Text(
     ru="Проверено сделок: {total} (активная версия v{active} → кандидат v{candidate})",
     en="Leads checked: {total} (active v{active} → candidate v{candidate})",
@@ -271,6 +322,9 @@ class _Tally:
         return Prediction(o["qualified_closed"], o["qualified_won"], o["other_closed"], o["other_won"])
 
 
+PLAIN_EXAMPLES = 5
+
+
 def backtest(
     candidate: RuleSet,
     active: RuleSet,
@@ -286,6 +340,9 @@ def backtest(
     tally = _Tally()
     samples: list[ChangedLead] = []
     total = changed_channel = changed_level = changed_qualified = 0
+    became: list[Any] = []
+    stopped: list[Any] = []
+    became_total = stopped_total = 0
     for item in leads:
         total += 1
         facts_active = lead_facts(active, item.lead, item.contacts, day_active)
@@ -300,6 +357,14 @@ def backtest(
         changed_channel += channel_moved
         changed_level += level_moved
         changed_qualified += qualified_moved
+        if qualified_moved and after.qualified:
+            became_total += 1
+            if len(became) < PLAIN_EXAMPLES:
+                became.append(item.lead.get("id"))
+        elif qualified_moved and before.qualified:
+            stopped_total += 1
+            if len(stopped) < PLAIN_EXAMPLES:
+                stopped.append(item.lead.get("id"))
         if channel_moved or level_moved or qualified_moved:
             tally.changed_by_channel[after.channel] += 1
             if len(samples) < sample_size:
@@ -335,6 +400,10 @@ def backtest(
         prediction_active=tally.prediction("active"),
         prediction_candidate=tally.prediction("candidate"),
         samples=tuple(samples),
+        became_qualified=became_total,
+        stopped_qualified=stopped_total,
+        became_examples=tuple(became),
+        stopped_examples=tuple(stopped),
     )
 
 

@@ -271,7 +271,7 @@ def _checked_view(
     lang = language(request)
     issues = _issues(text, lang, admin.account_id)
     services = services_of(request)
-    preview = None
+    preview = plain = None
     samples: list[dict[str, Any]] = []
     with session_scope(services.engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
@@ -280,11 +280,13 @@ def _checked_view(
             candidate = load_ruleset(text, source="candidate", mapping=mapping)
             report = backtest_preview(session=session, account_id=admin.account_id, candidate=candidate)
             preview = report.summary(lang)
+            shown = [*report.became_examples, *report.stopped_examples, *(s.lead_id for s in report.samples)]
             names = lead_names(
                 session=session,
                 account_id=admin.account_id,
-                lead_ids=[int(s.lead_id) for s in report.samples if isinstance(s.lead_id, int)],
+                lead_ids=[int(lead_id) for lead_id in shown if isinstance(lead_id, int)],
             )
+            plain = report.plain(lang, names)
             samples = [
                 {
                     "id": sample.lead_id,
@@ -308,6 +310,7 @@ def _checked_view(
             "issues": issues,
             "lines": _numbered(text, issues),
             "preview": preview,
+            "plain": plain,
             "samples": samples,
             "form_diff": form_diff,
         },
@@ -779,13 +782,60 @@ def dispute_answer(request: Request, admin: AdminDep, form: FormDep, dispute_id:
 
 @router.get("/rules/form", response_class=HTMLResponse)
 def rules_form(request: Request, admin: AdminDep) -> Response:
-    """The common changes as a form (thresholds, BANT's minimum, the norm) over the running rule file."""
+    """The common changes as a form (thresholds, BANT's minimum, the norm, channels' value lists and experimental
+    flags) over the running rule file, with the field each role uses."""
     from rules.form import form_values
+    from rules.roles import ROLES
 
+    lang = language(request)
     with session_scope(services_of(request).engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
         text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=active)
-    return render(request, "rules_form.html", {"values": form_values(text), "active": active}, session=admin)
+        mapping = ruleset_store.account_mapping(session=session, account_id=admin.account_id) or {}
+    roles = [
+        {
+            "title": role.title(lang),
+            "field": mapping[role.name].name
+            if role.name in mapping
+            else texts.FORM_ROLE_UNMAPPED(lang, code=role.code),
+            "mapped": role.name in mapping,
+        }
+        for role in ROLES
+    ]
+    return render(
+        request,
+        "rules_form.html",
+        {"values": form_values(text, lang), "active": active, "roles": roles},
+        session=admin,
+    )
+
+
+def _submitted_channels(form: Any, current: Any) -> tuple[Any, ...] | None:
+    """The channels as the form sent them: each value list comma-separated, the experimental checkbox."""
+    from rules.form import ChannelForm, ValueList
+
+    if current is None:
+        return None
+    channels: list[ChannelForm] = []
+    for channel in current:
+        lists = []
+        for index, value_list in enumerate(channel.lists):
+            raw = form.get(f"list_{channel.name}_{index}")
+            values = (
+                value_list.values
+                if raw is None
+                else tuple(value.strip() for value in str(raw).split(",") if value.strip())
+            )
+            lists.append(ValueList(value_list.field, values))
+        channels.append(
+            ChannelForm(
+                name=channel.name,
+                title=channel.title,
+                lists=tuple(lists),
+                experimental=form.get(f"experimental_{channel.name}") is not None,
+            )
+        )
+    return tuple(channels)
 
 
 @router.post("/rules/form", response_class=HTMLResponse)
@@ -806,10 +856,13 @@ def rules_form_preview(request: Request, admin: AdminDep, form: FormDep) -> Resp
         share = float(share_text) / 100 if share_text else None
     except ValueError:
         share = None
+    # A form sent without the channels section (an older page) leaves the channels alone.
+    sent_channels = form.get("channels_sent") is not None
     values = FormValues(
         params=params,
         min_met=int(min_met_text) if min_met_text.isdigit() else None,
         qualified_share=round(share, 4) if share is not None else None,
+        channels=_submitted_channels(form, current.channels) if sent_channels else None,
     )
     candidate = apply_form(text, values)
     diff = rules_diff(text, candidate, old_label=f"v{active}", new_label="form")

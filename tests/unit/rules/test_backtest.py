@@ -113,3 +113,32 @@ class TestBacktest:
         report = backtest(active, active, odd, NOW)
         assert report.total == 2
         assert report.prediction_active.qualified_closed + report.prediction_active.other_closed == 0
+
+
+class TestPlainWords:
+    def test_who_becomes_qualified_and_the_bonus_base_in_both_languages(
+        self, active: RuleSet, looser: RuleSet
+    ) -> None:
+        """Lowering the minimum to two makes leads 4 and 5 qualified (budget + need, decision maker + need):
+        the sentence names them and moves the bonus base from 3 to 5; the reverse change names the same two
+        as no longer qualified."""
+        report = backtest(looser, active, leads(), NOW)
+        assert (report.became_qualified, report.stopped_qualified) == (2, 0)
+        names = {4: "ООО Ромашка", 5: "Acme"}
+        assert report.plain("en", names) == (
+            "Would become qualified: 2 (#4 ООО Ромашка, #5 Acme); the marketing bonus base (qualified among the "
+            "latest 6 leads) moves from 3 to 5."
+        )
+        assert report.plain("ru", names).startswith(
+            "Станут целевыми — 2 (#4 ООО Ромашка, #5 Acme); база бонуса"
+        )
+        assert "с 3 до 5" in report.plain("ru", names)
+        back = backtest(active, looser, leads(), NOW)
+        assert (back.became_qualified, back.stopped_qualified) == (0, 2)
+        assert back.plain("en").startswith("Would stop being qualified: 2 (#4, #5)")
+
+    def test_no_change_says_the_base_stays(self, active: RuleSet) -> None:
+        report = backtest(active, active, leads(), NOW)
+        assert report.plain("en") == (
+            "None of the latest 6 leads changes its qualified flag: the bonus base stays 3."
+        )
