@@ -290,9 +290,9 @@ ORIGIN_NAMES = {
 FORM_LINK = Text(ru="Форма частых изменений", en="Form for common changes")
 FORM_TITLE = Text(ru="Частые изменения правил", en="Common rule changes")
 FORM_INTRO = Text(
-    ru="Пороги, минимум BANT и норма целевых — без YAML. Изменения записываются в тот же файл правил: вы увидите "
+    ru="Пороги, минимум BANT, норма целевых, метки каналов и экспериментальные каналы — без YAML. Изменения записываются в тот же файл правил: вы увидите "
     "разницу в YAML и превью на сделках, затем предложите версию на согласование маркетингу и продажам.",
-    en="Thresholds, BANT's minimum and the qualified norm — without YAML. The changes go into the same rule file: "
+    en="Thresholds, BANT's minimum, the qualified norm, channels' UTM values and experimental flags — without YAML. The changes go into the same rule file: "
     "you see the YAML diff and the preview on your leads, then propose the version for marketing and sales.",
 )
 FORM_PARAMS = Text(ru="Пороги (params)", en="Thresholds (params)")
@@ -301,6 +301,24 @@ FORM_MIN_MET = Text(
 )
 FORM_NORM = Text(ru="Норма целевых в канале, %", en="Norm of qualified leads per channel, %")
 FORM_PREVIEW = Text(ru="Показать разницу и превью", en="Show the diff and the preview")
+FORM_CHANNELS = Text(ru="Каналы", en="Channels")
+FORM_CHANNELS_HINT = Text(
+    ru="Значения через запятую, как они приходят в метках UTM. Сложные условия (теги, «любое из») меняются в YAML.",
+    en="Values separated by commas, as they arrive in the UTM tags. Complex conditions (tags, any-of) are changed "
+    "in the YAML.",
+)
+FORM_EXPERIMENTAL = Text(ru="экспериментальный", en="experimental")
+FORM_ROLES = Text(ru="Поля сделки для ролей", en="Lead fields for the roles")
+FORM_ROLES_HINT = Text(
+    ru="Какое поле аккаунта играет каждую роль. Поменять — на странице «Сопоставление полей» (со своим превью и "
+    "согласованием).",
+    en="Which of the account's fields plays each role. To change it, use the field mapping page (with its own "
+    "preview and sign-off).",
+)
+FORM_ROLE_UNMAPPED = Text(
+    ru="не сопоставлено — поле ищется по коду {code}",
+    en="not mapped — the field is looked up by its code {code}",
+)
 FORM_DIFF = Text(ru="Что меняется в файле правил", en="What changes in the rule file")
 
 # --- hypotheses of the meeting (/reports/weekly) ------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -356,8 +357,8 @@ class TestFormEditor:
     def test_marketing_lowers_budget_min_in_the_form_sales_signs_and_the_sandbox_leads_change(
         self, live: Live
     ) -> None:
-        """In Chromium: the marketing head lowers budget_min in the form, sees the one-line YAML diff and the
-        backtest preview, proposes; the sales head signs; activation re-qualifies the sandbox's leads."""
+        """In Chromium: the marketing head lowers budget_min in the form, adds a source to VK and marks it
+        experimental, sees the YAML diff, the backtest preview and the plain-words sentence, proposes; the sales head signs; activation re-qualifies the sandbox's leads."""
         from playwright.sync_api import sync_playwright
 
         account_id = live.create_account("acme", leads=40)
@@ -400,11 +401,26 @@ class TestFormEditor:
                 page.click("#form-link")
                 assert page.locator("#param_budget_min").input_value() == "100000"
                 page.fill("#param_budget_min", "20000")
+                # VK's ads also arrive tagged `dzen`, and marketing tries VK as an experimental channel.
+                vk_sources = page.locator("input[name=list_vk_0]")
+                assert vk_sources.input_value() == "vk, vkontakte, vk_ads"
+                vk_sources.fill("vk, vkontakte, vk_ads, dzen")
+                page.check("input[name=experimental_vk]")
                 page.click("#form-preview")
                 page.locator("#preview").wait_for()
                 diff = page.locator("#form-diff").inner_text()
                 assert "-  budget_min: 100000" in diff and "+  budget_min: 20000" in diff
+                assert "+    when: {field: utm_source, in: [vk, vkontakte, vk_ads, dzen]}" in diff
+                assert "+    experimental: true" in diff
                 assert "Leads checked:" in page.locator("#preview").inner_text()
+                # In plain words: lowering the budget threshold only adds qualified leads, so the bonus base
+                # grows by exactly the number named as becoming qualified.
+                plain = page.locator("#plain-preview").inner_text()
+                became = re.search(r"Would become qualified: (\d+) \(#\d+", plain)
+                base = re.search(r"moves from (\d+) to (\d+)", plain)
+                assert became and base and "stop being qualified" not in plain, plain
+                assert int(became.group(1)) >= 1
+                assert int(base.group(2)) - int(base.group(1)) == int(became.group(1))
                 _shot(page, "admin-form-preview.png", "admin-form.png")
                 page.click("#propose")
                 page.locator("#approvals").wait_for()
