@@ -29,7 +29,11 @@ app = typer.Typer(help="Акции и купоны / promos and coupons", no_arg
 events_app = typer.Typer(help="Списки участников мероприятий / event attendee lists", no_args_is_help=True)
 
 AccountOption = Annotated[
-    int | None, typer.Option("--account", help="amoCRM account id (optional with one account)")
+    int | None,
+    typer.Option(
+        "--account",
+        help="Номер аккаунта amoCRM (можно не указывать, если он один) / amoCRM account id (optional with one account)",
+    ),
 ]
 
 NO_ACCOUNT = Text(
@@ -205,7 +209,11 @@ def events_import_command(
     file: Path,
     account: AccountOption = None,
     unmatched: Annotated[
-        Path | None, typer.Option("--unmatched", help="CSV of unmatched rows (default: FILE.unmatched.csv)")
+        Path | None,
+        typer.Option(
+            "--unmatched",
+            help="CSV несопоставленных строк (по умолчанию FILE.unmatched.csv) / CSV of unmatched rows (default: FILE.unmatched.csv)",
+        ),
     ] = None,
     region: Annotated[str, typer.Option(help="default phone region / регион телефонов")] = "RU",
 ) -> None:

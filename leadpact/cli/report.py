@@ -133,7 +133,9 @@ def weekly_command(
         help="цифры на конец дня 2026-11-20 (по умолчанию — сейчас) / figures as they stood at the end of that day",
     ),
     won_basis: WonBasisChoice | None = typer.Option(
-        None, "--won-basis", help="close_date | cohort (по умолчанию — настройка STATS_WON_BASIS)"
+        None,
+        "--won-basis",
+        help="close_date | cohort (по умолчанию — настройка STATS_WON_BASIS / default: the STATS_WON_BASIS setting)",
     ),
 ) -> None:
     settings = cli_settings()

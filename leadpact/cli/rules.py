@@ -188,18 +188,23 @@ def _check_on_account(file: Path | None, wanted: str, language: Language) -> Non
 @app.command("check")
 def check(
     file: Annotated[
-        Path | None, typer.Argument(help="rule file (default with --account: its running rules)")
+        Path | None,
+        typer.Argument(
+            help="Файл правил (с --account по умолчанию — действующие правила аккаунта) / rule file (default with --account: its running rules)"
+        ),
     ] = None,
     fields: Annotated[
         Path | None,
         typer.Option(
-            help="JSON of the account's GET /api/v4/leads/custom_fields, to check field codes/names"
+            help="JSON ответа GET /api/v4/leads/custom_fields аккаунта — проверить коды и названия полей / JSON of the account's GET /api/v4/leads/custom_fields, to check field codes/names"
         ),
     ] = None,
     account: Annotated[
         str | None,
         typer.Option(
-            "--account", "-a", help="installed account (host, subdomain or id): check its field mapping"
+            "--account",
+            "-a",
+            help="Установленный аккаунт (хост, поддомен или номер): проверить его сопоставление полей / installed account (host, subdomain or id): check its field mapping",
         ),
     ] = None,
     lang: LangOption = None,
@@ -229,8 +234,8 @@ def show_default() -> None:
 def propose(
     file: Path,
     account: AccountOption,
-    author: Annotated[str, typer.Option(help="who proposes")],
-    comment: Annotated[str, typer.Option(help="why")] = "",
+    author: Annotated[str, typer.Option(help="Кто предлагает / who proposes")],
+    comment: Annotated[str, typer.Option(help="Зачем / why")] = "",
     lang: LangOption = None,
 ) -> None:
     """Предложить черновик / propose a rule file as a draft (it runs only after both sign-offs)."""
@@ -271,7 +276,7 @@ def cli_actor() -> str:
 def approve(
     version: int,
     account: AccountOption,
-    approver: Annotated[str, typer.Option(help="who signs off")],
+    approver: Annotated[str, typer.Option(help="Кто согласует / who signs off")],
     role: Annotated[str, typer.Option(help="marketing | sales")],
     lang: LangOption = None,
 ) -> None:
@@ -297,8 +302,10 @@ def approve(
 def activate(
     version: int,
     account: AccountOption,
-    by: Annotated[str, typer.Option(help="who activates")],
-    emergency: Annotated[bool, typer.Option(help="single approver; marked in history")] = False,
+    by: Annotated[str, typer.Option(help="Кто включает / who activates")],
+    emergency: Annotated[
+        bool, typer.Option(help="Одна подпись; отмечается в истории / single approver; marked in history")
+    ] = False,
     lang: LangOption = None,
 ) -> None:
     """Активировать версию / make a signed-off draft the running rules and queue open leads to re-classify."""
@@ -361,7 +368,9 @@ def apply(account: AccountOption, lang: LangOption = None) -> None:
 @app.command("history")
 def history(
     account: AccountOption,
-    show_diff: Annotated[bool, typer.Option("--diff", help="print each version's diff")] = False,
+    show_diff: Annotated[
+        bool, typer.Option("--diff", help="Показать разницу каждой версии / print each version's diff")
+    ] = False,
     lang: LangOption = None,
 ) -> None:
     """История версий / every version with who proposed, approved and activated it."""
@@ -482,12 +491,24 @@ def _pulled_leads(
 def backtest_command(
     file: Path,
     account: AccountOption,
-    since: Annotated[str | None, typer.Option(help="only leads created from this date (2026-01-31)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    sample: Annotated[int, typer.Option(help="how many changed leads to show")] = 10,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Только лиды, созданные с этой даты (2026-01-31) / only leads created from this date (2026-01-31)"
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Вывод для программ (JSON) / machine-readable output")
+    ] = False,
+    sample: Annotated[
+        int, typer.Option(help="Сколько изменившихся лидов показать / how many changed leads to show")
+    ] = 10,
     from_amocrm: Annotated[
         bool,
-        typer.Option("--from-amocrm", help="pull the leads from amoCRM (rate-limited) instead of storage"),
+        typer.Option(
+            "--from-amocrm",
+            help="Взять лиды из amoCRM (с учётом лимитов), а не из базы / pull the leads from amoCRM (rate-limited) instead of storage",
+        ),
     ] = False,
     lang: LangOption = None,
 ) -> None:

@@ -112,7 +112,11 @@ AccountOption = Annotated[
     int | None, typer.Option("--account", help="Номер аккаунта amoCRM / amoCRM account id")
 ]
 PeriodOption = Annotated[
-    str | None, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07 (default: this month)")
+    str | None,
+    typer.Option(
+        "--period",
+        help="2026-11 или 2026-11-01..2026-11-07 (по умолчанию — этот месяц) / 2026-11 or 2026-11-01..2026-11-07 (default: this month)",
+    ),
 ]
 AsOfOption = Annotated[
     str | None,
@@ -423,12 +427,23 @@ def _render_completeness(
 def show(
     period: PeriodOption = None,
     account: AccountOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
-    min_sample: Annotated[int, typer.Option(help="leads a manager needs to be ranked")] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Вывод для программ (JSON) / machine-readable output")
+    ] = False,
+    min_sample: Annotated[
+        int,
+        typer.Option(
+            help="Сколько лидов нужно менеджеру, чтобы попасть в рейтинг / leads a manager needs to be ranked"
+        ),
+    ] = 10,
     as_of: AsOfOption = None,
     won_basis: WonBasisOption = None,
     names_from_amocrm: Annotated[
-        bool, typer.Option("--names/--no-names", help="refresh user names from amoCRM when stale")
+        bool,
+        typer.Option(
+            "--names/--no-names",
+            help="Обновить имена пользователей из amoCRM, если устарели / refresh user names from amoCRM when stale",
+        ),
     ] = True,
 ) -> None:
     """Показать цифры воронки / print the funnel figures."""
@@ -547,7 +562,12 @@ def freeze(period: PeriodOption = None, account: AccountOption = None) -> None:
 def push(
     period: PeriodOption = None,
     account: AccountOption = None,
-    leads: Annotated[bool, typer.Option("--leads/--no-leads", help="also write % qualified on leads")] = True,
+    leads: Annotated[
+        bool,
+        typer.Option(
+            "--leads/--no-leads", help="Записать также % целевых в лиды / also write % qualified on leads"
+        ),
+    ] = True,
 ) -> None:
     """Записать цифры в amoCRM (каталог «Воронка LeadPact») / write the figures into amoCRM."""
     with _context() as (settings, engine, console):
@@ -597,11 +617,18 @@ async def _push(
 
 @plan_app.command("set")
 def plan_set(
-    period: Annotated[str, typer.Option("--period", help="2026-11 or 2026-11-01..2026-11-07")],
-    leads: Annotated[int | None, typer.Option(help="planned leads")] = None,
-    qualified: Annotated[int | None, typer.Option(help="planned qualified leads")] = None,
-    deals: Annotated[int | None, typer.Option(help="planned won deals")] = None,
-    revenue: Annotated[int | None, typer.Option(help="planned revenue")] = None,
+    period: Annotated[
+        str,
+        typer.Option(
+            "--period", help="2026-11 или 2026-11-01..2026-11-07 / 2026-11 or 2026-11-01..2026-11-07"
+        ),
+    ],
+    leads: Annotated[int | None, typer.Option(help="План лидов / planned leads")] = None,
+    qualified: Annotated[
+        int | None, typer.Option(help="План целевых лидов / planned qualified leads")
+    ] = None,
+    deals: Annotated[int | None, typer.Option(help="План выигранных сделок / planned won deals")] = None,
+    revenue: Annotated[int | None, typer.Option(help="План выручки / planned revenue")] = None,
     account: AccountOption = None,
 ) -> None:
     """Задать план периода / set a period's plan."""
@@ -622,7 +649,11 @@ def plan_set(
 def plan_show(
     account: AccountOption = None,
     period: Annotated[
-        str | None, typer.Option("--period", help="also break this period's plan into weeks")
+        str | None,
+        typer.Option(
+            "--period",
+            help="Разбить план этого периода по неделям / also break this period's plan into weeks",
+        ),
     ] = None,
 ) -> None:
     """Показать планы (и разбивку по неделям) / list the plans (and a period's weekly breakdown)."""
@@ -652,7 +683,12 @@ def plan_show(
 
 @spend_app.command("import")
 def spend_import(
-    file: Annotated[Path, typer.Argument(help="CSV with columns period, channel, amount")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV с колонками period, channel, amount / CSV with columns period, channel, amount"
+        ),
+    ],
     account: AccountOption = None,
 ) -> None:
     """Загрузить расходы из CSV / import spend from a CSV file."""
@@ -701,9 +737,20 @@ def _since(value: str | None) -> int | None:
 
 
 def backfill(
-    since: Annotated[str | None, typer.Option("--since", help="load leads updated since 2026-01-31")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Загрузить лиды, изменённые с 2026-01-31 / load leads updated since 2026-01-31"
+        ),
+    ] = None,
     account: AccountOption = None,
-    restart: Annotated[bool, typer.Option("--restart", help="ignore where the last run stopped")] = False,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart",
+            help="Не продолжать с места, где остановился прошлый запуск / ignore where the last run stopped",
+        ),
+    ] = False,
     as_of: AsOfOption = None,
 ) -> None:
     """Загрузить историю лидов из amoCRM (продолжает после сбоя) / load lead history (resumable)."""
