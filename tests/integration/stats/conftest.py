@@ -1,19 +1,24 @@
-"""A fixed, hand-counted account history for November 2026 (expected figures: test_figures.py)."""
+"""A fixed, hand-counted account history for November 2026 (expected figures: test_figures.py), and a running
+sandbox with a fast client for the tests that read amoCRM over HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from integration.amocrm import AmoClient, TokenBucket
 from integration.db import session_scope
 from integration.storage import stats as storage
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from sync.stats.periods import Period
+from tests.integration.amocrm.sandbox import running_sandbox
 
 ACCOUNT = 1
 OTHER_ACCOUNT = 2
@@ -21,6 +26,23 @@ PIPELINE = 7
 STAGES = (10, 20, 30)
 WON, LOST = 142, 143
 NOVEMBER = Period.month(2026, 11)
+
+
+FAST_RATE = 100.0
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    with running_sandbox(rate_limit_per_second=FAST_RATE) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AmoClient]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield AmoClient(
+            http, limiter=TokenBucket(FAST_RATE), backoff_base=0.01, backoff_max=0.2, max_retries=12
+        )
 
 
 def ts(month: int, day: int, hour: int = 12) -> int:

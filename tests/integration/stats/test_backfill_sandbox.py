@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from integration.amocrm import AmoClient, TokenBucket
+from integration.amocrm import AmoClient
 from integration.db import session_scope
 from integration.storage import stats as storage
 from integration.storage.leads import LeadSnapshot, LeadStatusEvent
 from sync.stats.backfill import BackfillProgress, backfill_account, status_event_rows
-from tests.integration.amocrm.sandbox import installed_api, running_sandbox
-
-FAST_RATE = 100.0
-
-
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    with running_sandbox(rate_limit_per_second=FAST_RATE) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AmoClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield AmoClient(
-            http, limiter=TokenBucket(FAST_RATE), backoff_base=0.01, backoff_max=0.2, max_retries=12
-        )
+from tests.integration.amocrm.sandbox import installed_api
 
 
 def count(engine: Engine, model: type, account_id: int) -> int:

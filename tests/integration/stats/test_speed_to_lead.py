@@ -5,16 +5,14 @@ hand-built history, in the report in both languages, and read from the sandbox's
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from integration.amocrm import AmoClient, TokenBucket
+from integration.amocrm import AmoClient
 from integration.db import session_scope
 from integration.storage import touches as touch_store
 from integration.storage.leads import LeadSnapshot
@@ -25,7 +23,7 @@ from sync.stats.backfill import backfill_account
 from sync.stats.periods import Period
 from sync.stats.speed import speed_to_lead
 from sync.stats.touches import lead_timings, pull_first_touches, touch_rows_from_events, waiting_lead_timings
-from tests.integration.amocrm.sandbox import installed_api, running_sandbox
+from tests.integration.amocrm.sandbox import installed_api
 from tests.unit.reports.sample import STAGE_NAMES, week_figures
 
 ACCOUNT = 78
@@ -184,23 +182,6 @@ def test_only_peoples_actions_on_leads_count() -> None:
     ]  # fmt: skip
     rows = touch_rows_from_events(ACCOUNT, events, own_client_id="ours")
     assert [(row["lead_id"], row["kind"]) for row in rows] == [(1, "note"), (2, "call")]
-
-
-FAST_RATE = 100.0
-
-
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    with running_sandbox(rate_limit_per_second=FAST_RATE) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[AmoClient]:
-    async with httpx.AsyncClient(timeout=10) as http:
-        yield AmoClient(
-            http, limiter=TokenBucket(FAST_RATE), backoff_base=0.01, backoff_max=0.2, max_retries=12
-        )
 
 
 async def test_notes_tasks_and_stage_moves_are_read_from_the_sandbox(
