@@ -205,3 +205,21 @@ class TestWidgetInChromium:
         page.goto(f"{lead_card}/?lead=999999")
         page.locator("#leadpact-panel[data-state='error']").wait_for(timeout=10_000)
         assert page.locator("#leadpact-panel").inner_text() == "LeadPact ещё не обработал эту сделку"
+
+    def test_a_lead_nobody_touched_for_six_hours_is_flagged(
+        self, lead_card: str, page: Page, engine: Engine
+    ) -> None:
+        """Speed to lead in the card: an open lead created six hours ago with no note, call, task or stage move
+        by a person says so at the top of the panel."""
+        from integration.db import session_scope
+        from integration.storage.leads import LeadSnapshot
+        from tests.integration.promos.widget_support import UNIX_NOW
+
+        with session_scope(engine) as session:
+            lead = session.get(LeadSnapshot, (ACCOUNT_ID, LEAD_ID))
+            assert lead is not None
+            lead.created_at = UNIX_NOW - 6 * 3600
+            session.add(lead)
+        page.goto(lead_card)
+        page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
+        assert page.locator(".lp-untouched").inner_text() == "С лидом никто не работал уже 6 ч"
