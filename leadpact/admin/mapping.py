@@ -31,7 +31,7 @@ from rules.roles import ROLES, candidate_for, role_named
 router = APIRouter(prefix="/admin/mapping", route_class=AdminRoute, tags=["admin"])
 
 
-def _current(session: Session, account_id: int) -> tuple[dict[str, CatalogField], dict[str, str]]:
+def current_mapping(session: Session, account_id: int) -> tuple[dict[str, CatalogField], dict[str, str]]:
     """The mapping shown preselected (the running one, else the proposal) and where each entry came from."""
     proposal = mapping_store.get_proposal(session=session, account_id=account_id)
     proposed = mapping_store.proposed_mapping(proposal) if proposal is not None else {}
@@ -44,7 +44,7 @@ def _current(session: Session, account_id: int) -> tuple[dict[str, CatalogField]
     return proposed, origins
 
 
-def _rows(
+def mapping_rows(
     session: Session, account_id: int, chosen: dict[str, int | None], lang: Language
 ) -> list[dict[str, Any]]:
     proposal = mapping_store.get_proposal(session=session, account_id=account_id)
@@ -53,7 +53,7 @@ def _rows(
     rates = fill_rates(session=session, account_id=account_id, field_ids=[f.id for f in fields])
     _version, running = ruleset_store.active_ruleset(session=session, account_id=account_id)
     used_by = {use.role: _readers_text(running, use.used_by, lang) for use in role_uses(running)}
-    _current_mapping, origins = _current(session, account_id)
+    _current_mapping, origins = current_mapping(session, account_id)
     rows = []
     for role in ROLES:
         candidates = [
@@ -110,9 +110,9 @@ def _page(
     with session_scope(services_of(request).engine) as session:
         proposal = mapping_store.get_proposal(session=session, account_id=admin.account_id)
         if chosen is None:
-            current, _origins = _current(session, admin.account_id)
+            current, _origins = current_mapping(session, admin.account_id)
             chosen = {role.name: current[role.name].id if role.name in current else None for role in ROLES}
-        rows = _rows(session, admin.account_id, chosen, lang)
+        rows = mapping_rows(session, admin.account_id, chosen, lang)
         missing = ruleset_store.missing_roles(session=session, account_id=admin.account_id)
     warning = (
         texts.UNMAPPED_WARNING(lang, roles=", ".join(use.label(lang) for use in missing)) if missing else None
@@ -133,7 +133,7 @@ def mapping_page(request: Request, admin: AdminDep) -> Response:
     return _page(request, admin)
 
 
-def _chosen(form: Any) -> dict[str, int | None]:
+def chosen_fields(form: Any) -> dict[str, int | None]:
     result: dict[str, int | None] = {}
     for role in ROLES:
         value = str(form.get(f"role_{role.name}", "")).strip()
@@ -141,7 +141,7 @@ def _chosen(form: Any) -> dict[str, int | None]:
     return result
 
 
-def _mapping(
+def mapping_of_choice(
     session: Session, account_id: int, chosen: dict[str, int | None], lang: Language
 ) -> dict[str, CatalogField] | str:
     """The chosen fields from the account's catalog, or the text of the first choice that cannot be used."""
@@ -164,9 +164,9 @@ def _mapping(
 def mapping_preview(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """How the chosen mapping would reclassify the stored leads, compared to the running rules."""
     lang = language(request)
-    chosen = _chosen(form)
+    chosen = chosen_fields(form)
     with session_scope(services_of(request).engine) as session:
-        mapping = _mapping(session, admin.account_id, chosen, lang)
+        mapping = mapping_of_choice(session, admin.account_id, chosen, lang)
         if isinstance(mapping, str):
             return _page(request, admin, chosen=chosen, error=mapping, status_code=422)
         version = ruleset_store.active_version(session=session, account_id=admin.account_id)
@@ -195,9 +195,9 @@ def mapping_preview(request: Request, admin: AdminDep, form: FormDep) -> Respons
 def mapping_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
     """Proposes the chosen mapping as a new rules version (same text) for marketing and sales to sign off."""
     lang = language(request)
-    chosen = _chosen(form)
+    chosen = chosen_fields(form)
     with session_scope(services_of(request).engine) as session:
-        mapping = _mapping(session, admin.account_id, chosen, lang)
+        mapping = mapping_of_choice(session, admin.account_id, chosen, lang)
         if isinstance(mapping, str):
             return _page(request, admin, chosen=chosen, error=mapping, status_code=422)
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
@@ -218,7 +218,7 @@ async def mapping_create_field(request: Request, admin: AdminDep, form: FormDep)
     """Creates the lead field for a role in amoCRM, then shows the page with it selected for that role."""
     lang = language(request)
     role_name = str(form.get("role", ""))
-    chosen = _chosen(form)
+    chosen = chosen_fields(form)
     if role_named(role_name) is None:
         return _page(request, admin, chosen=chosen, error=texts.CREATE_FAILED(lang), status_code=422)
     services = services_of(request)

@@ -266,8 +266,17 @@ def rules_check(request: Request, admin: AdminDep, form: FormDep) -> Response:
 
 
 def _checked_view(
-    request: Request, admin: Any, text: str, base: int, *, form_diff: str | None = None
+    request: Request,
+    admin: Any,
+    text: str,
+    base: int,
+    *,
+    form_diff: str | None = None,
+    mapping: Any = None,
+    mapping_error: str | None = None,
 ) -> Response:
+    """The checked file with its preview; `mapping` (role → field) replaces the running one in the preview
+    and goes with the proposal."""
     lang = language(request)
     issues = _issues(text, lang, admin.account_id)
     services = services_of(request)
@@ -276,8 +285,10 @@ def _checked_view(
     with session_scope(services.engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
         if not issues:
-            mapping = ruleset_store.account_mapping(session=session, account_id=admin.account_id)
-            candidate = load_ruleset(text, source="candidate", mapping=mapping)
+            running_mapping = ruleset_store.account_mapping(session=session, account_id=admin.account_id)
+            candidate = load_ruleset(
+                text, source="candidate", mapping=mapping if mapping is not None else running_mapping
+            )
             report = backtest_preview(session=session, account_id=admin.account_id, candidate=candidate)
             preview = report.summary(lang)
             shown = [*report.became_examples, *report.stopped_examples, *(s.lead_id for s in report.samples)]
@@ -313,10 +324,25 @@ def _checked_view(
             "plain": plain,
             "samples": samples,
             "form_diff": form_diff,
+            "mapping_error": mapping_error,
+            "chosen_roles": {role: field.id for role, field in mapping.items()}
+            if mapping is not None
+            else None,
         },
-        status_code=422 if issues else 200,
+        status_code=422 if issues or mapping_error else 200,
         session=admin,
     )
+
+
+def _proposed_mapping(session: Any, account_id: int, form: Any, lang: Language) -> Any:
+    """The mapping the form editor chose, carried by the preview's propose form (None: keep the running one)."""
+    from leadpact.admin.mapping import chosen_fields, mapping_of_choice
+
+    if form.get("roles_sent") is None:
+        return None
+    mapping = mapping_of_choice(session, account_id, chosen_fields(form), lang)
+    # A field deleted in amoCRM since the preview: propose the text alone rather than a broken mapping.
+    return None if isinstance(mapping, str) else mapping
 
 
 @router.post("/rules/propose", response_class=HTMLResponse)
@@ -327,12 +353,14 @@ async def rules_propose(request: Request, admin: AdminDep, form: FormDep) -> Res
     services = services_of(request)
     try:
         with session_scope(services.engine) as session:
+            mapping = _proposed_mapping(session, admin.account_id, form, lang)
             version = ruleset_store.propose(
                 session=session,
                 account_id=admin.account_id,
                 text=text,
                 author=_approver(admin.user_id),
                 comment=str(form.get("comment", ""))[:500],
+                mapping=mapping,
             )
     except RuleFileError:
         issues = _issues(text, lang, admin.account_id)
@@ -783,25 +811,23 @@ def dispute_answer(request: Request, admin: AdminDep, form: FormDep, dispute_id:
 @router.get("/rules/form", response_class=HTMLResponse)
 def rules_form(request: Request, admin: AdminDep) -> Response:
     """The common changes as a form (thresholds, BANT's minimum, the norm, channels' value lists and experimental
-    flags) over the running rule file, with the field each role uses."""
+    flags, the field each role uses) over the running rule file and mapping."""
+    from leadpact.admin.mapping import current_mapping, mapping_rows
     from rules.form import form_values
-    from rules.roles import ROLES
 
     lang = language(request)
     with session_scope(services_of(request).engine) as session:
         active = ruleset_store.active_version(session=session, account_id=admin.account_id)
         text = ruleset_store.text_of(session=session, account_id=admin.account_id, version=active)
-        mapping = ruleset_store.account_mapping(session=session, account_id=admin.account_id) or {}
-    roles = [
-        {
-            "title": role.title(lang),
-            "field": mapping[role.name].name
-            if role.name in mapping
-            else texts.FORM_ROLE_UNMAPPED(lang, code=role.code),
-            "mapped": role.name in mapping,
-        }
-        for role in ROLES
-    ]
+        current, _origins = current_mapping(session, admin.account_id)
+        chosen = {role: field.id for role, field in current.items()}
+        roles = mapping_rows(session, admin.account_id, dict(chosen), lang)
+    for row in roles:
+        field = current.get(row["role"])
+        # The running field stays selectable even when the account's field list was not read (yet): sending
+        # the form unchanged must never unmap a role.
+        if field is not None and all(option["id"] != field.id for option in row["candidates"]):
+            row["candidates"].insert(0, {"id": field.id, "label": field.name, "selected": True})
     return render(
         request,
         "rules_form.html",
@@ -866,4 +892,38 @@ def rules_form_preview(request: Request, admin: AdminDep, form: FormDep) -> Resp
     )
     candidate = apply_form(text, values)
     diff = rules_diff(text, candidate, old_label=f"v{active}", new_label="form")
-    return _checked_view(request, admin, candidate, active, form_diff=diff or None)
+    mapping, mapping_lines = _form_mapping(request, admin, form)
+    if isinstance(mapping, str):
+        return _checked_view(request, admin, candidate, active, form_diff=diff or None, mapping_error=mapping)
+    if mapping_lines:
+        diff = "\n".join(filter(None, [diff, *mapping_lines]))
+    return _checked_view(request, admin, candidate, active, form_diff=diff or None, mapping=mapping)
+
+
+def _form_mapping(request: Request, admin: Any, form: Any) -> tuple[Any, list[str]]:
+    """The mapping the form chose when it differs from the running one (None: unchanged), or the text of a
+    choice that cannot be used; and one line per role whose field changes, for the diff."""
+    from leadpact.admin.mapping import chosen_fields, current_mapping, mapping_of_choice
+    from rules.roles import role_named
+
+    if form.get("roles_sent") is None:
+        return None, []
+    lang = language(request)
+    chosen = chosen_fields(form)
+    with session_scope(services_of(request).engine) as session:
+        current, _origins = current_mapping(session, admin.account_id)
+        if chosen == {role: (current[role].id if role in current else None) for role in chosen}:
+            return None, []
+        mapping = mapping_of_choice(session, admin.account_id, chosen, lang)
+    if isinstance(mapping, str):
+        return mapping, []
+    lines = []
+    for role_name in chosen:
+        before, after = current.get(role_name), mapping.get(role_name)
+        if (before and before.id) != (after and after.id):
+            role = role_named(role_name)
+            title = role.title(lang) if role is not None else role_name
+            old_name = before.name if before is not None else "—"
+            new_name = after.name if after is not None else "—"
+            lines.append(texts.FORM_MAPPING_LINE(lang, role=title, old=old_name, new=new_name))
+    return mapping, lines

@@ -310,15 +310,15 @@ FORM_CHANNELS_HINT = Text(
 FORM_EXPERIMENTAL = Text(ru="экспериментальный", en="experimental")
 FORM_ROLES = Text(ru="Поля сделки для ролей", en="Lead fields for the roles")
 FORM_ROLES_HINT = Text(
-    ru="Какое поле аккаунта играет каждую роль. Поменять — на странице «Сопоставление полей» (со своим превью и "
-    "согласованием).",
-    en="Which of the account's fields plays each role. To change it, use the field mapping page (with its own "
-    "preview and sign-off).",
+    ru="Какое поле аккаунта играет каждую роль (заполненность — по сохранённым лидам). Подробнее и создать "
+    "недостающее поле — на странице сопоставления полей.",
+    en="Which of the account's fields plays each role (fill rates over the stored leads). Details, and creating a "
+    "missing field, on the field mapping page.",
 )
-FORM_ROLE_UNMAPPED = Text(
-    ru="не сопоставлено — поле ищется по коду {code}",
-    en="not mapped — the field is looked up by its code {code}",
+FORM_MAPPING_LINE = Text(
+    ru="~ поле для роли «{role}»: {old} → {new}", en="~ field for the role “{role}”: {old} → {new}"
 )
+FORM_ROLE_BY_CODE = Text(ru="— (искать по коду)", en="— (look up by code)")
 FORM_DIFF = Text(ru="Что меняется в файле правил", en="What changes in the rule file")
 
 # --- hypotheses of the meeting (/reports/weekly) ------------------------------------------------------------

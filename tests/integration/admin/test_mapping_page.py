@@ -3,11 +3,13 @@ play a role refused with nothing stored, the overview's warning, and nothing of 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from integration.db import session_scope
 from integration.settings import Settings
@@ -117,3 +119,60 @@ class TestMappingPage:
         """Until the admin confirms the names found, the overview says which roles have no field."""
         page = signed_in.get("/admin", params={"lang": lang})
         assert warning in page.text
+
+
+class TestRoleFieldsInTheFormEditor:
+    """The rule form also picks the field each role uses: from the account's fields, the running choice
+    preselected; a change shows in the diff, drives the preview, and goes with the proposal."""
+
+    def test_the_form_offers_the_accounts_fields_per_role(self, signed_in: httpx.Client) -> None:
+        page = signed_in.get("/admin/rules/form", params={"lang": "en"})
+        assert page.status_code == 200
+        assert '<select id="role_budget" name="role_budget">' in page.text
+        assert '<option value="11" selected>Бюджет клиента (numeric)' in page.text
+        assert "Бюджет конкурента" not in page.text
+
+    def test_a_changed_role_shows_in_the_diff_and_goes_with_the_proposal(
+        self, signed_in: httpx.Client, engine: Engine
+    ) -> None:
+        """Unmapping the budget (back to looking it up by code) is one diff line; proposing stores a draft whose
+        mapping has no budget and keeps the other roles."""
+        from integration.storage.rulesets import RuleVersion
+
+        csrf = csrf_of(signed_in, "/admin/rules/form")
+        chosen = {"role_budget": "", "role_decision_maker": "12", "role_need": "13", "role_utm_source": "21"}
+        preview = signed_in.post(
+            "/admin/rules/form?lang=en", data={"csrf_token": csrf, "roles_sent": "1", **chosen}
+        )
+        assert preview.status_code == 200, preview.text[-500:]
+        assert "~ field for the role “Budget”: Бюджет клиента → —" in preview.text
+        assert '<input type="hidden" name="role_need" value="13">' in preview.text
+        assert 'name="role_budget"' not in preview.text.split('id="preview"')[1]
+        text = preview.text.split('name="text" value="')[1].split('">')[0]
+        proposed = signed_in.post(
+            "/admin/rules/propose?lang=en",
+            data={
+                "csrf_token": csrf,
+                "text": html.unescape(text),
+                "roles_sent": "1",
+                "role_decision_maker": "12",
+                "role_need": "13",
+                "role_utm_source": "21",
+            },
+            follow_redirects=False,
+        )
+        assert proposed.status_code == 303
+        with session_scope(engine) as session:
+            draft = session.exec(select(RuleVersion).where(RuleVersion.account_id == ACCOUNT_ID)).one()
+        assert draft.mapping is not None
+        assert set(draft.mapping) == {"decision_maker", "need", "utm_source"}
+
+    def test_a_field_that_cannot_play_the_role_cannot_be_proposed(self, signed_in: httpx.Client) -> None:
+        csrf = csrf_of(signed_in, "/admin/rules/form")
+        page = signed_in.post(
+            "/admin/rules/form?lang=en",
+            data={"csrf_token": csrf, "roles_sent": "1", "role_budget": "13", "role_need": "13"},
+        )
+        assert page.status_code == 422
+        assert "Field #13 cannot play the role “budget”." in page.text
+        assert 'id="propose"' not in page.text
