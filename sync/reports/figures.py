@@ -38,7 +38,7 @@ from sync.stats.periods import Period
 from sync.stats.queries import bucket_counts, deal_cycle_histograms, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
 from sync.stats.speed import speed_to_lead
-from sync.stats.touches import lead_timings, waiting_lead_timings
+from sync.stats.touches import delay_histograms, waiting_lead_timings
 from sync.stats.trends import (
     PREVIOUS_WEEKS,
     ResultsSinceInstall,
@@ -141,7 +141,7 @@ def load_weekly_report(
         installed_on=installed_on,
     )
     speed = speed_to_lead(
-        lead_timings(session, account_id=account_id, created_from=start, created_until=end),
+        delay_histograms(session, account_id=account_id, created_from=start, created_until=end, as_of=as_of),
         waiting_lead_timings(
             session, account_id=account_id, as_of=as_of, threshold_seconds=untouched_after_seconds
         ),

@@ -178,7 +178,8 @@ def _filled_mask(fields: Sequence[FieldRef], params: _Params) -> str:
         WHERE COALESCE(CAST(json_extract(f.value, '$.values[0].value') AS TEXT), '') <> ''), 0)"""
 
 
-def _live_sql(dialect: str) -> str:
+def live_sql(dialect: str) -> str:
+    """The live leads of `:account_id` in `lead_snapshots AS l` (deleted ones left out), in this dialect."""
     deleted = "NOT l.is_deleted" if dialect == "postgresql" else "l.is_deleted = 0"
     return f"l.account_id = :account_id AND {deleted}"
 
@@ -221,7 +222,7 @@ def cohort_facts(
                    CASE WHEN l.status_id = {params.bind(WON_STATUS)} THEN 1 ELSE 0 END AS won,
                    {mask} AS mask
             FROM lead_snapshots AS l
-            WHERE {_live_sql(dialect)} AND l.created_at >= :start AND l.created_at < :end
+            WHERE {live_sql(dialect)} AND l.created_at >= :start AND l.created_at < :end
             {_no_flatten(dialect)}
         ) AS cohort
         GROUP BY channel, manager_id, qualified, won, mask
@@ -294,7 +295,7 @@ def _postgres_filled(
         CROSS JOIN LATERAL (SELECT (l.data -> 'custom_fields_values')::jsonb AS fields) AS d
         CROSS JOIN LATERAL jsonb_array_elements(
             CASE WHEN jsonb_typeof(d.fields) = 'array' THEN d.fields ELSE '[]'::jsonb END) AS f
-        WHERE {_live_sql("postgresql")} AND l.created_at >= :start AND l.created_at < :end
+        WHERE {live_sql("postgresql")} AND l.created_at >= :start AND l.created_at < :end
           AND COALESCE(f -> 'values' -> 0 ->> 'value', '') <> ''
         ) AS filled_fields
         WHERE which IS NOT NULL
@@ -357,7 +358,7 @@ def pipeline_facts(
                CASE WHEN l.status_id = {won} AND l.{deal_time} >= :start AND l.{deal_time} < :end
                     THEN 1 ELSE 0 END AS deal
         FROM lead_snapshots AS l {history_join}
-        WHERE {_live_sql(dialect)}
+        WHERE {live_sql(dialect)}
         {_no_flatten(dialect)}"""
     totals = """COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value,
                 SUM(CASE WHEN price IS NULL THEN 1 ELSE 0 END) AS without_price"""
@@ -601,7 +602,7 @@ def bucket_counts(connection: Connection, *, account_id: int, bounds: Sequence[i
         SELECT shape, COUNT(*) AS leads, COALESCE(SUM(price), 0) AS value FROM (
             SELECT {shape} AS shape, l.price AS price
             FROM lead_snapshots AS l
-            WHERE {_live_sql(connection.dialect.name)}
+            WHERE {live_sql(connection.dialect.name)}
               AND ((l.created_at >= :first AND l.created_at < :last)
                    OR (l.status_id = :won AND l.closed_at >= :first AND l.closed_at < :last))
             {_no_flatten(connection.dialect.name)}
@@ -642,7 +643,7 @@ def deal_cycle_histograms(
             SELECT {bucket} AS bucket,
                    CAST((l.closed_at - l.created_at) / 86400 AS INTEGER) AS days
             FROM lead_snapshots AS l
-            WHERE {_live_sql(connection.dialect.name)}
+            WHERE {live_sql(connection.dialect.name)}
               AND l.status_id = :won AND l.closed_at >= :first AND l.closed_at < :last
             {_no_flatten(connection.dialect.name)}
         ) AS cycles

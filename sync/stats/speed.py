@@ -1,17 +1,18 @@
 """Speed to lead: how soon a person first acts on a new lead (a note, a call, a task or a stage move), per
 manager, and which open leads nobody has touched for too long. Pure: the leads and their first actions come in.
 
-A lead's delay is its first action minus its creation, counted only when that action happened by `as_of`, so
-the figures of a past week read as they stood then. The median is over the touched leads; how many of the
+A lead's delay is its first action minus its creation, in whole minutes, counted only when that action happened by
+`as_of`, so the figures of a past week read as they stood then. The median is over the touched leads; how many of the
 manager's leads are still untouched is reported next to it, never folded into it as a zero or an infinity.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import median
+
+from sync.stats.trends import median_of_histogram
 
 # Open leads older than this are not listed as waiting: after two weeks a lead is no longer "new".
 UNTOUCHED_WINDOW_SECONDS = 14 * 86_400
@@ -68,32 +69,30 @@ def is_waiting(lead: LeadTiming, *, as_of: int, threshold_seconds: int) -> bool:
 
 
 def speed_to_lead(
-    new_leads: Sequence[LeadTiming],
+    delays: Mapping[int | None, Mapping[int | None, int]],
     candidates: Sequence[LeadTiming],
     *,
     as_of: int,
     threshold_seconds: int,
 ) -> SpeedToLead:
-    """Per manager over `new_leads` (the reported week's), and the waiting ones among `candidates`."""
-    delays: dict[int | None, list[int]] = defaultdict(list)
-    counts: dict[int | None, int] = defaultdict(int)
-    for lead in new_leads:
-        if lead.created_at > as_of:
-            continue
-        counts[lead.responsible_user_id] += 1
-        touched = touched_by(lead, as_of)
-        if touched is not None:
-            # A clock a little behind amoCRM's can put the first note before the lead: that is no wait at all.
-            delays[lead.responsible_user_id].append(max(0, touched - lead.created_at))
-    managers = [
-        ManagerSpeed(
-            user_id=user_id,
-            leads=count,
-            touched=len(delays[user_id]),
-            median_seconds=float(median(delays[user_id])) if delays[user_id] else None,
+    """Per manager from `delays` (manager → {whole minutes to the first action, None: not touched by `as_of`:
+    how many of the reported week's leads}), and the waiting leads among `candidates`."""
+    managers = []
+    for user_id, histogram in delays.items():
+        # A clock a little behind amoCRM's can put the first note before the lead: that is no wait at all.
+        touched: Counter[int] = Counter()
+        for minutes, count in histogram.items():
+            if minutes is not None:
+                touched[max(0, minutes)] += count
+        middle = median_of_histogram(dict(touched))
+        managers.append(
+            ManagerSpeed(
+                user_id=user_id,
+                leads=sum(histogram.values()),
+                touched=sum(touched.values()),
+                median_seconds=None if middle is None else middle * 60,
+            )
         )
-        for user_id, count in counts.items()
-    ]
     managers.sort(
         key=lambda m: (m.user_id is None, m.median_seconds is None, m.median_seconds or 0.0, -m.leads)
     )

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, false, or_, text
 from sqlalchemy import select as columns_of
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -29,6 +29,7 @@ from integration.storage import promos as promo_store
 from integration.storage import touches as touch_store
 from integration.storage.leads import LeadSnapshot
 from integration.storage.touches import LeadFirstTouch
+from sync.stats.queries import live_sql
 from sync.stats.speed import UNTOUCHED_WINDOW_SECONDS, LeadTiming
 
 TOUCH_EVENT_KINDS = {
@@ -177,14 +178,30 @@ def _timings_query(account_id: int) -> Any:
     )
 
 
-def lead_timings(
-    session: Session, *, account_id: int, created_from: int, created_until: int
-) -> list[LeadTiming]:
-    """Leads created in [from, until) with their first action (an outer join on the touches' key)."""
-    statement = _timings_query(account_id).where(
-        col(LeadSnapshot.created_at) >= created_from, col(LeadSnapshot.created_at) < created_until
+def delay_histograms(
+    session: Session, *, account_id: int, created_from: int, created_until: int, as_of: int
+) -> dict[int | None, dict[int | None, int]]:
+    """Manager → {whole minutes from creation to the first action (None: not touched by `as_of`): leads}, over
+    the leads created in [from, until) by `as_of` — grouped in the database, so a week of 100 000 leads comes
+    back as a few thousand rows."""
+    connection = session.connection()
+    statement = text(
+        f"""SELECT CASE WHEN l.responsible_user_id > 0 THEN l.responsible_user_id END AS manager,
+                   CASE WHEN t.touched_at <= :as_of THEN (t.touched_at - l.created_at) / 60 END AS minutes,
+                   COUNT(*) AS leads
+            FROM lead_snapshots AS l
+            LEFT JOIN lead_first_touches AS t ON t.account_id = l.account_id AND t.lead_id = l.lead_id
+            WHERE {live_sql(connection.dialect.name)}
+              AND l.created_at >= :start AND l.created_at < :end AND l.created_at <= :as_of
+            GROUP BY 1, 2"""
     )
-    return [_timing(row) for row in session.execute(statement)]
+    params = {"account_id": account_id, "start": created_from, "end": created_until, "as_of": as_of}
+    histograms: dict[int | None, dict[int | None, int]] = {}
+    for manager, minutes, leads in connection.execute(statement, params):
+        bucket = None if minutes is None else int(minutes)
+        histogram = histograms.setdefault(None if manager is None else int(manager), {})
+        histogram[bucket] = histogram.get(bucket, 0) + int(leads)
+    return histograms
 
 
 def waiting_lead_timings(

@@ -22,7 +22,12 @@ from sync.reports.weeks import next_week
 from sync.stats.backfill import backfill_account
 from sync.stats.periods import Period
 from sync.stats.speed import speed_to_lead
-from sync.stats.touches import lead_timings, pull_first_touches, touch_rows_from_events, waiting_lead_timings
+from sync.stats.touches import (
+    delay_histograms,
+    pull_first_touches,
+    touch_rows_from_events,
+    waiting_lead_timings,
+)
 from tests.integration.amocrm.sandbox import installed_api
 from tests.unit.reports.sample import STAGE_NAMES, week_figures
 
@@ -91,7 +96,7 @@ def compute(engine: Engine, threshold: int = 4 * HOUR):  # type: ignore[no-untyp
     start, end = (at(16, 0), at(23, 0))
     with session_scope(engine) as session:
         return speed_to_lead(
-            lead_timings(session, account_id=ACCOUNT, created_from=start, created_until=end),
+            delay_histograms(session, account_id=ACCOUNT, created_from=start, created_until=end, as_of=AS_OF),
             waiting_lead_timings(session, account_id=ACCOUNT, as_of=AS_OF, threshold_seconds=threshold),
             as_of=AS_OF,
             threshold_seconds=threshold,
