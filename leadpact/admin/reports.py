@@ -96,6 +96,7 @@ def _compute(
             won_basis=won_basis,
             hypotheses=False,
             untouched_after_seconds=untouched_after,
+            engine=engine,
         )
     return fingerprint, report, now
 
@@ -166,18 +167,22 @@ async def weekly_report(
         ),
         try_fetch_meeting_tasks(services.connector, admin.account_id),
     )
-    computed = await anyio.to_thread.run_sync(
-        _load,
-        services.engine,
-        _cache(request),
-        admin.account_id,
-        period,
-        moment,
-        basis,
-        services.settings.untouched_after_seconds,
-    )
-    tracked = await anyio.to_thread.run_sync(
-        _tracked_cached, services.engine, _tracked_cache(request), admin.account_id, moment
+    # The week's figures and the open hypotheses are independent reads: side by side, each on its own
+    # connection, a week's first visit waits for the longer of the two, not their sum.
+    computed, tracked = await asyncio.gather(
+        anyio.to_thread.run_sync(
+            _load,
+            services.engine,
+            _cache(request),
+            admin.account_id,
+            period,
+            moment,
+            basis,
+            services.settings.untouched_after_seconds,
+        ),
+        anyio.to_thread.run_sync(
+            _tracked_cached, services.engine, _tracked_cache(request), admin.account_id, moment
+        ),
     )
     report = with_meeting_tasks(replace(computed, tracked=tracked), tasks)
     if format == "md":

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from integration.accounts import AccountNotConnected
 from integration.amocrm import AccountApi, AmoError
+from integration.db import session_scope
 from integration.storage import promos as promo_store
 from integration.storage import stats as stats_store
 from integration.storage import users as user_store
@@ -37,7 +40,7 @@ from sync.stats.metrics import WonBasis
 from sync.stats.periods import Period
 from sync.stats.queries import bucket_counts, deal_cycle_histograms, load_plans, load_spend
 from sync.stats.service import StatsOptions, figures_for, rules_context
-from sync.stats.speed import speed_to_lead
+from sync.stats.speed import SpeedToLead, speed_to_lead
 from sync.stats.touches import delay_histograms, waiting_lead_timings
 from sync.stats.trends import (
     PREVIOUS_WEEKS,
@@ -95,59 +98,72 @@ def load_weekly_report(
     won_basis: WonBasis = "close_date",
     hypotheses: bool = True,
     untouched_after_seconds: int = DEFAULT_UNTOUCHED_AFTER_SECONDS,
+    engine: Engine | None = None,
 ) -> WeeklyReport:
     """The report of `week` as of `as_of`; `tasks` are the account's meeting tasks (None: not readable).
 
     `hypotheses=False` leaves the open hypotheses out (the page measures them per view: they are cheap and
-    change at the meeting itself, while the rest of the report is cached).
+    change at the meeting itself, while the rest of the report is cached). With `engine`, the trends, results
+    and speed to lead are read on a second connection while this one computes the week's figures.
 
     People are named from the account's cached amoCRM users (see `integration.users.refresh_users`)."""
-    figures = figures_for(
-        session=session,
-        account_id=account_id,
-        period=week,
-        as_of=as_of,
-        options=report_options(won_basis),
-    )
     rules = rules_context(session=session, account_id=account_id)
-    names = ReportNames(
-        people=user_store.user_names(session=session, account_id=account_id),
-        channels=rules.channel_titles,
-        pipelines=pipeline_names(session=session, account_id=account_id),
-    )
     start, end = week.bounds(rules.timezone)
-    disputes = promo_store.list_disputes(session=session, account_id=account_id, since=start, until=end)
-    report = build_weekly_report(
-        figures,
-        account_id=account_id,
-        week_label=week_label(week),
-        rule_version=rules.version,
-        stage_names=stage_names(session=session, account_id=account_id),
-        last_week_tasks=None,
-        next_week_due=next_week(week).end,
-        week_bounds=(start, end),
-        disputes=summarise_disputes(disputes),
-        names=names,
-    )
     account = get_account(session=session, account_id=account_id)
     installed_on = None if account is None else account.created_at.astimezone(rules.timezone).date()
-    trends, results = week_trends(
-        session=session,
-        account_id=account_id,
-        week=week,
-        as_of=as_of,
-        tz=rules.timezone,
-        won_basis=won_basis,
-        installed_on=installed_on,
-    )
-    speed = speed_to_lead(
-        delay_histograms(session, account_id=account_id, created_from=start, created_until=end, as_of=as_of),
-        waiting_lead_timings(
-            session, account_id=account_id, as_of=as_of, threshold_seconds=untouched_after_seconds
-        ),
-        as_of=as_of,
-        threshold_seconds=untouched_after_seconds,
-    )
+
+    def over_time(over: Session) -> tuple[Trends, ResultsSinceInstall | None, SpeedToLead]:
+        trends, results = week_trends(
+            session=over,
+            account_id=account_id,
+            week=week,
+            as_of=as_of,
+            tz=rules.timezone,
+            won_basis=won_basis,
+            installed_on=installed_on,
+        )
+        speed = speed_to_lead(
+            delay_histograms(over, account_id=account_id, created_from=start, created_until=end, as_of=as_of),
+            waiting_lead_timings(
+                over, account_id=account_id, as_of=as_of, threshold_seconds=untouched_after_seconds
+            ),
+            as_of=as_of,
+            threshold_seconds=untouched_after_seconds,
+        )
+        return trends, results, speed
+
+    def on_own_connection(own_engine: Engine) -> tuple[Trends, ResultsSinceInstall | None, SpeedToLead]:
+        with session_scope(own_engine) as own:
+            return over_time(own)
+
+    with ThreadPoolExecutor(max_workers=1) as side:
+        later = side.submit(on_own_connection, engine) if engine is not None else None
+        figures = figures_for(
+            session=session,
+            account_id=account_id,
+            period=week,
+            as_of=as_of,
+            options=report_options(won_basis),
+        )
+        names = ReportNames(
+            people=user_store.user_names(session=session, account_id=account_id),
+            channels=rules.channel_titles,
+            pipelines=pipeline_names(session=session, account_id=account_id),
+        )
+        disputes = promo_store.list_disputes(session=session, account_id=account_id, since=start, until=end)
+        report = build_weekly_report(
+            figures,
+            account_id=account_id,
+            week_label=week_label(week),
+            rule_version=rules.version,
+            stage_names=stage_names(session=session, account_id=account_id),
+            last_week_tasks=None,
+            next_week_due=next_week(week).end,
+            week_bounds=(start, end),
+            disputes=summarise_disputes(disputes),
+            names=names,
+        )
+        trends, results, speed = later.result() if later is not None else over_time(session)
     report = replace(report, trends=trends, results=results, speed=speed)
     if not hypotheses:
         return with_meeting_tasks(report, tasks)
