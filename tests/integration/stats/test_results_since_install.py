@@ -12,12 +12,10 @@ from sqlalchemy.engine import Engine
 from integration.db import session_scope
 from integration.storage.leads import LeadSnapshot
 from sync.reports.figures import week_trends
-from sync.reports.model import ReportNames, build_weekly_report
 from sync.reports.render import render_html, render_markdown
-from sync.reports.weeks import next_week
 from sync.stats.periods import Period
 from sync.stats.trends import median_of_histogram, weeks_since
-from tests.unit.reports.sample import STAGE_NAMES, week_figures
+from tests.unit.reports.sample import sample_report
 
 ACCOUNT = 77
 WEEK = Period(date(2026, 11, 16), date(2026, 11, 22))  # 2026-W47
@@ -122,19 +120,7 @@ def test_the_panel_is_in_the_report_in_both_languages(
             won_basis="close_date",
             installed_on=INSTALLED,
         )
-    report = build_weekly_report(
-        week_figures(),
-        account_id=ACCOUNT,
-        week_label="2026-W47",
-        rule_version=1,
-        stage_names=STAGE_NAMES,
-        last_week_tasks=(),
-        next_week_due=next_week(WEEK).end,
-        names=ReportNames(),
-    )
-    from dataclasses import replace
-
-    report = replace(report, trends=trends, results=results)
+    report = sample_report(WEEK, account_id=ACCOUNT, trends=trends, results=results)
     text = render_markdown(report, lang)  # type: ignore[arg-type]
     assert heading in text and "2026-11-04" in text
     assert cycle in text

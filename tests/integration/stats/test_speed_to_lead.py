@@ -5,7 +5,6 @@ hand-built history, in the report in both languages, and read from the sandbox's
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -16,9 +15,8 @@ from integration.amocrm import AmoClient
 from integration.db import session_scope
 from integration.storage import touches as touch_store
 from integration.storage.leads import LeadSnapshot
-from sync.reports.model import ReportNames, build_weekly_report
+from sync.reports.model import ReportNames
 from sync.reports.render import render_html, render_markdown
-from sync.reports.weeks import next_week
 from sync.stats.backfill import backfill_account
 from sync.stats.periods import Period
 from sync.stats.speed import speed_to_lead
@@ -29,7 +27,7 @@ from sync.stats.touches import (
     waiting_lead_timings,
 )
 from tests.integration.amocrm.sandbox import installed_api
-from tests.unit.reports.sample import STAGE_NAMES, week_figures
+from tests.unit.reports.sample import sample_report
 
 ACCOUNT = 78
 WEEK = Period(date(2026, 11, 16), date(2026, 11, 22))  # 2026-W47
@@ -154,17 +152,12 @@ def test_the_first_action_kept_is_the_earliest_seen(history: Engine) -> None:
 def test_the_report_names_managers_and_lists_the_waiting_leads(
     history: Engine, lang: str, heading: str, anna: str, clara: str, waiting: str
 ) -> None:
-    report = build_weekly_report(
-        week_figures(),
+    report = sample_report(
+        WEEK,
         account_id=ACCOUNT,
-        week_label="2026-W47",
-        rule_version=1,
-        stage_names=STAGE_NAMES,
-        last_week_tasks=(),
-        next_week_due=next_week(WEEK).end,
         names=ReportNames(people={ANNA: "Anna", BORIS: "Boris", CLARA: "Clara"}),
+        speed=compute(history),
     )
-    report = replace(report, speed=compute(history))
     text = render_markdown(report, lang)  # type: ignore[arg-type]
     assert heading in text and anna in text and clara in text and waiting in text
     assert "| #8 Lead 8 | Boris |" in text

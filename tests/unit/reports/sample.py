@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
+from sync.reports.model import ReportNames, WeeklyReport, build_weekly_report
+from sync.reports.weeks import next_week
 from sync.stats.metrics import (
     ChannelCounts,
     HistoryMissing,
@@ -74,3 +78,20 @@ def week_figures(
         completeness_fields=(),
         min_quality_sample=min_quality_sample,
     )
+
+
+def sample_report(
+    week: Period, *, account_id: int = 1, names: ReportNames | None = None, **changes: Any
+) -> WeeklyReport:
+    """The sample week's report for `week` (label 2026-W47), with `changes` (trends, speed, …) put in."""
+    report = build_weekly_report(
+        week_figures(),
+        account_id=account_id,
+        week_label="2026-W47",
+        rule_version=1,
+        stage_names=STAGE_NAMES,
+        last_week_tasks=(),
+        next_week_due=next_week(week).end,
+        names=names or ReportNames(),
+    )
+    return replace(report, **changes)
