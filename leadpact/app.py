@@ -103,12 +103,14 @@ def _include_optional_routers(app: FastAPI) -> None:
     from leadpact.admin import router as admin_router
     from leadpact.admin.mapping import router as mapping_router
     from leadpact.admin.reports import reports_router
+    from leadpact.admin.sign_in import widget_link_router
     from leadpact.widget.api import router as widget_router
     from webhooks.receiver import mount_receiver
 
     mount_receiver(app)
     app.include_router(observability_router)
     app.include_router(widget_router)
+    app.include_router(widget_link_router)
     app.include_router(admin_router)
     app.include_router(mapping_router)
     app.include_router(reports_router)

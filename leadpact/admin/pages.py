@@ -37,6 +37,7 @@ from leadpact.admin.session import (
     encode_session,
     new_session,
 )
+from leadpact.admin.sign_in import signed_in_admin
 from leadpact.admin.web import (
     AdminDenied,
     AdminDep,
@@ -48,13 +49,6 @@ from leadpact.admin.web import (
     render,
     services_of,
     with_lang,
-)
-from leadpact.widget.auth import (
-    WidgetAuthError,
-    account_origins,
-    check_account,
-    verify_widget_token,
-    widget_audience,
 )
 from rules import RuleFileError, check_ruleset, load_ruleset
 from sync.promos.importing import parse_promo_file
@@ -76,34 +70,21 @@ def _approver(user_id: int) -> str:
 
 
 @router.get("/login")
-def login(request: Request, token: str = "", next: str = "/admin") -> Response:
-    """Signs an amoCRM account admin in with the widget's amoCRM-signed token; anyone else gets 401/403."""
+def login(request: Request, token: str = "", ticket: str = "", next: str = "/admin") -> Response:
+    """Signs an amoCRM account admin in with a one-time link from the widget (`ticket`) or amoCRM's own widget
+    token; each works once. Anyone else gets 401/403."""
     services = services_of(request)
     settings = services.settings
-    secret = settings.amocrm_client_secret.get_secret_value() if settings.amocrm_client_secret else ""
     now = int(time.time())
-    try:
-        claims = verify_widget_token(
-            token, client_secret=secret, audience=widget_audience(settings.amocrm_redirect_uri or ""), now=now
-        )
-        with session_scope(services.engine) as session:
-            account = account_store.get_account(session=session, account_id=claims.account_id)
-            if account is None or account.status == account_store.AccountStatus.REMOVED:
-                raise WidgetAuthError("account not installed")
-            allowed = account_origins(account.subdomain, account.base_url)
-        check_account(claims, subdomain=account.subdomain, allowed_origins=allowed, request_origin=None)
-    except WidgetAuthError:
-        raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED) from None
-    if not claims.is_admin or claims.user_id is None:
-        raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
-    admin = new_session(account_id=claims.account_id, user_id=claims.user_id, now=now)
+    account_id, user_id = signed_in_admin(services, token=token, ticket=ticket, now=now)
+    admin = new_session(account_id=account_id, user_id=user_id, now=now)
     # Pages name people from the cached user list: read it now if it is stale (at most once per period).
     anyio.from_thread.run(
         partial(
             refresh_users,
             engine=services.engine,
             connector=services.connector,
-            account_id=claims.account_id,
+            account_id=account_id,
             max_age=settings.users_refresh_seconds,
         )
     )

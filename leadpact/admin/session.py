@@ -1,8 +1,11 @@
-"""The admin's session cookie and CSRF tokens (pure: a key and a clock in, values out).
+"""The admin's session cookie, sign-in tickets and CSRF tokens (pure: a key and a clock in, values out).
 
-An admin signs in with the widget's amoCRM-signed token (`/admin/login?token=…`); from then on a cookie holds
-(account, user, expiry, nonce) signed with HMAC-SHA256 under a key derived from LeadPact's secret key. The CSRF
-token of every form is an HMAC of the session's nonce, so it is bound to the session and useless elsewhere.
+An admin signs in from the widget: the widget asks our backend, with amoCRM's signed token, for a sign-in ticket
+(account, user, a 2-minute expiry and a nonce, HMAC-signed) and opens `/admin/login?ticket=…`; amoCRM's own token
+(`/admin/login?token=…`) is accepted too. Either is good for one sign-in (the caller records its nonce or `jti`).
+From then on a cookie holds (account, user, expiry, nonce) signed with HMAC-SHA256 under a key derived from
+LeadPact's secret key. The CSRF token of every form is an HMAC of the session's nonce, so it is bound to the
+session and useless elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 SESSION_COOKIE = "leadpact_admin"
 SESSION_SECONDS = 8 * 3600
+# Long enough to open a new tab from the widget; short enough that a copied link is soon worthless.
+TICKET_SECONDS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,22 @@ class AdminSession:
 def session_key(secret_key: str) -> bytes:
     """A key used only for admin sessions, so a leak elsewhere never forges one (and vice versa)."""
     return hashlib.sha256(b"leadpact-admin-session|" + secret_key.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignInTicket:
+    account_id: int
+    user_id: int
+    expires_at: int
+    nonce: str
+
+    def __repr__(self) -> str:
+        return f"SignInTicket(account_id={self.account_id}, user_id={self.user_id})"
+
+
+def ticket_key(secret_key: str) -> bytes:
+    """Tickets have their own key: a session cookie is never a ticket, nor a ticket a cookie."""
+    return hashlib.sha256(b"leadpact-admin-ticket|" + secret_key.encode()).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -84,3 +105,34 @@ def csrf_token(session: AdminSession, key: bytes) -> str:
 
 def csrf_valid(session: AdminSession, key: bytes, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(csrf_token(session, key), token or "")
+
+
+def new_ticket(*, account_id: int, user_id: int, now: int, lifetime: int = TICKET_SECONDS) -> SignInTicket:
+    return SignInTicket(
+        account_id=account_id, user_id=user_id, expires_at=now + lifetime, nonce=secrets.token_urlsafe(16)
+    )
+
+
+def encode_ticket(ticket: SignInTicket, key: bytes) -> str:
+    return encode_session(
+        AdminSession(
+            account_id=ticket.account_id,
+            user_id=ticket.user_id,
+            expires_at=ticket.expires_at,
+            nonce=ticket.nonce,
+        ),
+        key,
+    )
+
+
+def decode_ticket(text: str | None, key: bytes, *, now: int) -> SignInTicket | None:
+    """The ticket, or None when it is missing, forged, malformed or expired."""
+    decoded = decode_session(text, key, now=now)
+    if decoded is None:
+        return None
+    return SignInTicket(
+        account_id=decoded.account_id,
+        user_id=decoded.user_id,
+        expires_at=decoded.expires_at,
+        nonce=decoded.nonce,
+    )

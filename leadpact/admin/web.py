@@ -100,10 +100,14 @@ def admin_key(request: Request) -> bytes:
 
 
 def current_admin(request: Request) -> AdminSession:
-    """The signed-in admin, or a 401 page."""
+    """The signed-in admin, or a 401 page (also once the account has removed LeadPact: its session ends then)."""
     session = decode_session(request.cookies.get(SESSION_COOKIE), admin_key(request), now=int(time.time()))
     if session is None:
         raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED)
+    with session_scope(services_of(request).engine) as db:
+        account = account_store.get_account(session=db, account_id=session.account_id)
+        if account is None or account.status == account_store.AccountStatus.REMOVED:
+            raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED)
     return session
 
 

@@ -125,7 +125,7 @@ def _engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(_engine)]
 
 
-def _cors(response: Response, caller: WidgetCaller) -> None:
+def cors(response: Response, caller: WidgetCaller) -> None:
     if caller.allowed_origin:
         response.headers["Access-Control-Allow-Origin"] = caller.allowed_origin
         response.headers["Vary"] = "Origin"
@@ -157,17 +157,18 @@ def get_lead_panel(
     lead_id: int, caller: CallerDep, engine: EngineDep, request: Request, response: Response
 ) -> LeadPanel:
     """The LeadPact panel of a lead of the caller's account."""
-    _cors(response, caller)
+    cors(response, caller)
     with session_scope(engine) as session:
         snapshot = _lead_or_404(session, caller, lead_id)
         now = _today(request)
-        return lead_panel(
+        panel = lead_panel(
             session=session,
             snapshot=snapshot,
             today=now.date(),
             now=int(now.timestamp()),
             untouched_after=_services(request).settings.untouched_after_seconds,
         )
+    return panel.model_copy(update={"can_open_admin": caller.claims.is_admin})
 
 
 class DisputeIn(BaseModel):
@@ -188,7 +189,7 @@ async def post_dispute(
 ) -> DisputeOut:
     """A rep flags the lead as misqualified, with a reason; the disputed criterion's owner gets an amoCRM task on
     the lead (the dispute is stored first: amoCRM failing loses nothing)."""
-    _cors(response, caller)
+    cors(response, caller)
     now = int(_clock(request)())
     dispute, task = await anyio.to_thread.run_sync(
         partial(_store_dispute, engine, caller, lead_id, body, now, request)
@@ -275,7 +276,7 @@ def post_coupon_used(
     response: Response,
 ) -> CouponUsedOut:
     """A rep marks the lead's coupon as used by the customer."""
-    _cors(response, caller)
+    cors(response, caller)
     with session_scope(engine) as session:
         _lead_or_404(session, caller, lead_id)
         marked = promo_store.mark_coupon_used(
@@ -317,7 +318,7 @@ class PromosSaved(BaseModel):
 @router.get("/promos", response_model=list[PromoOut])
 def get_promos(caller: CallerDep, engine: EngineDep, response: Response) -> list[PromoOut]:
     """The account's promos with what is left in their coupon pools."""
-    _cors(response, caller)
+    cors(response, caller)
     with session_scope(engine) as session:
         records = promo_store.list_promos(session=session, account_id=caller.account_id)
         pools = promo_store.pool_stats(session=session, account_id=caller.account_id)
@@ -343,7 +344,7 @@ def put_promos(
     body: PromosIn, caller: CallerDep, engine: EngineDep, request: Request, response: Response
 ) -> PromosSaved | JSONResponse:
     """An account admin saves promos (all or nothing); problems come back by item and field in ru and en."""
-    _cors(response, caller)
+    cors(response, caller)
     if not caller.claims.is_admin:
         raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
     with session_scope(engine) as session:

@@ -34,6 +34,8 @@ class WidgetClaims:
     user_id: int | None
     is_admin: bool
     issuer: str
+    # amoCRM's `jti`: lets a sign-in use each token once (None when amoCRM sent none).
+    token_id: str | None = None
 
     def __repr__(self) -> str:
         return f"WidgetClaims(account_id={self.account_id}, user_id={self.user_id})"
@@ -112,6 +114,7 @@ def verify_widget_token(
         user_id=user_id,
         is_admin=bool(claims.get("is_admin", False)),
         issuer=str(claims["iss"]),
+        token_id=str(claims["jti"]) if claims.get("jti") not in (None, "") else None,
     )
 
 

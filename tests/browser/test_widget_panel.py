@@ -79,7 +79,7 @@ HOST_PAGE = """<!doctype html>
     document.getElementById("widgets_block").appendChild(block);
   }};
   widget.$authorizedAjax = function (options) {{
-    return fetch("/token").then(function (r) {{ return r.json(); }}).then(function (t) {{
+    return fetch("/token{token_query}").then(function (r) {{ return r.json(); }}).then(function (t) {{
       return fetch(options.url, {{
         method: options.method || "GET",
         headers: {{ "X-Auth-Token": t.token, "Content-Type": "application/json" }},
@@ -89,7 +89,15 @@ HOST_PAGE = """<!doctype html>
   }};
   widget.callbacks.init();
   widget.callbacks.bind_actions();
-  widget.callbacks.render();
+  if ("{area}" === "settings") {{
+    // amoCRM's widget settings window hands the widget its body to add to.
+    var body = document.createElement("div");
+    body.className = "widget_settings_block";
+    document.querySelector(".card__main").appendChild(body);
+    widget.callbacks.settings(body);
+  }} else {{
+    widget.callbacks.render();
+  }}
 </script>
 </body></html>
 """
@@ -101,9 +109,16 @@ def host_app(widget_dir: Path, backend: str) -> FastAPI:
     i18n = json.loads((widget_dir / "i18n" / "ru.json").read_text(encoding="utf-8"))
 
     @app.get("/")
-    def page(lead: int = LEAD_ID) -> HTMLResponse:
+    def page(lead: int = LEAD_ID, admin: bool = False, area: str = "lcard") -> HTMLResponse:
         return HTMLResponse(
-            HOST_PAGE.format(lead_id=lead, account_id=ACCOUNT_ID, i18n=json.dumps(i18n), backend=backend)
+            HOST_PAGE.format(
+                lead_id=lead,
+                account_id=ACCOUNT_ID,
+                i18n=json.dumps(i18n),
+                backend=backend,
+                token_query="?admin=1" if admin else "",
+                area=area,
+            )
         )
 
     @app.get("/widget/script.js")
@@ -111,8 +126,8 @@ def host_app(widget_dir: Path, backend: str) -> FastAPI:
         return Response((widget_dir / "script.js").read_bytes(), media_type="application/javascript")
 
     @app.get("/token")
-    def mint() -> JSONResponse:
-        return JSONResponse({"token": token()})
+    def mint(admin: bool = False) -> JSONResponse:
+        return JSONResponse({"token": token(is_admin=admin)})
 
     return app
 
@@ -223,3 +238,26 @@ class TestWidgetInChromium:
         page.goto(lead_card)
         page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
         assert page.locator(".lp-untouched").inner_text() == "С лидом никто не работал уже 6 ч"
+
+    def test_a_manager_sees_no_admin_link(self, lead_card: str, page: Page) -> None:
+        """The rules and report are for account admins: a manager's card offers no way there."""
+        page.goto(lead_card)
+        page.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=10_000)
+        assert page.locator(".lp-open-admin").count() == 0
+
+    @pytest.mark.parametrize("area", ["lcard", "settings"])
+    def test_an_admin_opens_leadpact_in_a_new_tab_with_a_one_time_link(
+        self, lead_card: str, page: Page, area: str
+    ) -> None:
+        """From the lead card or the widget's settings window, an admin's click opens a new tab on LeadPact's
+        sign-in link (a ticket the backend minted for that admin), in the account's language."""
+        page.goto(f"{lead_card}/?admin=1&area={area}")
+        button = page.locator(".lp-open-admin")
+        button.wait_for(timeout=10_000)
+        assert button.inner_text() == "Правила, подписи и отчёт LeadPact"
+        with page.context.expect_page(timeout=10_000) as opened:
+            button.click()
+        tab = opened.value
+        tab.wait_for_url("**/admin/login?ticket=*", timeout=10_000)
+        assert "lang=ru" in tab.url
+        assert tab.url.startswith(page.evaluate("() => widget.get_settings().backend_url"))

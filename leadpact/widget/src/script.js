@@ -201,6 +201,34 @@ define(['jquery'], function () {
       container.appendChild(block);
     }
 
+    function language() {
+      return (window.AMOCRM && AMOCRM.lang_id) === 'en' ? 'en' : 'ru';
+    }
+
+    // The admin pages open in a new tab through a one-time link: the tab is opened on the click itself (a tab
+    // opened after an answer arrives is a popup browsers block), then sent to the link.
+    function openAdmin(button) {
+      var opened = window.open('about:blank', '_blank');
+      var query = accountQuery();
+      query += (query ? '&' : '?') + 'lang=' + language();
+      if (button) { button.disabled = true; }
+      call('POST', '/api/widget/admin-link' + query).then(function (link) {
+        if (button) { button.disabled = false; }
+        var url = backendUrl() + link.path;
+        if (opened) { opened.location.href = url; } else { window.location.href = url; }
+      }, function () {
+        if (button) { button.disabled = false; }
+        if (opened) { opened.close(); }
+        window.alert(t('admin_failed'));
+      });
+    }
+
+    function adminButton() {
+      var button = node('button', 'lp-open-admin', t('open_admin'));
+      button.type = 'button';
+      return button;
+    }
+
     function render(data) {
       var container = panel();
       if (!container) { return; }
@@ -212,6 +240,11 @@ define(['jquery'], function () {
       renderPromos(container, data);
       renderEvents(container, data);
       renderDispute(container, data);
+      if (data.can_open_admin) {
+        var admin = node('div', 'lp-section');
+        admin.appendChild(adminButton());
+        container.appendChild(admin);
+      }
       container.setAttribute('data-state', 'ready');
     }
 
@@ -234,7 +267,9 @@ define(['jquery'], function () {
       var container = panel();
       if (!container || !target || !container.contains(target)) { return; }
       var id = encodeURIComponent(leadId());
-      if (target.classList.contains('lp-mark-used')) {
+      if (target.classList.contains('lp-open-admin')) {
+        openAdmin(target);
+      } else if (target.classList.contains('lp-mark-used')) {
         target.disabled = true;
         call('POST', '/api/widget/leads/' + id + '/coupon-used', { code: target.getAttribute('data-code') })
           .then(load, function () { target.disabled = false; });
@@ -278,7 +313,18 @@ define(['jquery'], function () {
         }
         return true;
       },
-      settings: function () {
+      // The widget's settings window: where an admin opens LeadPact's rules, sign-off, promos and the report.
+      settings: function (modalBody) {
+        var body = modalBody && modalBody.jquery ? modalBody[0] : modalBody;
+        var host = (body && body.appendChild ? body : null) || document.querySelector('.widget_settings_block');
+        if (!host || !backendUrl() || host.querySelector('.lp-open-admin')) { return true; }
+        var block = node('div', 'lp-settings-admin');
+        block.style.margin = '12px 0';
+        block.appendChild(node('div', 'lp-muted', t('admin_hint')));
+        var button = adminButton();
+        button.addEventListener('click', function () { openAdmin(button); });
+        block.appendChild(button);
+        host.appendChild(block);
         return true;
       },
       onSave: function () {

@@ -1,10 +1,11 @@
-"""An app with the admin and report routers over a test database, an installed account, and sign-in tokens
+"""An app with the admin, report and widget routers over a test database, an installed account, and sign-in tokens
 shaped like amoCRM's widget tokens."""
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -22,6 +23,8 @@ from integration.storage import accounts as account_store
 from leadpact.admin import router
 from leadpact.admin.mapping import router as mapping_router
 from leadpact.admin.reports import reports_router
+from leadpact.admin.sign_in import widget_link_router
+from leadpact.widget.api import router as widget_router
 
 CLIENT_SECRET = "admin-test-client-secret-0123456789abcdef0123456789"
 REDIRECT_URI = "https://leadpact.example.com/oauth/callback"
@@ -58,6 +61,8 @@ def admin_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(mapping_router)
     app.include_router(reports_router)
+    app.include_router(widget_router)
+    app.include_router(widget_link_router)
     return app
 
 
@@ -95,13 +100,15 @@ def widget_token(
     issuer: str = "https://acme.amocrm.ru",
     now: int | None = None,
     ttl: int = 1800,
+    jti: str | None = None,
 ) -> str:
-    """A token like the one amoCRM's `$authorizedAjax` sends (HS256 with the integration's client secret)."""
+    """A token like the one amoCRM's `$authorizedAjax` sends (HS256 with the integration's client secret); each
+    has its own `jti` unless one is given."""
     moment = int(time.time()) if now is None else now
     claims = {
         "iss": issuer,
         "aud": audience,
-        "jti": f"jti-{moment}-{user_id}",
+        "jti": jti if jti is not None else uuid.uuid4().hex,
         "iat": moment,
         "nbf": moment,
         "exp": moment + ttl,

@@ -160,6 +160,71 @@ class TestSignIn:
         assert httpx.get(f"{server}/admin", cookies={SESSION_COOKIE: cookie}).status_code == 200
         assert httpx.get(f"{server}/admin", cookies={SESSION_COOKIE: tampered}).status_code == 401
 
+    def test_a_widget_token_signs_in_once(self, client: httpx.Client, server: str) -> None:
+        """A sign-in link copied from a browser history or a proxy log opens no second session."""
+        token = widget_token()
+        assert client.get("/admin/login", params={"token": token}, follow_redirects=False).status_code == 303
+        with httpx.Client(base_url=server) as stranger:
+            replayed = stranger.get("/admin/login", params={"token": token}, follow_redirects=False)
+            assert replayed.status_code == 401
+            assert "set-cookie" not in replayed.headers
+            assert "acme" not in replayed.text
+            assert stranger.get("/admin").status_code == 401
+        assert client.get("/admin").status_code == 200
+
+    def test_the_widget_gives_an_admin_a_one_time_link_to_the_admin_pages(
+        self, client: httpx.Client, server: str
+    ) -> None:
+        """The widget asks with amoCRM's token; the link it gets signs its admin in once, in the language asked."""
+        answer = httpx.post(
+            f"{server}/api/widget/admin-link",
+            params={"lang": "en"},
+            headers={"X-Auth-Token": widget_token(), "Origin": "https://acme.amocrm.ru"},
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "https://acme.amocrm.ru"
+        path = answer.json()["path"]
+        assert path.startswith("/admin/login?ticket=") and "lang=en" in path
+        signed = client.get(path)
+        assert signed.status_code == 200 and "Webhook inbox" in signed.text
+        with httpx.Client(base_url=server) as stranger:
+            assert stranger.get(path, follow_redirects=False).status_code == 401
+            assert stranger.get("/admin").status_code == 401
+
+    def test_a_manager_gets_no_admin_link(self, server: str) -> None:
+        """The link is for account admins only; a manager's widget gets 403 and no ticket."""
+        answer = httpx.post(
+            f"{server}/api/widget/admin-link",
+            headers={"X-Auth-Token": widget_token(user_id=MANAGER_USER, is_admin=False)},
+        )
+        assert answer.status_code == 403
+        assert "ticket" not in answer.text
+
+    def test_a_forged_ticket_opens_nothing(self, client: httpx.Client) -> None:
+        """A ticket not signed by this LeadPact (or cut short) is a 401 like a forged token."""
+        for ticket in ("eyJhIjozMTAwMDAwMX0.forged", "garbage", "a.b.c"):
+            response = client.get("/admin/login", params={"ticket": ticket}, follow_redirects=False)
+            assert response.status_code == 401, ticket
+            assert "set-cookie" not in response.headers
+
+    def test_removing_leadpact_from_the_account_ends_its_sessions(
+        self, signed_in: httpx.Client, engine: Engine
+    ) -> None:
+        """Once amoCRM tells us the account removed the integration, its admins' open sessions show nothing."""
+        from integration.storage import accounts as account_store
+
+        assert signed_in.get("/admin").status_code == 200
+        with session_scope(engine) as session:
+            account_store.set_account_status(
+                session=session,
+                account_id=ACCOUNT_ID,
+                status=account_store.AccountStatus.REMOVED,
+                reason="uninstalled",
+            )
+        page = signed_in.get("/admin")
+        assert page.status_code == 401
+        assert "acme" not in page.text
+
     def test_signing_out_ends_the_session(self, signed_in: httpx.Client) -> None:
         """After "sign out" the pages answer 401 again."""
         csrf = csrf_of(signed_in)

@@ -16,6 +16,7 @@ from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage import promos as promo_store
 from integration.storage.leads import LeadSnapshot
+from leadpact.admin.sign_in import widget_link_router
 from leadpact.widget.api import router
 from sync.promos.importing import parse_promo_file
 from sync.promos.service import import_promos, promo_fields_for_lead
@@ -126,6 +127,7 @@ def seed(engine: Engine, *, base_url: str = ACCOUNT_ORIGIN) -> None:
 def widget_app(settings: Settings, engine: Engine, *, clock: Any = None) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
+    app.include_router(widget_link_router)
     app.state.services = SimpleNamespace(settings=widget_settings(settings), engine=engine)
     app.state.widget_clock = clock or (lambda: float(UNIX_NOW))
     return app

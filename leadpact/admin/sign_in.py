@@ -1,0 +1,112 @@
+"""How an amoCRM admin gets from the widget into `/admin`, once per sign-in link.
+
+The widget cannot read amoCRM's token (`$authorizedAjax` puts it in a header), so it asks
+`POST /api/widget/admin-link` for a sign-in ticket and opens the link in a new tab. A ticket lives 2 minutes and,
+like amoCRM's own token at `/admin/login?token=…`, signs in once: a link found later in a browser history or a
+proxy log opens nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from integration.crypto import load_secret_key
+from integration.db import session_scope
+from integration.storage import accounts as account_store
+from integration.storage import sign_ins
+from leadpact.admin import texts
+from leadpact.admin.session import decode_ticket, encode_ticket, new_ticket, ticket_key
+from leadpact.admin.web import AdminDenied, services_of
+from leadpact.widget.api import CallerDep, cors
+from leadpact.widget.auth import (
+    WidgetAuthError,
+    account_origins,
+    check_account,
+    verify_widget_token,
+    widget_audience,
+)
+
+widget_link_router = APIRouter(prefix="/api/widget", tags=["widget"])
+
+
+class AdminLink(BaseModel):
+    """Where the widget sends an admin: a path on LeadPact's backend, good for one sign-in within 2 minutes."""
+
+    path: str
+
+
+def _installed_account_origins(services: Any, account_id: int) -> tuple[str, frozenset[str]]:
+    with session_scope(services.engine) as session:
+        account = account_store.get_account(session=session, account_id=account_id)
+        if account is None or account.status == account_store.AccountStatus.REMOVED:
+            raise WidgetAuthError("account not installed")
+        return account.subdomain, account_origins(account.subdomain, account.base_url)
+
+
+def _use_once(services: Any, *, account_id: int, token_id: str, expires_at: int, now: int) -> None:
+    with session_scope(services.engine) as session:
+        if not sign_ins.use_once(
+            session=session, account_id=account_id, token_id=token_id, expires_at=expires_at, now=now
+        ):
+            raise WidgetAuthError("sign-in token already used")
+
+
+def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tuple[int, int]:
+    """(account, user) of the admin a sign-in ticket or an amoCRM widget token names, each usable once.
+
+    401 for anything wrong with it (or used before), 403 for a valid token of someone who is not an admin."""
+    settings = services.settings
+    try:
+        if ticket:
+            found = decode_ticket(ticket, ticket_key(load_secret_key(settings)), now=now)
+            if found is None:
+                raise WidgetAuthError("invalid or expired ticket")
+            _installed_account_origins(services, found.account_id)
+            _use_once(
+                services,
+                account_id=found.account_id,
+                token_id=f"ticket:{found.nonce}",
+                expires_at=found.expires_at,
+                now=now,
+            )
+            return found.account_id, found.user_id
+        secret = settings.amocrm_client_secret.get_secret_value() if settings.amocrm_client_secret else ""
+        claims = verify_widget_token(
+            token, client_secret=secret, audience=widget_audience(settings.amocrm_redirect_uri or ""), now=now
+        )
+        subdomain, allowed = _installed_account_origins(services, claims.account_id)
+        check_account(claims, subdomain=subdomain, allowed_origins=allowed, request_origin=None)
+        if not claims.is_admin or claims.user_id is None:
+            raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
+        if claims.token_id is None:
+            raise WidgetAuthError("token without jti cannot be limited to one sign-in")
+        # Kept as long as amoCRM's token could still be presented, whatever its own claims say.
+        _use_once(
+            services,
+            account_id=claims.account_id,
+            token_id=f"jti:{claims.token_id}",
+            expires_at=now + 2 * 3600,
+            now=now,
+        )
+        return claims.account_id, claims.user_id
+    except WidgetAuthError:
+        raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED) from None
+
+
+@widget_link_router.post("/admin-link", response_model=AdminLink)
+def admin_link(caller: CallerDep, request: Request, response: Response, lang: str | None = None) -> AdminLink:
+    """A one-time sign-in link to `/admin` for an account admin calling from the widget; 403 for anyone else."""
+    cors(response, caller)
+    if not caller.claims.is_admin or caller.claims.user_id is None:
+        raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
+    services = services_of(request)
+    ticket = new_ticket(account_id=caller.account_id, user_id=caller.claims.user_id, now=int(time.time()))
+    query = {"ticket": encode_ticket(ticket, ticket_key(load_secret_key(services.settings)))}
+    if lang in ("ru", "en"):
+        query["lang"] = lang
+    return AdminLink(path=f"/admin/login?{urlencode(query)}")
