@@ -22,7 +22,7 @@ from integration.storage import field_mapping as mapping_store
 from integration.storage import rulesets as ruleset_store
 from leadpact.admin import texts
 from leadpact.admin.service import backtest_preview, lead_names
-from leadpact.admin.web import AdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
+from leadpact.admin.web import AccountAdminDep, AdminRoute, FormDep, language, render, services_of, with_lang
 from rules import RuleSet, load_ruleset, role_uses
 from rules.loader import level_title
 from rules.model import CatalogField
@@ -128,7 +128,7 @@ def _page(
 
 
 @router.get("", response_class=HTMLResponse)
-def mapping_page(request: Request, admin: AdminDep) -> Response:
+def mapping_page(request: Request, admin: AccountAdminDep) -> Response:
     """A dropdown of the account's fields per role, with fill rates; the running mapping preselected."""
     return _page(request, admin)
 
@@ -161,7 +161,7 @@ def mapping_of_choice(
 
 
 @router.post("/preview", response_class=HTMLResponse)
-def mapping_preview(request: Request, admin: AdminDep, form: FormDep) -> Response:
+def mapping_preview(request: Request, admin: AccountAdminDep, form: FormDep) -> Response:
     """How the chosen mapping would reclassify the stored leads, compared to the running rules."""
     lang = language(request)
     chosen = chosen_fields(form)
@@ -192,7 +192,7 @@ def mapping_preview(request: Request, admin: AdminDep, form: FormDep) -> Respons
 
 
 @router.post("", response_class=HTMLResponse)
-def mapping_propose(request: Request, admin: AdminDep, form: FormDep) -> Response:
+def mapping_propose(request: Request, admin: AccountAdminDep, form: FormDep) -> Response:
     """Proposes the chosen mapping as a new rules version (same text) for marketing and sales to sign off."""
     lang = language(request)
     chosen = chosen_fields(form)
@@ -214,7 +214,7 @@ def mapping_propose(request: Request, admin: AdminDep, form: FormDep) -> Respons
 
 
 @router.post("/create", response_class=HTMLResponse)
-async def mapping_create_field(request: Request, admin: AdminDep, form: FormDep) -> Response:
+async def mapping_create_field(request: Request, admin: AccountAdminDep, form: FormDep) -> Response:
     """Creates the lead field for a role in amoCRM, then shows the page with it selected for that role."""
     lang = language(request)
     role_name = str(form.get("role", ""))

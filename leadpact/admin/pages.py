@@ -39,6 +39,7 @@ from leadpact.admin.session import (
 )
 from leadpact.admin.sign_in import signed_in_admin
 from leadpact.admin.web import (
+    AccountAdminDep,
     AdminDenied,
     AdminDep,
     AdminRoute,
@@ -71,13 +72,13 @@ def _approver(user_id: int) -> str:
 
 @router.get("/login")
 def login(request: Request, token: str = "", ticket: str = "", next: str = "/admin") -> Response:
-    """Signs an amoCRM account admin in with a one-time link from the widget (`ticket`) or amoCRM's own widget
-    token; each works once. Anyone else gets 401/403."""
+    """Signs an amoCRM account admin or a named head in with a one-time link from the widget (`ticket`) or
+    amoCRM's own widget token; each works once. Anyone else gets 401/403."""
     services = services_of(request)
     settings = services.settings
     now = int(time.time())
-    account_id, user_id = signed_in_admin(services, token=token, ticket=ticket, now=now)
-    admin = new_session(account_id=account_id, user_id=user_id, now=now)
+    account_id, user_id, is_admin = signed_in_admin(services, token=token, ticket=ticket, now=now)
+    admin = new_session(account_id=account_id, user_id=user_id, now=now, is_admin=is_admin)
     # Pages name people from the cached user list: read it now if it is stale (at most once per period).
     anyio.from_thread.run(
         partial(
@@ -633,7 +634,7 @@ def plans_spend(request: Request, admin: AdminDep, form: FormDep) -> Response:
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox(request: Request, admin: AdminDep, retried: int | None = None) -> Response:
+def inbox(request: Request, admin: AccountAdminDep, retried: int | None = None) -> Response:
     """Depth and lag of the account's webhook inbox, and its failed deliveries with a retry button."""
     lang = language(request)
     services = services_of(request)
@@ -672,7 +673,7 @@ def inbox(request: Request, admin: AdminDep, retried: int | None = None) -> Resp
 
 
 @router.post("/inbox/{item_id}/retry")
-def inbox_retry(request: Request, admin: AdminDep, form: FormDep, item_id: int) -> Response:
+def inbox_retry(request: Request, admin: AccountAdminDep, form: FormDep, item_id: int) -> Response:
     services = services_of(request)
     with session_scope(services.engine) as session:
         item = session.get(inbox_store.InboxItem, item_id)
@@ -694,7 +695,7 @@ async def _account_users(request: Request, account_id: int) -> list[Any] | None:
 
 
 @router.get("/rules/signers", response_class=HTMLResponse)
-async def signers_page(request: Request, admin: AdminDep, notice: str | None = None) -> Response:
+async def signers_page(request: Request, admin: AccountAdminDep, notice: str | None = None) -> Response:
     """The account's amoCRM users by name, ticked for the department they sign rule versions off for."""
     lang = language(request)
     users = await _account_users(request, admin.account_id)
@@ -714,7 +715,7 @@ async def signers_page(request: Request, admin: AdminDep, notice: str | None = N
 
 
 @router.post("/rules/signers", response_class=HTMLResponse)
-async def signers_save(request: Request, admin: AdminDep, form: FormDep) -> Response:
+async def signers_save(request: Request, admin: AccountAdminDep, form: FormDep) -> Response:
     """Saves who signs for each department; one person ticked for both is refused and nothing is saved."""
     lang = language(request)
     users = await _account_users(request, admin.account_id)

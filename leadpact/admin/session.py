@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 SESSION_COOKIE = "leadpact_admin"
 SESSION_SECONDS = 8 * 3600
@@ -29,6 +29,9 @@ class AdminSession:
     user_id: int
     expires_at: int
     nonce: str
+    # False for a department head named to sign off who is no admin of the amoCRM account: the rules, sign-off,
+    # report, promos and plans are theirs; the account's setup (signers, field mapping, webhook inbox) is not.
+    is_admin: bool = True
 
     def __repr__(self) -> str:
         return f"AdminSession(account_id={self.account_id}, user_id={self.user_id})"
@@ -45,6 +48,7 @@ class SignInTicket:
     user_id: int
     expires_at: int
     nonce: str
+    is_admin: bool = True
 
     def __repr__(self) -> str:
         return f"SignInTicket(account_id={self.account_id}, user_id={self.user_id})"
@@ -67,15 +71,27 @@ def _mac(key: bytes, message: bytes) -> str:
     return _b64(hmac.new(key, message, hashlib.sha256).digest())
 
 
-def new_session(*, account_id: int, user_id: int, now: int, lifetime: int = SESSION_SECONDS) -> AdminSession:
+def new_session(
+    *, account_id: int, user_id: int, now: int, lifetime: int = SESSION_SECONDS, is_admin: bool = True
+) -> AdminSession:
     return AdminSession(
-        account_id=account_id, user_id=user_id, expires_at=now + lifetime, nonce=secrets.token_urlsafe(16)
+        account_id=account_id,
+        user_id=user_id,
+        expires_at=now + lifetime,
+        nonce=secrets.token_urlsafe(16),
+        is_admin=is_admin,
     )
 
 
 def encode_session(session: AdminSession, key: bytes) -> str:
     payload = json.dumps(
-        {"a": session.account_id, "u": session.user_id, "e": session.expires_at, "n": session.nonce},
+        {
+            "a": session.account_id,
+            "u": session.user_id,
+            "e": session.expires_at,
+            "n": session.nonce,
+            "r": int(session.is_admin),
+        },
         separators=(",", ":"),
     ).encode()
     body = _b64(payload)
@@ -92,7 +108,12 @@ def decode_session(cookie: str | None, key: bytes, *, now: int) -> AdminSession 
     try:
         data = json.loads(_unb64(body))
         session = AdminSession(
-            account_id=int(data["a"]), user_id=int(data["u"]), expires_at=int(data["e"]), nonce=str(data["n"])
+            account_id=int(data["a"]),
+            user_id=int(data["u"]),
+            expires_at=int(data["e"]),
+            nonce=str(data["n"]),
+            # Cookies from before heads could sign in were all admins'.
+            is_admin=bool(int(data.get("r", 1))),
         )
     except (ValueError, KeyError, TypeError):
         return None
@@ -107,32 +128,23 @@ def csrf_valid(session: AdminSession, key: bytes, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(csrf_token(session, key), token or "")
 
 
-def new_ticket(*, account_id: int, user_id: int, now: int, lifetime: int = TICKET_SECONDS) -> SignInTicket:
+def new_ticket(
+    *, account_id: int, user_id: int, now: int, lifetime: int = TICKET_SECONDS, is_admin: bool = True
+) -> SignInTicket:
     return SignInTicket(
-        account_id=account_id, user_id=user_id, expires_at=now + lifetime, nonce=secrets.token_urlsafe(16)
+        account_id=account_id,
+        user_id=user_id,
+        expires_at=now + lifetime,
+        nonce=secrets.token_urlsafe(16),
+        is_admin=is_admin,
     )
 
 
 def encode_ticket(ticket: SignInTicket, key: bytes) -> str:
-    return encode_session(
-        AdminSession(
-            account_id=ticket.account_id,
-            user_id=ticket.user_id,
-            expires_at=ticket.expires_at,
-            nonce=ticket.nonce,
-        ),
-        key,
-    )
+    return encode_session(AdminSession(**asdict(ticket)), key)
 
 
 def decode_ticket(text: str | None, key: bytes, *, now: int) -> SignInTicket | None:
     """The ticket, or None when it is missing, forged, malformed or expired."""
     decoded = decode_session(text, key, now=now)
-    if decoded is None:
-        return None
-    return SignInTicket(
-        account_id=decoded.account_id,
-        user_id=decoded.user_id,
-        expires_at=decoded.expires_at,
-        nonce=decoded.nonce,
-    )
+    return None if decoded is None else SignInTicket(**asdict(decoded))

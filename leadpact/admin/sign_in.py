@@ -1,4 +1,5 @@
-"""How an amoCRM admin gets from the widget into `/admin`, once per sign-in link.
+"""How an amoCRM admin, or a department head named to sign the rules off, gets from the widget into `/admin`,
+once per sign-in link.
 
 The widget cannot read amoCRM's token (`$authorizedAjax` puts it in a header), so it asks
 `POST /api/widget/admin-link` for a sign-in ticket and opens the link in a new tab. A ticket lives 2 minutes and,
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from integration.crypto import load_secret_key
 from integration.db import session_scope
 from integration.storage import accounts as account_store
+from integration.storage import rulesets as ruleset_store
 from integration.storage import sign_ins
 from leadpact.admin import texts
 from leadpact.admin.session import decode_ticket, encode_ticket, new_ticket, ticket_key
@@ -56,10 +58,23 @@ def _use_once(services: Any, *, account_id: int, token_id: str, expires_at: int,
             raise WidgetAuthError("sign-in token already used")
 
 
-def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tuple[int, int]:
-    """(account, user) of the admin a sign-in ticket or an amoCRM widget token names, each usable once.
+def may_sign_in(engine: Any, *, account_id: int, user_id: int | None, is_admin: bool) -> bool:
+    """Account admins may, and so may the department heads named to sign the rules off (often no admins)."""
+    if is_admin:
+        return True
+    if user_id is None:
+        return False
+    with session_scope(engine) as session:
+        named = ruleset_store.signers(session=session, account_id=account_id)
+    return any(user_id in users for users in named.values())
 
-    401 for anything wrong with it (or used before), 403 for a valid token of someone who is not an admin."""
+
+def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tuple[int, int, bool]:
+    """(account, user, is an account admin) of whom a sign-in ticket or an amoCRM widget token names, each usable
+    once.
+
+    401 for anything wrong with it (or used before), 403 for a valid token of someone who is neither an admin nor a
+    named head."""
     settings = services.settings
     try:
         if ticket:
@@ -74,14 +89,16 @@ def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tupl
                 expires_at=found.expires_at,
                 now=now,
             )
-            return found.account_id, found.user_id
+            return found.account_id, found.user_id, found.is_admin
         secret = settings.amocrm_client_secret.get_secret_value() if settings.amocrm_client_secret else ""
         claims = verify_widget_token(
             token, client_secret=secret, audience=widget_audience(settings.amocrm_redirect_uri or ""), now=now
         )
         subdomain, allowed = _installed_account_origins(services, claims.account_id)
         check_account(claims, subdomain=subdomain, allowed_origins=allowed, request_origin=None)
-        if not claims.is_admin or claims.user_id is None:
+        if claims.user_id is None or not may_sign_in(
+            services.engine, account_id=claims.account_id, user_id=claims.user_id, is_admin=claims.is_admin
+        ):
             raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
         if claims.token_id is None:
             raise WidgetAuthError("token without jti cannot be limited to one sign-in")
@@ -93,19 +110,25 @@ def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tupl
             expires_at=now + 2 * 3600,
             now=now,
         )
-        return claims.account_id, claims.user_id
+        return claims.account_id, claims.user_id, claims.is_admin
     except WidgetAuthError:
         raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED) from None
 
 
 @widget_link_router.post("/admin-link", response_model=AdminLink)
 def admin_link(caller: CallerDep, request: Request, response: Response, lang: str | None = None) -> AdminLink:
-    """A one-time sign-in link to `/admin` for an account admin calling from the widget; 403 for anyone else."""
+    """A one-time sign-in link to `/admin` for an account admin or a named head calling from the widget; 403 for
+    anyone else."""
     cors(response, caller)
-    if not caller.claims.is_admin or caller.claims.user_id is None:
-        raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
     services = services_of(request)
-    ticket = new_ticket(account_id=caller.account_id, user_id=caller.claims.user_id, now=int(time.time()))
+    user_id, is_admin = caller.claims.user_id, caller.claims.is_admin
+    if user_id is None or not may_sign_in(
+        services.engine, account_id=caller.account_id, user_id=user_id, is_admin=is_admin
+    ):
+        raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
+    ticket = new_ticket(
+        account_id=caller.account_id, user_id=user_id, now=int(time.time()), is_admin=is_admin
+    )
     query = {"ticket": encode_ticket(ticket, ticket_key(load_secret_key(services.settings)))}
     if lang in ("ru", "en"):
         query["lang"] = lang

@@ -27,8 +27,12 @@ DEMO_SIGN_IN = Text(
 )
 FORBIDDEN_TITLE = Text(ru="Нет доступа", en="No access")
 FORBIDDEN = Text(
-    ru="Администрирование LeadPact доступно только администраторам аккаунта amoCRM.",
-    en="LeadPact administration is for administrators of the amoCRM account only.",
+    ru="LeadPact открыт администраторам аккаунта amoCRM и руководителям, назначенным подписывать правила.",
+    en="LeadPact is open to the amoCRM account's administrators and to the heads named to sign the rules off.",
+)
+ADMINS_ONLY = Text(
+    ru="Эта страница — настройка аккаунта: она доступна только администраторам аккаунта amoCRM.",
+    en="This page sets the account up: it is for the amoCRM account's administrators only.",
 )
 CSRF_FAILED = Text(
     ru="Форма устарела или отправлена не со страницы LeadPact. Обновите страницу и повторите.",

@@ -114,6 +114,16 @@ def current_admin(request: Request) -> AdminSession:
 AdminDep = Annotated[AdminSession, Depends(current_admin)]
 
 
+def current_account_admin(admin: AdminDep) -> AdminSession:
+    """The signed-in amoCRM account admin; a named head who is no admin gets a 403 page."""
+    if not admin.is_admin:
+        raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.ADMINS_ONLY)
+    return admin
+
+
+AccountAdminDep = Annotated[AdminSession, Depends(current_account_admin)]
+
+
 async def checked_form(request: Request, admin: AdminDep) -> Mapping[str, Any]:
     """The POSTed form, after its CSRF token is checked against the admin's session (else 403)."""
     form = await request.form()

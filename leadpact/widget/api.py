@@ -25,6 +25,7 @@ from integration.db import session_scope
 from integration.settings import Settings
 from integration.storage import accounts as account_store
 from integration.storage import promos as promo_store
+from integration.storage import rulesets as ruleset_store
 from integration.storage.leads import LeadSnapshot
 from leadpact.widget.auth import (
     AMOCRM_DOMAINS,
@@ -168,7 +169,13 @@ def get_lead_panel(
             now=int(now.timestamp()),
             untouched_after=_services(request).settings.untouched_after_seconds,
         )
-    return panel.model_copy(update={"can_open_admin": caller.claims.is_admin})
+        can_open_admin = caller.claims.is_admin or _is_named_head(session, caller)
+    return panel.model_copy(update={"can_open_admin": can_open_admin})
+
+
+def _is_named_head(session: Session, caller: WidgetCaller) -> bool:
+    named = ruleset_store.signers(session=session, account_id=caller.account_id)
+    return any(caller.claims.user_id in users for users in named.values())
 
 
 class DisputeIn(BaseModel):

@@ -342,6 +342,47 @@ class TestRuleEditor:
         assert "Елена Новикова (marketing)" in history and "Иван Петров (sales)" in history
         assert "amo-user-" not in history and f"{ADMIN_USER}" not in history.split("<main>")[1]
 
+    def test_a_named_head_who_is_no_admin_signs_off_but_cannot_change_the_setup(
+        self, signed_in: httpx.Client, configured: Settings, server: str, engine: Engine
+    ) -> None:
+        """The sales head is often no amoCRM admin: once named to sign for sales, their widget opens LeadPact and
+        their sign-off counts; the account's setup (who signs, field mapping, webhook inbox) stays with admins."""
+        with session_scope(engine) as session:
+            ruleset_store.set_signers(
+                session=session, account_id=ACCOUNT_ID, role="sales", users={MANAGER_USER: "Иван Петров"}
+            )
+        csrf = csrf_of(signed_in, "/admin/rules")
+        signed_in.post("/admin/rules/propose", data={"text": CANDIDATE_RULES, "csrf_token": csrf})
+        link = httpx.post(
+            f"{server}/api/widget/admin-link",
+            headers={"X-Auth-Token": widget_token(user_id=MANAGER_USER, is_admin=False)},
+        )
+        assert link.status_code == 200
+        with admin_client(configured, server) as head:
+            overview = head.get(link.json()["path"] + "&lang=en")
+            assert overview.status_code == 200
+            assert 'href="/admin/inbox' not in overview.text and 'href="/admin/mapping' not in overview.text
+            head_csrf = csrf_of(head, "/admin/rules")
+            approved = head.post(
+                "/admin/rules/versions/1/approve?lang=en", data={"csrf_token": head_csrf, "role": "sales"}
+            )
+            assert approved.status_code == 200
+            for path in ("/admin/inbox", "/admin/mapping", "/admin/rules/signers"):
+                refused = head.get(path + "?lang=en")
+                assert refused.status_code == 403, path
+                assert "for the amoCRM account&#39;s administrators only" in refused.text
+            changed = head.post(
+                "/admin/rules/signers",
+                data={"csrf_token": head_csrf, "role": "sales", "users": str(ADMIN_USER)},
+            )
+            assert changed.status_code == 403
+        with session_scope(engine) as session:
+            approvals = ruleset_store.approvals_of(session=session, account_id=ACCOUNT_ID, version=1)
+            assert ruleset_store.signers(session=session, account_id=ACCOUNT_ID)["sales"] == {
+                MANAGER_USER: "Иван Петров"
+            }
+        assert [(a.role, a.approver) for a in approvals] == [("sales", "Иван Петров")]
+
     def test_emergency_activation_with_one_sign_off_is_marked(self, signed_in: httpx.Client) -> None:
         """An admin may activate with a single sign-off only explicitly, and the history shows it as an emergency."""
         csrf = csrf_of(signed_in, "/admin/rules")
