@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 SESSION_COOKIE = "leadpact_admin"
 SESSION_SECONDS = 8 * 3600
@@ -42,20 +42,9 @@ def session_key(secret_key: str) -> bytes:
     return hashlib.sha256(b"leadpact-admin-session|" + secret_key.encode()).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class SignInTicket:
-    account_id: int
-    user_id: int
-    expires_at: int
-    nonce: str
-    is_admin: bool = True
-
-    def __repr__(self) -> str:
-        return f"SignInTicket(account_id={self.account_id}, user_id={self.user_id})"
-
-
 def ticket_key(secret_key: str) -> bytes:
-    """Tickets have their own key: a session cookie is never a ticket, nor a ticket a cookie."""
+    """A sign-in ticket is an `AdminSession` of `TICKET_SECONDS` signed under this key of its own: a session
+    cookie is never a ticket, nor a ticket a cookie."""
     return hashlib.sha256(b"leadpact-admin-ticket|" + secret_key.encode()).digest()
 
 
@@ -126,25 +115,3 @@ def csrf_token(session: AdminSession, key: bytes) -> str:
 
 def csrf_valid(session: AdminSession, key: bytes, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(csrf_token(session, key), token or "")
-
-
-def new_ticket(
-    *, account_id: int, user_id: int, now: int, lifetime: int = TICKET_SECONDS, is_admin: bool = True
-) -> SignInTicket:
-    return SignInTicket(
-        account_id=account_id,
-        user_id=user_id,
-        expires_at=now + lifetime,
-        nonce=secrets.token_urlsafe(16),
-        is_admin=is_admin,
-    )
-
-
-def encode_ticket(ticket: SignInTicket, key: bytes) -> str:
-    return encode_session(AdminSession(**asdict(ticket)), key)
-
-
-def decode_ticket(text: str | None, key: bytes, *, now: int) -> SignInTicket | None:
-    """The ticket, or None when it is missing, forged, malformed or expired."""
-    decoded = decode_session(text, key, now=now)
-    return None if decoded is None else SignInTicket(**asdict(decoded))

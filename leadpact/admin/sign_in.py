@@ -22,7 +22,7 @@ from integration.storage import accounts as account_store
 from integration.storage import rulesets as ruleset_store
 from integration.storage import sign_ins
 from leadpact.admin import texts
-from leadpact.admin.session import decode_ticket, encode_ticket, new_ticket, ticket_key
+from leadpact.admin.session import TICKET_SECONDS, decode_session, encode_session, new_session, ticket_key
 from leadpact.admin.web import AdminDenied, services_of
 from leadpact.widget.api import CallerDep, cors
 from leadpact.widget.auth import (
@@ -78,7 +78,7 @@ def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tupl
     settings = services.settings
     try:
         if ticket:
-            found = decode_ticket(ticket, ticket_key(load_secret_key(settings)), now=now)
+            found = decode_session(ticket, ticket_key(load_secret_key(settings)), now=now)
             if found is None:
                 raise WidgetAuthError("invalid or expired ticket")
             _installed_account_origins(services, found.account_id)
@@ -126,10 +126,14 @@ def admin_link(caller: CallerDep, request: Request, response: Response, lang: st
         services.engine, account_id=caller.account_id, user_id=user_id, is_admin=is_admin
     ):
         raise HTTPException(status_code=403, detail="Forbidden", headers=dict(response.headers))
-    ticket = new_ticket(
-        account_id=caller.account_id, user_id=user_id, now=int(time.time()), is_admin=is_admin
+    ticket = new_session(
+        account_id=caller.account_id,
+        user_id=user_id,
+        now=int(time.time()),
+        lifetime=TICKET_SECONDS,
+        is_admin=is_admin,
     )
-    query = {"ticket": encode_ticket(ticket, ticket_key(load_secret_key(services.settings)))}
+    query = {"ticket": encode_session(ticket, ticket_key(load_secret_key(services.settings)))}
     if lang in ("ru", "en"):
         query["lang"] = lang
     return AdminLink(path=f"/admin/login?{urlencode(query)}")
