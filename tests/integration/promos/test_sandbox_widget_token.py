@@ -73,3 +73,26 @@ class TestSandboxTokens:
             )
             assert claims.subdomain == "portco"
         assert audience == "https://leadpact.example.com"
+
+    def test_the_token_says_whether_its_user_is_an_account_admin(self) -> None:
+        """As amoCRM's does: the account's administrator gets `is_admin`, unless a test asks for a plain user."""
+        with running_sandbox() as base_url, httpx.Client(timeout=10) as http:
+            created = http.post(f"{base_url}/_sandbox/accounts", json={"subdomain": "rightsco"})
+            account_id = int(created.json()["id"])
+            admin = http.post(
+                f"{base_url}/_sandbox/widget-token", json={"account_id": account_id, "aud": AUDIENCE}
+            )
+            plain = http.post(
+                f"{base_url}/_sandbox/widget-token",
+                json={"account_id": account_id, "aud": AUDIENCE, "is_admin": False},
+            )
+        read = [
+            verify_widget_token(
+                minted.json()["token"],
+                client_secret=CONFIG.client_secret,
+                audience=AUDIENCE,
+                now=int(time.time()),
+            ).is_admin
+            for minted in (admin, plain)
+        ]
+        assert read == [True, False]
