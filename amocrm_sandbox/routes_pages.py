@@ -200,6 +200,18 @@ CARD_PAGE = """<!doctype html>
 """
 
 
+def _viewer(account: Account, viewer: str | None) -> int | None:
+    if not viewer:
+        return None
+    if viewer == "admin":
+        admins = [uid for uid, user in account.users.items() if (user.get("rights") or {}).get("is_admin")]
+        if admins:
+            return min(admins)
+    elif viewer.isdigit() and int(viewer) in account.users:
+        return int(viewer)
+    raise Problem(404, f"No such user in this account: {viewer}")
+
+
 @router.get("/card", response_class=HTMLResponse)
 async def lead_card(
     sandbox: StateDep,
@@ -208,8 +220,11 @@ async def lead_card(
     widget: str | None = None,
     backend: str = "",
     lang: str = "ru",
+    viewer: str | None = None,
 ) -> HTMLResponse:
-    """A lead card as amoCRM draws it, with the widget at `widget` (a base URL) in the right column."""
+    """A lead card as amoCRM draws it, with the widget at `widget` (a base URL) in the right column, seen by
+    `viewer` (a user id of the account, or `admin` for its first administrator; by default the lead's responsible
+    user): the widget's tokens are theirs."""
     account = _account(sandbox, account_id)
     if not account.leads:
         raise Problem(404, "The account has no leads")
@@ -219,6 +234,7 @@ async def lead_card(
             raise Problem(404, f"Lead {lead} is not in this account")
         chosen = max(account.leads.values(), key=lambda item: int(item.get("updated_at") or 0))
     language = "en" if lang == "en" else "ru"
+    seen_by = _viewer(account, viewer)
     options = "".join(
         f"<option value='{item['id']}'{' selected' if item['id'] == chosen['id'] else ''}>"
         f"#{item['id']} {html.escape(str(item.get('name') or ''))}</option>"
@@ -226,7 +242,12 @@ async def lead_card(
     )
     hidden = "".join(
         f"<input type='hidden' name='{name}' value='{html.escape(value, quote=True)}'>"
-        for name, value in (("widget", widget or ""), ("backend", backend), ("lang", language))
+        for name, value in (
+            ("widget", widget or ""),
+            ("backend", backend),
+            ("lang", language),
+            ("viewer", viewer or ""),
+        )
         if value
     )
     fields = "".join(
@@ -250,7 +271,9 @@ async def lead_card(
         title=html.escape(f"#{chosen['id']} {chosen.get('name') or ''}"),
         lead_id=int(chosen["id"]),
         account_id=account.id,
-        user_id=int(chosen.get("responsible_user_id") or account.first_user_id),
+        user_id=seen_by
+        if seen_by is not None
+        else int(chosen.get("responsible_user_id") or account.first_user_id),
         subdomain_json=json.dumps(account.subdomain),
         widget_json=json.dumps((widget or "").rstrip("/") + "/"),
         backend_json=json.dumps(backend),

@@ -51,6 +51,10 @@ DEMO_LINKS: tuple[tuple[Text, str], ...] = (
         Text(ru="карточка сделки с панелью LeadPact", en="lead card with the LeadPact panel"),
         "{public}/demo/lead-card",
     ),
+    (
+        Text(ru="та же карточка у администратора", en="the same card as the admin sees it"),
+        "{public}/demo/lead-card?as=admin",
+    ),
     (Text(ru="состояние песочницы amoCRM", en="amoCRM sandbox state"), "{sandbox}/_sandbox/"),
 )
 
@@ -392,7 +396,9 @@ def demo_router(status: DemoStatus) -> APIRouter:
         return RedirectResponse(f"/admin/login?{urlencode(query)}", status_code=302)
 
     @router.get("/demo/lead-card")
-    async def demo_lead_card(request: Request, lead: int | None = None) -> Response:
+    async def demo_lead_card(
+        request: Request, lead: int | None = None, as_: str | None = Query(None, alias="as")
+    ) -> Response:
         services: Services = request.app.state.services
         settings = services.settings
         if ready_account(services) is None:
@@ -405,6 +411,9 @@ def demo_router(status: DemoStatus) -> APIRouter:
         if chosen is not None:
             query["lead"] = str(chosen)
         query["lang"] = request_language(request, services)
+        if as_ == "admin":
+            # The card as the account's admin sees it: the panel ends with the way into LeadPact's rules.
+            query["viewer"] = "admin"
         return RedirectResponse(
             f"{settings.amocrm_base_url}/_sandbox/card?{urlencode(query)}", status_code=302
         )

@@ -60,7 +60,8 @@ class TestDemoInChromium:
     ) -> None:
         """`/demo/lead-card` opens the sandbox's lead card with LeadPact's panel (level, its reason, promos) as a
         rep sees it; another lead is one pick away; a "qualified" dispute sent from the card reaches the sales
-        head as an amoCRM task and /admin/disputes; the state page shows LeadPact's fields per lead."""
+        head as an amoCRM task and /admin/disputes; the state page shows LeadPact's fields per lead; the admin's card
+        opens LeadPact's admin pages."""
         with serving(tmp_path) as (public, log):
             _sandbox_url(log)
             context = browser.new_context(viewport={"width": 1100, "height": 760}, locale="ru-RU")
@@ -111,3 +112,16 @@ class TestDemoInChromium:
             assert page.locator("tbody tr").count() == 600
             _shot(page, "sandbox-state.png")
             context.close()
+            # The same card as the account's admin sees it: the panel ends with the way into LeadPact, which
+            # opens the admin pages signed in, in a new tab, with no cookie from before.
+            admin_view = browser.new_context(viewport={"width": 1100, "height": 760}, locale="ru-RU")
+            card = admin_view.new_page()
+            card.goto(f"{public}/demo/lead-card?as=admin")
+            card.locator("#leadpact-panel[data-state='ready']").wait_for(timeout=15_000)
+            with admin_view.expect_page(timeout=15_000) as opened:
+                card.locator(".lp-open-admin").click()
+            tab = opened.value
+            tab.wait_for_url(f"{public}/admin**", timeout=15_000)
+            tab.wait_for_load_state()
+            assert "Очередь вебхуков" in tab.locator("main").inner_text()
+            admin_view.close()
