@@ -26,6 +26,8 @@ from leadpact.admin.session import TICKET_SECONDS, decode_session, encode_sessio
 from leadpact.admin.web import AdminDenied, services_of
 from leadpact.widget.api import CallerDep, cors
 from leadpact.widget.auth import (
+    CLOCK_LEEWAY_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
     WidgetAuthError,
     account_origins,
     check_account,
@@ -102,12 +104,12 @@ def signed_in_admin(services: Any, *, token: str, ticket: str, now: int) -> tupl
             raise AdminDenied(403, texts.FORBIDDEN_TITLE, texts.FORBIDDEN)
         if claims.token_id is None:
             raise WidgetAuthError("token without jti cannot be limited to one sign-in")
-        # Kept as long as amoCRM's token could still be presented, whatever its own claims say.
+        # Kept as long as any token we accept could still be presented, whatever this one's claims say.
         _use_once(
             services,
             account_id=claims.account_id,
             token_id=f"jti:{claims.token_id}",
-            expires_at=now + 2 * 3600,
+            expires_at=now + MAX_TOKEN_LIFETIME_SECONDS + CLOCK_LEEWAY_SECONDS,
             now=now,
         )
         return claims.account_id, claims.user_id, claims.is_admin
