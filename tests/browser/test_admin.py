@@ -11,7 +11,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,16 @@ async def _backfill(live: Live, account_id: int) -> None:
         await backfill_account(api=api, engine=services.engine, account_id=account_id, since=None)
 
 
+def _installed_weeks_ago(engine: Engine, account_id: int, weeks: int) -> None:
+    from integration.storage.accounts import Account
+
+    with session_scope(engine) as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        account.created_at = datetime.now(UTC) - timedelta(weeks=weeks)
+        session.add(account)
+
+
 def _rule_versions(engine: Engine, account_id: int, lead_ids: list[int]) -> dict[int, int | None]:
     with session_scope(engine) as session:
         rows = session.exec(
@@ -109,6 +119,9 @@ class TestAdminInChromium:
         leads = [lead for lead in state["leads"] if lead.get("status_id") not in (142, 143)]
         assert leads, "the sandbox seeds open demo leads"
         asyncio.run(_backfill(live, account_id))
+        # Installed before the seeded leads came in, so the report of their busiest week (whichever week that is
+        # on the day the test runs) has weeks since install to show.
+        _installed_weeks_ago(live.services.engine, account_id, 26)
         lead_ids = [lead["id"] for lead in leads]
         users = [user["id"] for user in state.get("users", [])]
         marketing_user = users[0] if users else None
