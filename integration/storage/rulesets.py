@@ -100,6 +100,13 @@ def signers(*, session: Session, account_id: int) -> dict[Role, dict[int, str]]:
     return chosen
 
 
+def is_signer(*, session: Session, account_id: int, user_id: int | None) -> bool:
+    """Whether the user is named to sign off for a department (the heads may reach LeadPact without admin rights)."""
+    return user_id is not None and any(
+        user_id in users for users in signers(session=session, account_id=account_id).values()
+    )
+
+
 def set_signers(*, session: Session, account_id: int, role: str, users: dict[int, str]) -> None:
     """Replaces the users who sign for `role` (users picked by name; the names are kept for display)."""
     if role not in ROLES:

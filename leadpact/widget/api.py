@@ -169,13 +169,10 @@ def get_lead_panel(
             now=int(now.timestamp()),
             untouched_after=_services(request).settings.untouched_after_seconds,
         )
-        can_open_admin = caller.claims.is_admin or _is_named_head(session, caller)
+        can_open_admin = caller.claims.is_admin or ruleset_store.is_signer(
+            session=session, account_id=caller.account_id, user_id=caller.claims.user_id
+        )
     return panel.model_copy(update={"can_open_admin": can_open_admin})
-
-
-def _is_named_head(session: Session, caller: WidgetCaller) -> bool:
-    named = ruleset_store.signers(session=session, account_id=caller.account_id)
-    return any(caller.claims.user_id in users for users in named.values())
 
 
 class DisputeIn(BaseModel):

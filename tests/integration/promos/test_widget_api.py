@@ -69,6 +69,22 @@ class TestPanel:
         ]
         assert [e["name"] for e in body["events"]] == ["Выставка Expo-2026"]
 
+    async def test_the_way_into_leadpact_is_offered_to_admins_and_named_heads_only(
+        self, client: httpx.AsyncClient, engine: Engine
+    ) -> None:
+        """A rep's panel has no link to the rules; an admin's has, and so has a head named to sign off."""
+        from integration.storage import rulesets as ruleset_store
+
+        rep, head = 11, 12
+        assert (await get_panel(client, token(user_id=rep))).json()["can_open_admin"] is False
+        assert (await get_panel(client, token(user_id=rep, is_admin=True))).json()["can_open_admin"] is True
+        with session_scope(engine) as session:
+            ruleset_store.set_signers(
+                session=session, account_id=ACCOUNT_ID, role="sales", users={head: "Иван"}
+            )
+        assert (await get_panel(client, token(user_id=head))).json()["can_open_admin"] is True
+        assert (await get_panel(client, token(user_id=rep))).json()["can_open_admin"] is False
+
     async def test_cors_allows_only_the_accounts_own_domain(self, client: httpx.AsyncClient) -> None:
         """The answer to the account's page carries CORS for exactly that page's origin."""
         response = await get_panel(client, token())
