@@ -65,6 +65,12 @@ def get_account(*, session: Session, account_id: int) -> Account | None:
     return session.get(Account, account_id)
 
 
+def installed_account(*, session: Session, account_id: int) -> Account | None:
+    """The account while LeadPact is installed in it; None once it removed LeadPact (or never installed it)."""
+    account = session.get(Account, account_id)
+    return None if account is None or account.status == AccountStatus.REMOVED else account
+
+
 def get_account_by_webhook_key(*, session: Session, webhook_key: str) -> Account | None:
     return session.exec(select(Account).where(Account.webhook_key == webhook_key)).first()
 

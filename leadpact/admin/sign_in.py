@@ -45,9 +45,10 @@ class AdminLink(BaseModel):
 
 
 def _installed_account_origins(services: Any, account_id: int) -> tuple[str, frozenset[str]]:
+    """The installed account's subdomain and the origins its pages are served from; refused once removed."""
     with session_scope(services.engine) as session:
-        account = account_store.get_account(session=session, account_id=account_id)
-        if account is None or account.status == account_store.AccountStatus.REMOVED:
+        account = account_store.installed_account(session=session, account_id=account_id)
+        if account is None:
             raise WidgetAuthError("account not installed")
         return account.subdomain, account_origins(account.subdomain, account.base_url)
 

@@ -105,8 +105,7 @@ def current_admin(request: Request) -> AdminSession:
     if session is None:
         raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED)
     with session_scope(services_of(request).engine) as db:
-        account = account_store.get_account(session=db, account_id=session.account_id)
-        if account is None or account.status == account_store.AccountStatus.REMOVED:
+        if account_store.installed_account(session=db, account_id=session.account_id) is None:
             raise AdminDenied(401, texts.UNAUTHORIZED_TITLE, texts.UNAUTHORIZED)
     return session
 

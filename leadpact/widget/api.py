@@ -105,8 +105,8 @@ def authorize(
         if account_id is not None and account_id != claims.account_id:
             raise WidgetAuthError("token is for another account than the one asked about")
         with session_scope(services.engine) as session:
-            account = account_store.get_account(session=session, account_id=claims.account_id)
-            if account is None or account.status == account_store.AccountStatus.REMOVED:
+            account = account_store.installed_account(session=session, account_id=claims.account_id)
+            if account is None:
                 raise WidgetAuthError("account not installed")
             allowed = account_origins(account.subdomain, account.base_url)
         check_account(claims, subdomain=account.subdomain, allowed_origins=allowed, request_origin=origin)

@@ -56,7 +56,7 @@ class LeadPanel(BaseModel):
     # Speed to lead: how long this open lead has gone with no action by a person, once that is longer than
     # the `untouched_after_hours` setting (None: touched, closed, or not waiting long yet).
     untouched_seconds: int | None = None
-    # The caller is an account admin: the panel offers the one-time link to LeadPact's rules and report.
+    # The caller is an account admin or a head named to sign off: the panel offers the one-time link to LeadPact.
     can_open_admin: bool = False
 
 
